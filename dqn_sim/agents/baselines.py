@@ -1,0 +1,125 @@
+"""Baseline policies the DQN is judged against: random, popularity, a learned myopic ranker, and oracles."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dqn_sim.agents.policy import Policy, top_k_masked
+from dqn_sim.sim.env import StepResult, VecRecEnv
+
+
+class RandomPolicy(Policy):
+    """Uniform over the recommendable items."""
+
+    name = "random"
+
+    def __init__(self, seed: int = 0) -> None:
+        self.rng = np.random.default_rng(seed)
+
+    def act(self, env: VecRecEnv) -> np.ndarray:
+        return top_k_masked(self.rng.random(env.mask_UI.shape), env.mask_UI, env.slate_size)
+
+
+class PopularityPolicy(Policy):
+    """Most-clicked items so far; the catalogue's popularity prior breaks ties (and starts the ranking)."""
+
+    name = "popularity"
+
+    def __init__(self) -> None:
+        self.clicks_I: np.ndarray | None = None
+
+    def act(self, env: VecRecEnv) -> np.ndarray:
+        if self.clicks_I is None:
+            self.clicks_I = np.zeros(env.n_items)
+        score = self.clicks_I + env.catalogue.popularity_I
+        return top_k_masked(np.broadcast_to(score, env.mask_UI.shape), env.mask_UI, env.slate_size)
+
+    def observe(self, env: VecRecEnv, obs_UO: np.ndarray, slate_US: np.ndarray, result: StepResult) -> None:
+        clicked = result.clicked_item_U[result.clicked_item_U >= 0]
+        np.add.at(self.clicks_I, clicked, 1.0)
+
+
+class GreedyPolicy(Policy):
+    """A production-style myopic ranker: an online bilinear model of immediate reward.
+
+    Predicts ``r(s, i) = obs_s . W . feat_i + b_i`` from what it observes (SGD on squared error) and
+    recommends the top predicted items. It never plans: this is what a CTR/engagement ranker does.
+    """
+
+    name = "greedy"
+
+    def __init__(self, lr: float = 0.05, seed: int = 0) -> None:
+        self.lr = lr
+        self.rng = np.random.default_rng(seed)
+        self.W_OF: np.ndarray | None = None
+        self.b_I: np.ndarray | None = None
+        self.scale = 1.0
+
+    def act(self, env: VecRecEnv) -> np.ndarray:
+        if self.W_OF is None:
+            self.W_OF = np.zeros((env.obs_dim, env.item_features_IF.shape[1]))
+            self.b_I = np.zeros(env.n_items)
+        pred_UI = env.obs_UO @ self.W_OF @ env.item_features_IF.T + self.b_I
+        tie_UI = 1e-6 * self.rng.random(pred_UI.shape)
+        return top_k_masked(pred_UI + tie_UI, env.mask_UI, env.slate_size)
+
+    def observe(self, env: VecRecEnv, obs_UO: np.ndarray, slate_US: np.ndarray, result: StepResult) -> None:
+        # credit the clicked item with the reward and every other shown item with zero
+        item_N = slate_US.reshape(-1)
+        obs_NO = np.repeat(obs_UO, slate_US.shape[1], axis=0)
+        clicked_N = (slate_US == result.clicked_item_U[:, None]).reshape(-1)
+        target_N = np.where(clicked_N, np.repeat(result.reward_U, slate_US.shape[1]), 0.0)
+        self.scale = max(self.scale, float(np.abs(target_N).max(initial=0.0)))
+        target_N = target_N / self.scale
+        feat_NF = env.item_features_IF[item_N]
+        pred_N = (np.einsum("no,of,nf->n", obs_NO, self.W_OF, feat_NF) + self.b_I[item_N]) / self.scale
+        err_N = pred_N - target_N
+        n = len(item_N)
+        self.W_OF -= self.lr * self.scale * (obs_NO * err_N[:, None]).T @ feat_NF / n
+        np.add.at(self.b_I, item_N, -self.lr * self.scale * err_N * 10.0 / max(n / env.n_items, 1.0))
+
+
+class OraclePolicy(Policy):
+    """Reads the simulator's true click model and maximises immediate expected reward: the myopic ceiling."""
+
+    name = "oracle"
+
+    def act(self, env: VecRecEnv) -> np.ndarray:
+        p_click, reward, _ = env.true_model()
+        return top_k_masked(p_click * reward, env.mask_UI, env.slate_size)
+
+
+class PatientOraclePolicy(Policy):
+    """The true model plus a bonus for keeping the session alive: expected reward + bonus x budget change.
+
+    A simple non-myopic policy; it shows that looking beyond the next click pays in these scenarios.
+    """
+
+    name = "patient-oracle"
+
+    def __init__(self, bonus: float = 1.0) -> None:
+        self.bonus = bonus
+
+    def act(self, env: VecRecEnv) -> np.ndarray:
+        p_click, reward, budget_delta = env.true_model()
+        no_click = -env.dyn.no_click_cost * self.bonus * (1.0 - p_click)
+        score = p_click * (reward + self.bonus * budget_delta) + no_click
+        return top_k_masked(score, env.mask_UI, env.slate_size)
+
+
+BASELINES: dict[str, type[Policy]] = {
+    "random": RandomPolicy,
+    "popularity": PopularityPolicy,
+    "greedy": GreedyPolicy,
+    "oracle": OraclePolicy,
+}
+
+
+def make_baseline(name: str, seed: int = 0) -> Policy:
+    if name == "random":
+        return RandomPolicy(seed)
+    if name == "greedy":
+        return GreedyPolicy(seed=seed)
+    if name == "patient-oracle":
+        return PatientOraclePolicy()
+    return BASELINES[name]()

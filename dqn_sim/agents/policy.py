@@ -1,0 +1,32 @@
+"""The one interface every policy shares (baselines and the DQN), and slate selection from scores."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+from dqn_sim.sim.env import StepResult, VecRecEnv
+
+
+def top_k_masked(score_UI: np.ndarray, mask_UI: np.ndarray, k: int) -> np.ndarray:
+    """The ``k`` best-scoring allowed items per user, best first (SlateQ-style top-k slate)."""
+    s = np.where(mask_UI, score_UI, -np.inf)
+    if k == 1:
+        return s.argmax(axis=1)[:, None]
+    top_UK = np.argpartition(-s, k - 1, axis=1)[:, :k]
+    order = np.argsort(-np.take_along_axis(s, top_UK, axis=1), axis=1)
+    return np.take_along_axis(top_UK, order, axis=1)
+
+
+class Policy(ABC):
+    """Chooses a slate for every user of a batch; may learn online from what it observes."""
+
+    name: str = "policy"
+
+    @abstractmethod
+    def act(self, env: VecRecEnv) -> np.ndarray:
+        """Slate ``(n_envs, slate_size)`` of item indices for the env's current observations and masks."""
+
+    def observe(self, env: VecRecEnv, obs_UO: np.ndarray, slate_US: np.ndarray, result: StepResult) -> None:
+        """Feedback after a step (online learners update here)."""

@@ -1,0 +1,504 @@
+"""Scenario, agent and training configuration: documented, validated dataclasses with a JSON round trip.
+
+Every field is declared with :func:`knob`, which records its meaning, unit and allowed range. The same
+metadata drives validation (errors name the dotted field path), the CLI's ``--set`` overrides and the
+Streamlit forms' help text, so the three can never disagree.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field, fields
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """An invalid configuration value; the message names the dotted field path and what is allowed."""
+
+
+def knob(
+    default: Any,
+    help: str,
+    *,
+    lo: float | None = None,
+    hi: float | None = None,
+    choices: tuple[str, ...] | None = None,
+    unit: str = "",
+    group: str = "",
+) -> Any:
+    """A dataclass field carrying its documentation and allowed range (``lo``/``hi`` inclusive)."""
+    meta = {"help": help, "lo": lo, "hi": hi, "choices": choices, "unit": unit, "group": group}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def describe_allowed(f: dataclasses.Field) -> str:
+    """Human wording of a field's allowed values, e.g. ``an integer in [1, 1000000]``."""
+    m = f.metadata
+    if m.get("choices"):
+        return "one of " + ", ".join(repr(c) for c in m["choices"])
+    kind = _kind(f)
+    if kind == "bool":
+        return "true or false"
+    if kind in ("int", "float"):
+        noun = "an integer" if kind == "int" else "a number"
+        lo, hi = m.get("lo"), m.get("hi")
+        if lo is not None and hi is not None:
+            return f"{noun} in [{_fmt(lo)}, {_fmt(hi)}]"
+        if lo is not None:
+            return f"{noun} >= {_fmt(lo)}"
+        return noun
+    if kind == "floats":
+        return "a list of numbers"
+    if kind == "ints":
+        return "a list of integers"
+    if kind == "strs":
+        return "a list of names"
+    return "a string"
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else f"{x:g}"
+
+
+def _kind(f: dataclasses.Field) -> str:
+    t = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    t = t.replace(" ", "")
+    if t in ("int", "float", "bool", "str"):
+        return t
+    if t.startswith("list[float]"):
+        return "floats"
+    if t.startswith("list[int]"):
+        return "ints"
+    if t.startswith("list[str]"):
+        return "strs"
+    return "nested"
+
+
+def _check_value(path: str, f: dataclasses.Field, value: Any) -> Any:
+    """Coerce and range-check one leaf value; raise ConfigError naming ``path``."""
+    kind = _kind(f)
+    bad = ConfigError(f"{path} must be {describe_allowed(f)}, got {value!r}")
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise bad
+        return value
+    if kind == "str":
+        if not isinstance(value, str):
+            raise bad
+        if f.metadata.get("choices") and value not in f.metadata["choices"]:
+            raise bad
+        return value
+    if kind in ("int", "float"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad
+        if kind == "int":
+            if isinstance(value, float) and not value.is_integer():
+                raise bad
+            value = int(value)
+        else:
+            value = float(value)
+            if not math.isfinite(value):
+                raise bad
+        lo, hi = f.metadata.get("lo"), f.metadata.get("hi")
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            raise bad
+        return value
+    if kind == "floats":
+        if not isinstance(value, (list, tuple)) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value
+        ):
+            raise bad
+        return [float(v) for v in value]
+    if kind == "ints":
+        if not isinstance(value, (list, tuple)) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and float(v).is_integer() for v in value
+        ):
+            raise bad
+        return [int(v) for v in value]
+    if kind == "strs":
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+            raise bad
+        return list(value)
+    return value
+
+
+class Config:
+    """Mixin: validation on construction, dotted-path errors, dict/JSON round trip, dotted overrides."""
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self, prefix: str = "") -> None:
+        for f in fields(self):  # type: ignore[arg-type]
+            path = f"{prefix}{f.name}"
+            value = getattr(self, f.name)
+            if isinstance(value, Config):
+                value.validate(prefix=path + ".")
+            else:
+                object.__setattr__(self, f.name, _check_value(path, f, value))
+        self.check(prefix)
+
+    def check(self, prefix: str) -> None:
+        """Cross-field rules; override in subclasses."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_dict(cls: type[T], data: dict[str, Any], prefix: str = "") -> T:
+        """Build from a (possibly partial) dict; unknown keys are an error, missing keys take defaults."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"{prefix.rstrip('.') or cls.__name__} must be an object, got {data!r}")
+        known = {f.name: f for f in fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            raise ConfigError(
+                f"unknown field {prefix}{unknown[0]!s}; allowed fields: {', '.join(sorted(known))}"
+            )
+        kwargs: dict[str, Any] = {}
+        for name, value in data.items():
+            sub = _nested_type(cls, name)
+            kwargs[name] = sub.from_dict(value, prefix=f"{prefix}{name}.") if sub else value
+        try:
+            return cls(**kwargs)
+        except ConfigError as e:
+            if prefix and not str(e).startswith(prefix):
+                raise ConfigError(prefix + str(e)) from None
+            raise
+
+    @classmethod
+    def from_json(cls: type[T], text: str) -> T:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"not valid JSON: {e}") from None
+        return cls.from_dict(data)  # type: ignore[attr-defined]
+
+    def with_overrides(self: T, overrides: dict[str, Any]) -> T:
+        """Return a copy with dotted-path overrides applied, e.g. ``{"audience.n_segments": 3}``."""
+        data = self.to_dict()  # type: ignore[attr-defined]
+        for path, value in overrides.items():
+            node = data
+            parts = path.split(".")
+            for p in parts[:-1]:
+                if not isinstance(node.get(p), dict):
+                    raise ConfigError(f"unknown field {path}")
+                node = node[p]
+            if parts[-1] not in node:
+                raise ConfigError(f"unknown field {path}")
+            node[parts[-1]] = value
+        return type(self).from_dict(data)  # type: ignore[attr-defined]
+
+
+def _nested_type(cls: type, name: str) -> type | None:
+    hints = {f.name: f for f in fields(cls)}
+    f = hints[name]
+    t = f.type if isinstance(f.type, str) else f.type.__name__
+    return _CONFIG_TYPES.get(t)
+
+
+def leaf_fields(cfg: Config, prefix: str = "") -> list[tuple[str, dataclasses.Field, Any]]:
+    """All leaf fields as ``(dotted_path, field, value)``: used by the UI forms and the CLI."""
+    out: list[tuple[str, dataclasses.Field, Any]] = []
+    for f in fields(cfg):  # type: ignore[arg-type]
+        v = getattr(cfg, f.name)
+        if isinstance(v, Config):
+            out.extend(leaf_fields(v, f"{prefix}{f.name}."))
+        else:
+            out.append((f"{prefix}{f.name}", f, v))
+    return out
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Parse a CLI ``key=value``; the value is read as JSON when it parses, else kept as a string."""
+    if "=" not in text:
+        raise ConfigError(f"--set expects key=value, got {text!r}")
+    key, raw = text.split("=", 1)
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return key.strip(), value
+
+
+# --------------------------------------------------------------------------------------------- scenario
+
+
+@dataclass(frozen=True)
+class CatalogueConfig(Config):
+    """The items that can be recommended."""
+
+    n_items: int = knob(200, "Items in the catalogue.", lo=2, hi=20000, group="size")
+    n_topics: int = knob(10, "Topics items and interests are spread over.", lo=1, hi=64, group="size")
+    topic_mix: str = knob(
+        "onehot", "How an item covers topics: one topic each, or a Dirichlet mix.",
+        choices=("onehot", "dirichlet"), group="topics",
+    )
+    dirichlet_alpha: float = knob(
+        0.3, "Concentration of Dirichlet topic mixes (small = nearly one topic).", lo=0.01, hi=10.0,
+        group="topics",
+    )
+    quality_mean: float = knob(0.5, "Mean item quality (satisfaction after consumption).", lo=-5.0, hi=5.0,
+                               group="quality")
+    quality_std: float = knob(0.5, "Spread of item quality.", lo=0.0, hi=5.0, group="quality")
+    topic_quality_range: float = knob(
+        0.0, "RecSim-style per-topic quality: 'trashy' topics get means in [-r, 0], the rest in [0, r]; 0 = off.",
+        lo=0.0, hi=5.0, group="quality",
+    )
+    trashy_topics: int = knob(0, "Topics whose quality means are <= 0 when topic_quality_range > 0.",
+                              lo=0, hi=64, group="quality")
+    clickbait_share: float = knob(
+        0.0, "Share of items that are clickbait: tempting (appeal) but poor (quality penalty).", lo=0.0, hi=1.0,
+        group="quality",
+    )
+    clickbait_appeal: float = knob(1.5, "Extra click appeal of clickbait items (logit units).", lo=0.0, hi=10.0,
+                                   group="quality")
+    clickbait_quality_penalty: float = knob(2.0, "Quality subtracted from clickbait items.", lo=0.0, hi=10.0,
+                                            group="quality")
+    quality_observed: bool = knob(
+        True, "Whether the recommender sees a noisy quality signal among the item features.", group="quality"
+    )
+    length_mean: float = knob(4.0, "Mean item length (watch time if fully consumed).", lo=0.01, hi=1000.0,
+                              unit="minutes", group="length")
+    length_std: float = knob(1.0, "Spread of item length.", lo=0.0, hi=1000.0, unit="minutes", group="length")
+    popularity_zipf: float = knob(1.0, "Zipf exponent of the popularity prior (0 = all equal).", lo=0.0, hi=3.0,
+                                  group="popularity")
+    popularity_weight: float = knob(
+        0.3, "How much the popularity prior raises click appeal (logit per log-popularity).", lo=0.0, hi=5.0,
+        group="popularity",
+    )
+    on_air_share: float = knob(
+        1.0, "Share of the schedule period each item is available (1 = always; live streams and news < 1).",
+        lo=0.01, hi=1.0, group="schedule",
+    )
+    schedule_period: int = knob(48, "Length of the repeating schedule (on-air windows).", lo=1, hi=100000,
+                                unit="steps", group="schedule")
+    fresh_boost: float = knob(0.0, "Appeal boost right when an item goes on air (live spike, news freshness).",
+                              lo=0.0, hi=10.0, group="schedule")
+    fresh_decay: float = knob(4.0, "Steps over which the freshness boost decays by e.", lo=0.1, hi=10000.0,
+                              unit="steps", group="schedule")
+    value_mean: float = knob(0.0, "Mean price (shop) or bid (ads) of an item; 0 = none.", lo=0.0, hi=10000.0,
+                             group="value")
+    value_spread: float = knob(0.5, "Log-normal spread of price/bid.", lo=0.0, hi=3.0, group="value")
+    ad_share: float = knob(1.0, "Share of items that carry a value (ads among organic items); 1 = all.",
+                           lo=0.0, hi=1.0, group="value")
+
+
+@dataclass(frozen=True)
+class AudienceConfig(Config):
+    """Who the simulated users are."""
+
+    n_users: int = knob(10000, "Distinct simulated users (episodes draw users from this population).",
+                        lo=1, hi=1000000, group="population")
+    n_segments: int = knob(4, "Audience segments, each an interest profile.", lo=1, hi=32, group="segments")
+    segment_shares: list[float] = knob([], "Share of the audience per segment (empty = equal).", group="segments")
+    segment_names: list[str] = knob([], "Display names of the segments (empty = Segment 1, 2, ...).",
+                                    group="segments")
+    segment_focus: int = knob(2, "Favourite topics per segment.", lo=1, hi=64, group="segments")
+    interest_init: str = knob(
+        "segments", "Initial interests: around the segment profile, or uniform in [-1, 1] (RecSim).",
+        choices=("segments", "uniform"), group="interests",
+    )
+    interest_spread: float = knob(0.3, "Spread of a user's interests around the segment profile.",
+                                  lo=0.0, hi=2.0, group="interests")
+    interests_observed: bool = knob(False, "Whether the recommender sees the user's true interests.",
+                                    group="interests")
+    segment_observed: bool = knob(True, "Whether the recommender sees the user's segment.", group="interests")
+    budget_mean: float = knob(60.0, "Session budget (patience) a user arrives with.", lo=0.1, hi=100000.0,
+                              unit="minutes", group="patience")
+    budget_spread: float = knob(0.2, "Relative spread of the session budget between users.", lo=0.0, hi=2.0,
+                                group="patience")
+    budget_observed: bool = knob(False, "Whether the recommender sees the remaining session budget.",
+                                 group="patience")
+
+
+@dataclass(frozen=True)
+class DynamicsConfig(Config):
+    """How users choose, tire, drift and leave within a session."""
+
+    slate_size: int = knob(1, "Items recommended per step.", lo=1, hi=20, group="slate")
+    n_candidates: int = knob(0, "Candidates sampled per step (0 = the whole available catalogue).",
+                             lo=0, hi=20000, group="slate")
+    choice_model: str = knob(
+        "logit", "How a user picks from the slate: multinomial logit, or RecSim's multinomial-proportional.",
+        choices=("logit", "proportional"), group="choice",
+    )
+    affinity_weight: float = knob(3.0, "Logit weight of interest . topic.", lo=0.0, hi=20.0, group="choice")
+    no_click_score: float = knob(1.0, "Logit of not clicking (higher = fewer clicks).", lo=-20.0, hi=20.0,
+                                 group="choice")
+    no_click_mass: float = knob(2.0, "Proportional model: mass of the no-click option.", lo=0.0, hi=100.0,
+                                group="choice")
+    fatigue_gain: float = knob(0.0, "Fatigue added to an item's topics when it is shown.", lo=0.0, hi=10.0,
+                               group="fatigue")
+    fatigue_decay: float = knob(0.8, "Per-step retention of fatigue (0 = forgets at once).", lo=0.0, hi=1.0,
+                                group="fatigue")
+    fatigue_weight: float = knob(1.0, "Logit penalty per unit of topic fatigue.", lo=0.0, hi=20.0,
+                                 group="fatigue")
+    drift_rate: float = knob(0.1, "Interest drift toward clicked items (RecSim uses 0.3).", lo=0.0, hi=1.0,
+                             group="drift")
+    budget_refill: float = knob(
+        0.265, "Budget regained per minute consumed per unit of quality (RecSim: 0.9/3.4).", lo=0.0, hi=10.0,
+        group="budget",
+    )
+    no_click_cost: float = knob(0.5, "Budget lost on a step without a click.", lo=0.0, hi=1000.0,
+                                unit="minutes", group="budget")
+    ad_fatigue_gain: float = knob(0.0, "Ad fatigue added each time an ad (valued item) is shown.",
+                                  lo=0.0, hi=10.0, group="ads")
+    ad_leave_hazard: float = knob(0.0, "Chance per unit of ad fatigue that the user leaves after a step.",
+                                  lo=0.0, hi=1.0, group="ads")
+    purchase_bias: float = knob(-1.0, "Shop: logit of buying after a click at zero fit and unit price.",
+                                lo=-20.0, hi=20.0, group="shop")
+    purchase_fit: float = knob(3.0, "Shop: logit gain of buying per unit of interest . topic.", lo=0.0,
+                               hi=20.0, group="shop")
+    price_sensitivity: float = knob(0.8, "Shop: logit loss of buying per unit of log price.", lo=0.0, hi=20.0,
+                                    group="shop")
+    max_steps: int = knob(100, "Step cap of a session (time-limit truncation).", lo=1, hi=100000,
+                          unit="steps", group="budget")
+
+
+@dataclass(frozen=True)
+class ScenarioConfig(Config):
+    """A complete scenario: catalogue + audience + session dynamics + reward."""
+
+    name: str = knob("custom", "Scenario name (the preset it started from, or your own).")
+    world_seed: int = knob(0, "Seed that draws the catalogue and the audience (the world, not the episodes).",
+                           lo=0, hi=2**31 - 1)
+    reward: str = knob(
+        "watch_time", "What a step earns: a click, minutes watched, purchase value, or bid x click.",
+        choices=("click", "watch_time", "purchase", "bid"),
+    )
+    catalogue: CatalogueConfig = field(default_factory=CatalogueConfig)
+    audience: AudienceConfig = field(default_factory=AudienceConfig)
+    dynamics: DynamicsConfig = field(default_factory=DynamicsConfig)
+
+    def check(self, prefix: str) -> None:
+        c, a, d = self.catalogue, self.audience, self.dynamics
+        if c.trashy_topics > c.n_topics:
+            raise ConfigError(
+                f"{prefix}catalogue.trashy_topics must be an integer in [0, {c.n_topics}] "
+                f"(catalogue.n_topics), got {c.trashy_topics}"
+            )
+        if a.segment_focus > c.n_topics:
+            raise ConfigError(
+                f"{prefix}audience.segment_focus must be an integer in [1, {c.n_topics}] "
+                f"(catalogue.n_topics), got {a.segment_focus}"
+            )
+        if a.segment_shares and (
+            len(a.segment_shares) != a.n_segments or any(s < 0 for s in a.segment_shares)
+            or sum(a.segment_shares) <= 0
+        ):
+            raise ConfigError(
+                f"{prefix}audience.segment_shares must be empty or {a.n_segments} non-negative numbers "
+                f"with a positive sum, got {a.segment_shares!r}"
+            )
+        if a.segment_names and len(a.segment_names) != a.n_segments:
+            raise ConfigError(
+                f"{prefix}audience.segment_names must be empty or {a.n_segments} names, got {a.segment_names!r}"
+            )
+        if d.n_candidates > c.n_items:
+            raise ConfigError(
+                f"{prefix}dynamics.n_candidates must be an integer in [0, {c.n_items}] (catalogue.n_items), "
+                f"got {d.n_candidates}"
+            )
+        pool = d.n_candidates or c.n_items
+        if d.slate_size > pool:
+            raise ConfigError(
+                f"{prefix}dynamics.slate_size must be an integer in [1, {pool}] (the candidate pool), "
+                f"got {d.slate_size}"
+            )
+        if self.reward in ("purchase", "bid") and c.value_mean <= 0:
+            raise ConfigError(
+                f"{prefix}catalogue.value_mean must be > 0 when reward is {self.reward!r}, got {c.value_mean}"
+            )
+
+
+# --------------------------------------------------------------------------------------------- agent
+
+
+@dataclass(frozen=True)
+class AgentConfig(Config):
+    """DQN hyperparameters (defaults learn well on every preset)."""
+
+    network: str = knob(
+        "auto", "Q-network: one output per item (mlp), item-feature two-tower scoring (item), or auto "
+        "(item when candidates are sampled or the catalogue is large).",
+        choices=("auto", "mlp", "item"), group="network",
+    )
+    hidden_sizes: list[int] = knob([128, 128], "Hidden layer widths of the state network.",
+                                     group="network")
+    embedding_dim: int = knob(32, "Item/state embedding width of the two-tower network.", lo=2, hi=1024,
+                              group="network")
+    dueling: bool = knob(False, "Dueling head: Q = V(s) + A(s, a) - mean A.", group="network")
+    buffer_size: int = knob(100000, "Replay buffer capacity (transitions).", lo=100, hi=5000000,
+                            group="replay")
+    prioritized: bool = knob(False, "Prioritized experience replay (proportional, sum tree).", group="replay")
+    per_alpha: float = knob(0.6, "PER: how strongly priorities shape sampling (0 = uniform).", lo=0.0,
+                            hi=1.0, group="replay")
+    per_beta0: float = knob(0.4, "PER: initial importance-sampling exponent, annealed to 1.", lo=0.0,
+                            hi=1.0, group="replay")
+    per_eps: float = knob(1e-3, "PER: priority floor added to |TD error|.", lo=1e-8, hi=1.0, group="replay")
+    batch_size: int = knob(128, "Transitions per gradient update.", lo=1, hi=65536, group="learning")
+    lr: float = knob(1e-3, "Adam learning rate.", lo=1e-7, hi=1.0, group="learning")
+    gamma: float = knob(0.95, "Discount factor (0 = myopic).", lo=0.0, hi=0.9999, group="learning")
+    n_step: int = knob(1, "Steps of the n-step return.", lo=1, hi=50, group="learning")
+    double_dqn: bool = knob(True, "Double DQN: online net picks, target net evaluates.", group="learning")
+    loss: str = knob("huber", "TD loss.", choices=("huber", "mse"), group="learning")
+    max_grad_norm: float = knob(10.0, "Gradient-norm clip (0 = off).", lo=0.0, hi=1e6, group="learning")
+    target_update: str = knob("hard", "Target network update: hard copy every C steps, or soft (Polyak).",
+                              choices=("hard", "soft"), group="learning")
+    target_update_interval: int = knob(500, "Hard update: gradient updates between copies.", lo=1,
+                                       hi=1000000, group="learning")
+    tau: float = knob(0.005, "Soft update rate.", lo=1e-6, hi=1.0, group="learning")
+    reward_scale: float = knob(1.0, "Rewards are multiplied by this before learning.", lo=1e-6, hi=1e6,
+                               group="learning")
+    eps_schedule: str = knob("linear", "Exploration decay: linear or exponential.",
+                             choices=("linear", "exponential"), group="exploration")
+    eps_start: float = knob(1.0, "Initial exploration rate.", lo=0.0, hi=1.0, group="exploration")
+    eps_end: float = knob(0.01, "Final exploration rate.", lo=0.0, hi=1.0, group="exploration")
+    eps_decay_fraction: float = knob(0.3, "Linear: share of training over which epsilon decays.", lo=0.0,
+                                     hi=1.0, group="exploration")
+    eps_decay_rate: float = knob(0.995, "Exponential: epsilon multiplier per decay period.", lo=0.5,
+                                 hi=1.0, group="exploration")
+    eps_decay_period: int = knob(100, "Exponential: env steps per multiplication.", lo=1, hi=10000000,
+                                 group="exploration")
+
+    def check(self, prefix: str) -> None:
+        if not self.hidden_sizes or any(h < 1 or h > 4096  for h in self.hidden_sizes):
+            raise ConfigError(
+                f"{prefix}hidden_sizes must be a non-empty list of integers in [1, 4096], got {self.hidden_sizes!r}"
+            )
+        if self.eps_end > self.eps_start:
+            raise ConfigError(
+                f"{prefix}eps_end must be a number in [0, {self.eps_start}] (eps_start), got {self.eps_end}"
+            )
+
+
+@dataclass(frozen=True)
+class TrainConfig(Config):
+    """How long and how a training run goes."""
+
+    total_steps: int = knob(50000, "Environment user-steps to train for.", lo=1, hi=1000000000)
+    n_envs: int = knob(32, "Users simulated in parallel (one numpy batch).", lo=1, hi=65536)
+    learning_starts: int = knob(2000, "User-steps collected before the first update.", lo=0, hi=100000000)
+    train_every: int = knob(1, "Batch steps between gradient updates.", lo=1, hi=10000)
+    updates_per_train: int = knob(1, "Gradient updates each time the learner trains.", lo=1, hi=1000)
+    log_every: int = knob(2000, "User-steps between metric rows.", lo=1, hi=100000000)
+    eval_every: int = knob(10000, "User-steps between evaluations on held-out seeds.", lo=1, hi=1000000000)
+    eval_episodes: int = knob(200, "Episodes per evaluation (run as one batch).", lo=1, hi=100000)
+    seed: int = knob(0, "Random seed: same seed and config give the same metrics.", lo=0, hi=2**31 - 1)
+
+
+_CONFIG_TYPES: dict[str, type] = {
+    "CatalogueConfig": CatalogueConfig,
+    "AudienceConfig": AudienceConfig,
+    "DynamicsConfig": DynamicsConfig,
+}

@@ -1,0 +1,1 @@
+"""The simulator: catalogue, audience, session dynamics and the environments built on them."""

@@ -1,0 +1,364 @@
+"""The recommendation environment: a vectorised core (a batch of users as numpy arrays) and a Gymnasium view.
+
+``VecRecEnv`` steps ``n_envs`` user sessions at once; it is what the trainer and the evaluator use.
+``RecEnv`` is the one-user ``gymnasium.Env`` (passes ``check_env``) for interoperability, e.g. SB3.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import gymnasium as gym
+import numpy as np
+
+from dqn_sim.config import ScenarioConfig
+from dqn_sim.sim.audience import Audience, build_audience
+from dqn_sim.sim.catalogue import Catalogue, build_catalogue
+from dqn_sim.sim.dynamics import choice_probs, drift_interests, item_scores, purchase_prob, sample_choice
+
+HISTORY_DECAY = 0.8  # retention of the clicked-topic history the recommender observes
+N_CANDIDATE_PERMS = 8  # random catalogue orders that candidate windows are cut from
+
+
+@dataclass(frozen=True)
+class World:
+    """Catalogue + audience of a scenario, drawn from its ``world_seed`` (shared by train and eval envs)."""
+
+    scenario: ScenarioConfig
+    catalogue: Catalogue
+    audience: Audience
+
+
+@lru_cache(maxsize=16)
+def _world_from_json(text: str) -> World:
+    scenario = ScenarioConfig.from_json(text)
+    rng = np.random.default_rng(scenario.world_seed)
+    catalogue = build_catalogue(scenario.catalogue, rng)
+    audience = build_audience(scenario.audience, catalogue.n_topics, scenario.audience.budget_mean, rng)
+    return World(scenario, catalogue, audience)
+
+
+def build_world(scenario: ScenarioConfig) -> World:
+    """The scenario's world; cached, so many envs over one scenario share (read-only) arrays."""
+    return _world_from_json(scenario.to_json())
+
+
+@dataclass
+class StepResult:
+    """One batch step. For users whose episode ended, ``obs_UO``/``mask_UI`` already show the next user
+    (when auto-resetting) and ``final_obs_UO``/``final_mask_UI`` hold the state the episode ended in."""
+
+    obs_UO: np.ndarray
+    mask_UI: np.ndarray
+    reward_U: np.ndarray
+    terminated_U: np.ndarray
+    truncated_U: np.ndarray
+    clicked_item_U: np.ndarray  # -1 = no click
+    final_obs_UO: np.ndarray
+    final_mask_UI: np.ndarray
+    episode_return_U: np.ndarray  # valid where done
+    episode_len_U: np.ndarray
+    episode_clicks_U: np.ndarray
+    segment_U: np.ndarray  # segment of the user who took this step
+
+    @property
+    def done_U(self) -> np.ndarray:
+        return self.terminated_U | self.truncated_U
+
+
+class VecRecEnv:
+    """``n_envs`` user sessions simulated as one numpy batch.
+
+    Actions are slates of item indices, shape ``(n_envs, slate_size)``; an item that is not in
+    ``mask_UI`` (off air, not a candidate) is treated as an empty slot. With ``autoreset`` a finished
+    session is replaced by a new user in the same step; without it the slot goes idle (``active_U``).
+    """
+
+    def __init__(self, scenario: ScenarioConfig, n_envs: int, seed: int, autoreset: bool = True) -> None:
+        self.scenario = scenario
+        self.world = build_world(scenario)
+        self.catalogue = self.world.catalogue
+        self.audience = self.world.audience
+        self.dyn = scenario.dynamics
+        self.n_envs = n_envs
+        self.autoreset = autoreset
+        self.slate_size = self.dyn.slate_size
+        self.n_items = self.catalogue.n_items
+        self.item_features_IF = self.catalogue.features_IF(scenario.catalogue.quality_observed)
+        self.rng = np.random.default_rng(seed)
+        self._perm_PI = np.stack([self.rng.permutation(self.n_items) for _ in range(N_CANDIDATE_PERMS)])
+        self.obs_names = self._obs_names()
+        self.obs_dim = len(self.obs_names)
+        self.reset()
+
+    # ------------------------------------------------------------------ state
+    def reset(self) -> np.ndarray:
+        u = self.n_envs
+        k = self.catalogue.n_topics
+        self.user_U = np.zeros(u, dtype=np.int64)
+        self.segment_U = np.zeros(u, dtype=np.int64)
+        self.interest_UK = np.zeros((u, k), dtype=np.float32)
+        self.shown_UK = np.zeros((u, k), dtype=np.float32)
+        self.clicked_UK = np.zeros((u, k), dtype=np.float32)
+        self.ad_shown_U = np.zeros(u, dtype=np.float32)
+        self.budget_U = np.zeros(u, dtype=np.float32)
+        self.elapsed_U = np.zeros(u, dtype=np.float32)
+        self.t_U = np.zeros(u, dtype=np.int64)
+        self.clock_U = np.zeros(u, dtype=np.int64)
+        self.last_click_U = np.zeros(u, dtype=np.float32)
+        self.ep_return_U = np.zeros(u, dtype=np.float64)
+        self.ep_clicks_U = np.zeros(u, dtype=np.int64)
+        self.active_U = np.ones(u, dtype=bool)
+        self._new_users(np.arange(u))
+        self.mask_UI = self._mask(np.arange(u))
+        self.obs_UO = self._observe()
+        return self.obs_UO
+
+    def _new_users(self, idx: np.ndarray) -> None:
+        aud = self.audience
+        users = self.rng.integers(0, aud.n_users, idx.shape[0])
+        self.user_U[idx] = users
+        self.segment_U[idx] = aud.segment_N[users]
+        self.interest_UK[idx] = aud.interest_NK[users]
+        self.budget_U[idx] = aud.budget_N[users]
+        self.clock_U[idx] = self.rng.integers(0, self.catalogue.period, idx.shape[0])
+        for a in (self.shown_UK, self.clicked_UK, self.ad_shown_U, self.elapsed_U, self.t_U,
+                  self.last_click_U, self.ep_return_U, self.ep_clicks_U):
+            a[idx] = 0
+
+    def _mask(self, idx: np.ndarray) -> np.ndarray:
+        """Recommendable items for users ``idx``: on air, and among this step's sampled candidates."""
+        mask = self.catalogue.available_UI(self.clock_U[idx])
+        c = self.dyn.n_candidates
+        if c:
+            n = idx.shape[0]
+            perm = self._perm_PI[self.rng.integers(0, N_CANDIDATE_PERMS, n)]
+            start = self.rng.integers(0, self.n_items, n)
+            cols = (start[:, None] + np.arange(c)[None, :]) % self.n_items
+            cand = np.zeros_like(mask)
+            cand[np.arange(n)[:, None], perm[np.arange(n)[:, None], cols]] = True
+            mask &= cand
+        short = mask.sum(axis=1) < self.slate_size
+        if short.any():  # too few on air: fall back to the whole catalogue rather than an impossible slate
+            mask[short] = True
+        return mask
+
+    def _obs_names(self) -> list[str]:
+        k = self.catalogue.n_topics
+        aud = self.scenario.audience
+        names: list[str] = []
+        if aud.interests_observed:
+            names += [f"interest[{i}]" for i in range(k)]
+        names += [f"clicked_topic[{i}]" for i in range(k)]
+        names += [f"shown_topic[{i}]" for i in range(k)]
+        if aud.segment_observed and self.audience.n_segments > 1:
+            names += [f"segment[{s}]" for s in self.audience.names]
+        if not self.catalogue.always_on:
+            names += ["time_sin", "time_cos"]
+        names += ["session_progress", "minutes_consumed", "last_click"]
+        if self.dyn.ad_fatigue_gain > 0:
+            names += ["ads_shown"]
+        if aud.budget_observed:
+            names += ["budget_left"]
+        return names
+
+    def _observe(self) -> np.ndarray:
+        aud = self.scenario.audience
+        cols: list[np.ndarray] = []
+        if aud.interests_observed:
+            cols.append(self.interest_UK)
+        cols += [self.clicked_UK, self.shown_UK]
+        if aud.segment_observed and self.audience.n_segments > 1:
+            cols.append(np.eye(self.audience.n_segments, dtype=np.float32)[self.segment_U])
+        if not self.catalogue.always_on:
+            phase = 2 * np.pi * (self.clock_U % self.catalogue.period) / self.catalogue.period
+            cols += [np.sin(phase)[:, None], np.cos(phase)[:, None]]
+        scale = aud.budget_mean
+        cols += [
+            (self.t_U / self.dyn.max_steps)[:, None],
+            (self.elapsed_U / scale)[:, None],
+            self.last_click_U[:, None],
+        ]
+        if self.dyn.ad_fatigue_gain > 0:
+            cols.append(self.ad_shown_U[:, None])
+        if aud.budget_observed:
+            cols.append((self.budget_U / scale)[:, None])
+        return np.concatenate(cols, axis=1).astype(np.float32)
+
+    # ------------------------------------------------------------------ step
+    def step(self, slate_US: np.ndarray) -> StepResult:
+        cat, dyn = self.catalogue, self.dyn
+        u = self.n_envs
+        rows = np.arange(u)
+        slate_US = np.asarray(slate_US, dtype=np.int64).reshape(u, self.slate_size)
+        slate_US = np.clip(slate_US, 0, self.n_items - 1)
+        valid_US = self.mask_UI[rows[:, None], slate_US]
+
+        affinity_US, extra_US = item_scores(
+            cat, dyn, self.interest_UK, dyn.fatigue_gain * self.shown_UK,
+            dyn.ad_fatigue_gain * self.ad_shown_U, self.clock_U, slate_US,
+        )
+        p_US = choice_probs(dyn, affinity_US, extra_US, valid_US)
+        uniform_U3 = self.rng.random((u, 3))
+        pos_U = sample_choice(p_US, uniform_U3[:, 0])
+        clicked = pos_U >= 0
+        item_U = np.where(clicked, slate_US[rows, np.maximum(pos_U, 0)], -1)
+        item_safe = np.maximum(item_U, 0)
+
+        watch_U = np.where(clicked, np.minimum(self.budget_U, cat.length_I[item_safe]), 0.0)
+        reward_U = self._reward(clicked, item_safe, watch_U, affinity_US[rows, np.maximum(pos_U, 0)],
+                                uniform_U3[:, 1])
+        # session budget: consumption costs time, quality refills it, an empty step costs a little
+        self.budget_U = np.where(
+            clicked,
+            self.budget_U - watch_U + dyn.budget_refill * watch_U * cat.quality_I[item_safe],
+            self.budget_U - dyn.no_click_cost,
+        ).astype(np.float32)
+        self.elapsed_U += np.where(clicked, watch_U, dyn.no_click_cost).astype(np.float32)
+
+        topics_UK = cat.topics_IK[item_safe] * clicked[:, None]
+        if dyn.drift_rate > 0:
+            drifted = drift_interests(self.interest_UK, topics_UK, dyn.drift_rate, uniform_U3[:, 2])
+            self.interest_UK = np.where(clicked[:, None], drifted, self.interest_UK).astype(np.float32)
+        shown_UK = (cat.topics_IK[slate_US] * valid_US[:, :, None]).sum(axis=1)
+        self.shown_UK = (dyn.fatigue_decay * self.shown_UK + shown_UK).astype(np.float32)
+        self.clicked_UK = (HISTORY_DECAY * self.clicked_UK + topics_UK).astype(np.float32)
+        if dyn.ad_fatigue_gain > 0:
+            ads = (cat.is_ad_I[slate_US] & valid_US).sum(axis=1)
+            self.ad_shown_U = (dyn.fatigue_decay * self.ad_shown_U + ads).astype(np.float32)
+        self.last_click_U = clicked.astype(np.float32)
+        self.t_U += 1
+        self.clock_U += 1
+
+        terminated = self.budget_U <= 0
+        if dyn.ad_leave_hazard > 0:
+            leave_p = np.minimum(dyn.ad_leave_hazard * dyn.ad_fatigue_gain * self.ad_shown_U, 1.0)
+            terminated |= self.rng.random(u) < leave_p
+        truncated = (self.t_U >= dyn.max_steps) & ~terminated
+        reward_U = np.where(self.active_U, reward_U, 0.0).astype(np.float32)
+        terminated &= self.active_U
+        truncated &= self.active_U
+        self.ep_return_U += reward_U
+        self.ep_clicks_U += clicked & self.active_U
+        done = terminated | truncated
+
+        segment_U = self.segment_U.copy()
+        ep_return, ep_len, ep_clicks = self.ep_return_U.copy(), self.t_U.copy(), self.ep_clicks_U.copy()
+        final_obs = self._observe()
+        final_mask = self.mask_UI
+        self.mask_UI = self._mask(rows)
+        done_idx = np.flatnonzero(done)
+        if done_idx.size:
+            if self.autoreset:
+                self._new_users(done_idx)
+                self.mask_UI[done_idx] = self._mask(done_idx)
+            else:
+                self.active_U[done_idx] = False
+        self.obs_UO = self._observe() if done_idx.size else final_obs
+        return StepResult(
+            obs_UO=self.obs_UO,
+            mask_UI=self.mask_UI,
+            reward_U=reward_U,
+            terminated_U=terminated,
+            truncated_U=truncated,
+            clicked_item_U=np.where(self.active_U | done, item_U, -1),
+            final_obs_UO=final_obs,
+            final_mask_UI=final_mask,
+            episode_return_U=ep_return,
+            episode_len_U=ep_len,
+            episode_clicks_U=ep_clicks,
+            segment_U=segment_U,
+        )
+
+    def _reward(self, clicked: np.ndarray, item_U: np.ndarray, watch_U: np.ndarray,
+                affinity_U: np.ndarray, uniform_U: np.ndarray) -> np.ndarray:
+        kind = self.scenario.reward
+        cat = self.catalogue
+        if kind == "click":
+            return clicked.astype(np.float32)
+        if kind == "watch_time":
+            return watch_U.astype(np.float32)
+        if kind == "bid":
+            return np.where(clicked, cat.value_I[item_U], 0.0).astype(np.float32)
+        bought = uniform_U < purchase_prob(self.dyn, affinity_U, cat.value_I[item_U])
+        return np.where(clicked & bought, cat.value_I[item_U], 0.0).astype(np.float32)
+
+    # ------------------------------------------------------------------ the true model (oracles only)
+    def true_model(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For every item shown alone: P(click), expected reward given a click, expected budget change.
+
+        This reads hidden state; only the oracle baselines may call it.
+        """
+        cat, dyn = self.catalogue, self.dyn
+        u = self.n_envs
+        items = np.broadcast_to(np.arange(self.n_items), (u, self.n_items))
+        affinity_UI, extra_UI = item_scores(
+            cat, dyn, self.interest_UK, dyn.fatigue_gain * self.shown_UK,
+            dyn.ad_fatigue_gain * self.ad_shown_U, self.clock_U, items,
+        )
+        if dyn.choice_model == "logit":
+            z = dyn.affinity_weight * affinity_UI + extra_UI - dyn.no_click_score
+            p_click = 1.0 / (1.0 + np.exp(-z))
+        else:
+            w = np.maximum(affinity_UI + 1.0 + extra_UI, 0.0)
+            p_click = w / (w + dyn.no_click_mass)
+        watch_UI = np.minimum(self.budget_U[:, None], cat.length_I[None, :])
+        kind = self.scenario.reward
+        if kind == "click":
+            r_UI = np.ones_like(p_click)
+        elif kind == "watch_time":
+            r_UI = watch_UI
+        elif kind == "bid":
+            r_UI = np.broadcast_to(cat.value_I, p_click.shape)
+        else:
+            r_UI = purchase_prob(dyn, affinity_UI, cat.value_I[None, :]) * cat.value_I[None, :]
+        budget_delta_UI = -watch_UI + dyn.budget_refill * watch_UI * cat.quality_I[None, :]
+        return p_click.astype(np.float32), r_UI.astype(np.float32), budget_delta_UI.astype(np.float32)
+
+
+class RecEnv(gym.Env):
+    """One user per episode as a ``gymnasium.Env``. ``info["action_mask"]`` marks recommendable items."""
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, scenario: ScenarioConfig, seed: int | None = None) -> None:
+        self.scenario = scenario
+        self._vec = VecRecEnv(scenario, 1, seed or 0, autoreset=False)
+        n, s = self._vec.n_items, self._vec.slate_size
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, (self._vec.obs_dim,), np.float32)
+        self.action_space = gym.spaces.Discrete(n) if s == 1 else gym.spaces.MultiDiscrete([n] * s)
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        if seed is not None:
+            self._vec = VecRecEnv(self.scenario, 1, seed, autoreset=False)
+        else:
+            self._vec.reset()
+        return self._vec.obs_UO[0].copy(), self._info()
+
+    def step(self, action):
+        r = self._vec.step(np.asarray(action).reshape(1, -1))
+        info = self._info()
+        info["clicked_item"] = int(r.clicked_item_U[0])
+        obs = r.final_obs_UO[0].copy()
+        return obs, float(r.reward_U[0]), bool(r.terminated_U[0]), bool(r.truncated_U[0]), info
+
+    def _info(self) -> dict:
+        return {"action_mask": self._vec.mask_UI[0].astype(np.int8)}
+
+
+def make_env(preset: str = "video", seed: int | None = None, **overrides) -> RecEnv:
+    """A Gymnasium env for a named preset; ``overrides`` are dotted config paths with ``__`` for dots,
+    e.g. ``make_env("video", dynamics__slate_size=2)``."""
+    from dqn_sim.presets import get_preset
+
+    scenario = get_preset(preset)
+    if overrides:
+        scenario = scenario.with_overrides({k.replace("__", "."): v for k, v in overrides.items()})
+    return RecEnv(scenario, seed=seed)
+
+
+def make_vec_env(scenario: ScenarioConfig, n_envs: int, seed: int, autoreset: bool = True) -> VecRecEnv:
+    """The vectorised entry point the trainer and evaluator use."""
+    return VecRecEnv(scenario, n_envs, seed, autoreset)

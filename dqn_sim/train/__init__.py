@@ -1,0 +1,1 @@
+"""Training: the collect/learn/evaluate loop, background jobs, evaluation and metrics."""
