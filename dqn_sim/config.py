@@ -353,7 +353,7 @@ class DynamicsConfig(Config):
                                 unit="minutes", group="budget")
     ad_fatigue_gain: float = knob(0.0, "Ad fatigue added each time an ad (valued item) is shown.",
                                   lo=0.0, hi=10.0, group="ads")
-    ad_leave_hazard: float = knob(0.0, "Chance per unit of ad fatigue that the user leaves after a step.",
+    ad_leave_hazard: float = knob(0.0, "Chance of leaving after a step per squared unit of ad fatigue (ad load).",
                                   lo=0.0, hi=1.0, group="ads")
     purchase_bias: float = knob(-1.0, "Shop: logit of buying after a click at zero fit and unit price.",
                                 lo=-20.0, hi=20.0, group="shop")

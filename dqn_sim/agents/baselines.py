@@ -90,20 +90,29 @@ class OraclePolicy(Policy):
 
 
 class PatientOraclePolicy(Policy):
-    """The true model plus a bonus for keeping the session alive: expected reward + bonus x budget change.
+    """The true model plus the cost of ending the session sooner: a simple non-myopic policy.
 
-    A simple non-myopic policy; it shows that looking beyond the next click pays in these scenarios.
+    Score = expected reward + ``bonus`` x expected budget change, minus, for ads, the extra chance of
+    leaving that one more ad adds (over the steps its fatigue lasts) times ``horizon`` steps of the best
+    expected reward. It shows that looking beyond the next click pays in these scenarios.
     """
 
     name = "patient-oracle"
 
-    def __init__(self, bonus: float = 1.0) -> None:
-        self.bonus = bonus
+    def __init__(self, bonus: float = 1.0, horizon: float = 10.0) -> None:
+        self.bonus, self.horizon = bonus, horizon
 
     def act(self, env: VecRecEnv) -> np.ndarray:
+        dyn = env.dyn
         p_click, reward, budget_delta = env.true_model()
-        no_click = -env.dyn.no_click_cost * self.bonus * (1.0 - p_click)
-        score = p_click * (reward + self.bonus * budget_delta) + no_click
+        expected_UI = p_click * reward
+        score = expected_UI + self.bonus * (p_click * budget_delta - (1.0 - p_click) * dyn.no_click_cost)
+        if dyn.ad_leave_hazard > 0:
+            future_U = self.horizon * np.where(env.mask_UI, expected_UI, 0.0).max(axis=1)
+            g = dyn.ad_fatigue_gain
+            f_U = dyn.fatigue_decay * g * env.ad_shown_U
+            extra_leave_U = dyn.ad_leave_hazard * ((f_U + g) ** 2 - f_U**2) / max(1.0 - dyn.fatigue_decay, 1e-3)
+            score = score - env.catalogue.is_ad_I[None, :] * (extra_leave_U * future_U)[:, None]
         return top_k_masked(score, env.mask_UI, env.slate_size)
 
 

@@ -30,3 +30,4 @@ class Policy(ABC):
 
     def observe(self, env: VecRecEnv, obs_UO: np.ndarray, slate_US: np.ndarray, result: StepResult) -> None:
         """Feedback after a step (online learners update here)."""
+        return None

@@ -87,13 +87,15 @@ class VecRecEnv:
         self.n_items = self.catalogue.n_items
         self.item_features_IF = self.catalogue.features_IF(scenario.catalogue.quality_observed)
         self.rng = np.random.default_rng(seed)
+        self._full_mask: np.ndarray | None = None
         self._perm_PI = np.stack([self.rng.permutation(self.n_items) for _ in range(N_CANDIDATE_PERMS)])
         self.obs_names = self._obs_names()
         self.obs_dim = len(self.obs_names)
         self.reset()
 
     # ------------------------------------------------------------------ state
-    def reset(self) -> np.ndarray:
+    def reset(self, users_U: np.ndarray | None = None) -> np.ndarray:
+        """Start a session in every slot, for random users of the population or for ``users_U`` (ids)."""
         u = self.n_envs
         k = self.catalogue.n_topics
         self.user_U = np.zeros(u, dtype=np.int64)
@@ -110,14 +112,15 @@ class VecRecEnv:
         self.ep_return_U = np.zeros(u, dtype=np.float64)
         self.ep_clicks_U = np.zeros(u, dtype=np.int64)
         self.active_U = np.ones(u, dtype=bool)
-        self._new_users(np.arange(u))
+        self._new_users(np.arange(u), users_U)
         self.mask_UI = self._mask(np.arange(u))
         self.obs_UO = self._observe()
         return self.obs_UO
 
-    def _new_users(self, idx: np.ndarray) -> None:
+    def _new_users(self, idx: np.ndarray, users: np.ndarray | None = None) -> None:
         aud = self.audience
-        users = self.rng.integers(0, aud.n_users, idx.shape[0])
+        if users is None:
+            users = self.rng.integers(0, aud.n_users, idx.shape[0])
         self.user_U[idx] = users
         self.segment_U[idx] = aud.segment_N[users]
         self.interest_UK[idx] = aud.interest_NK[users]
@@ -128,17 +131,29 @@ class VecRecEnv:
             a[idx] = 0
 
     def _mask(self, idx: np.ndarray) -> np.ndarray:
-        """Recommendable items for users ``idx``: on air, and among this step's sampled candidates."""
-        mask = self.catalogue.available_UI(self.clock_U[idx])
-        c = self.dyn.n_candidates
+        """Recommendable items for users ``idx``: on air, and among this step's sampled candidates.
+
+        The common cases avoid full (users x items) passes: an always-on catalogue without candidate
+        sampling shares one read-only all-true mask, and candidate masks are built by a scatter.
+        """
+        n, c = idx.shape[0], self.dyn.n_candidates
+        if self.catalogue.always_on and not c:
+            if self._full_mask is None or self._full_mask.shape[0] != n:
+                self._full_mask = np.ones((n, self.n_items), dtype=bool)
+                self._full_mask.setflags(write=False)
+            return self._full_mask
         if c:
-            n = idx.shape[0]
-            perm = self._perm_PI[self.rng.integers(0, N_CANDIDATE_PERMS, n)]
-            start = self.rng.integers(0, self.n_items, n)
-            cols = (start[:, None] + np.arange(c)[None, :]) % self.n_items
-            cand = np.zeros_like(mask)
-            cand[np.arange(n)[:, None], perm[np.arange(n)[:, None], cols]] = True
-            mask &= cand
+            which_U = self.rng.integers(0, N_CANDIDATE_PERMS, n)
+            start_U = self.rng.integers(0, self.n_items, n)
+            cols_UC = (start_U[:, None] + np.arange(c)[None, :]) % self.n_items
+            items_UC = self._perm_PI[which_U[:, None], cols_UC]
+            mask = np.zeros((n, self.n_items), dtype=bool)
+            mask.reshape(-1)[(np.arange(n)[:, None] * self.n_items + items_UC).reshape(-1)] = True
+            if self.catalogue.always_on:
+                return mask  # config validation guarantees n_candidates >= slate_size
+            mask &= self.catalogue.available_UI(self.clock_U[idx])
+        else:
+            mask = self.catalogue.available_UI(self.clock_U[idx])
         short = mask.sum(axis=1) < self.slate_size
         if short.any():  # too few on air: fall back to the whole catalogue rather than an impossible slate
             mask[short] = True
@@ -163,28 +178,29 @@ class VecRecEnv:
             names += ["budget_left"]
         return names
 
-    def _observe(self) -> np.ndarray:
+    def _observe(self, idx: np.ndarray | slice = slice(None)) -> np.ndarray:
+        """What the recommender sees of users ``idx`` (all by default), laid out as ``obs_names``."""
         aud = self.scenario.audience
         cols: list[np.ndarray] = []
         if aud.interests_observed:
-            cols.append(self.interest_UK)
-        cols += [self.clicked_UK, self.shown_UK]
+            cols.append(self.interest_UK[idx])
+        cols += [self.clicked_UK[idx], self.shown_UK[idx]]
         if aud.segment_observed and self.audience.n_segments > 1:
-            cols.append(np.eye(self.audience.n_segments, dtype=np.float32)[self.segment_U])
+            cols.append(np.eye(self.audience.n_segments, dtype=np.float32)[self.segment_U[idx]])
         if not self.catalogue.always_on:
-            phase = 2 * np.pi * (self.clock_U % self.catalogue.period) / self.catalogue.period
+            phase = 2 * np.pi * (self.clock_U[idx] % self.catalogue.period) / self.catalogue.period
             cols += [np.sin(phase)[:, None], np.cos(phase)[:, None]]
         scale = aud.budget_mean
         cols += [
-            (self.t_U / self.dyn.max_steps)[:, None],
-            (self.elapsed_U / scale)[:, None],
-            self.last_click_U[:, None],
+            (self.t_U[idx] / self.dyn.max_steps)[:, None],
+            (self.elapsed_U[idx] / scale)[:, None],
+            self.last_click_U[idx, None],
         ]
         if self.dyn.ad_fatigue_gain > 0:
-            cols.append(self.ad_shown_U[:, None])
+            cols.append(self.ad_shown_U[idx, None])
         if aud.budget_observed:
-            cols.append((self.budget_U / scale)[:, None])
-        return np.concatenate(cols, axis=1).astype(np.float32)
+            cols.append((self.budget_U[idx] / scale)[:, None])
+        return np.concatenate(cols, axis=1, dtype=np.float32)
 
     # ------------------------------------------------------------------ step
     def step(self, slate_US: np.ndarray) -> StepResult:
@@ -233,7 +249,8 @@ class VecRecEnv:
 
         terminated = self.budget_U <= 0
         if dyn.ad_leave_hazard > 0:
-            leave_p = np.minimum(dyn.ad_leave_hazard * dyn.ad_fatigue_gain * self.ad_shown_U, 1.0)
+            # users tolerate a few ads; the chance of leaving grows with the square of ad fatigue
+            leave_p = np.minimum(dyn.ad_leave_hazard * (dyn.ad_fatigue_gain * self.ad_shown_U) ** 2, 1.0)
             terminated |= self.rng.random(u) < leave_p
         truncated = (self.t_U >= dyn.max_steps) & ~terminated
         reward_U = np.where(self.active_U, reward_U, 0.0).astype(np.float32)
@@ -252,10 +269,14 @@ class VecRecEnv:
         if done_idx.size:
             if self.autoreset:
                 self._new_users(done_idx)
-                self.mask_UI[done_idx] = self._mask(done_idx)
+                if not self.catalogue.always_on:  # a new user arrives at another time of day
+                    self.mask_UI[done_idx] = self._mask(done_idx)
             else:
                 self.active_U[done_idx] = False
-        self.obs_UO = self._observe() if done_idx.size else final_obs
+        self.obs_UO = final_obs
+        if done_idx.size and self.autoreset:
+            self.obs_UO = final_obs.copy()
+            self.obs_UO[done_idx] = self._observe(done_idx)
         return StepResult(
             obs_UO=self.obs_UO,
             mask_UI=self.mask_UI,

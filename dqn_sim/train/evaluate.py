@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from dqn_sim.agents.baselines import make_baseline
 from dqn_sim.agents.policy import Policy
 from dqn_sim.config import ScenarioConfig
 from dqn_sim.sim.env import VecRecEnv
@@ -69,3 +70,14 @@ def evaluate_policy(
         ctr_ci=(clo, chi), episode_len_mean=float(lengths.mean()), returns=returns.tolist(),
         segments=segments.tolist(),
     )
+
+
+WARMUP_SEED_OFFSET = 2_000_003  # online baselines learn on other users before they are judged
+
+
+def evaluate_baseline(name: str, scenario: ScenarioConfig, episodes: int, seed: int) -> EvalResult:
+    """Evaluate a named baseline; online learners (popularity, greedy) first warm up on other users,
+    as a production ranker would have, then keep learning while they are judged."""
+    policy = make_baseline(name, seed=seed)
+    evaluate_policy(policy, scenario, episodes, seed + WARMUP_SEED_OFFSET)
+    return evaluate_policy(policy, scenario, episodes, seed)

@@ -1,0 +1,289 @@
+"""The DQN agent: acting (greedy / epsilon-greedy top-k slates), learning (one gradient update at a time)
+and checkpoints.
+
+Acting and learning are separate calls (Tianshou-style): the trainer collects with :meth:`act_explore`,
+feeds :class:`NStepAccumulator` output into the agent's buffer, and calls :meth:`learn` on sampled
+batches. Slates are learned item-wise (SlateQ-style decomposition): every slate position has its own
+target ``reward_BS[:, i] + discount_B * (1 - terminated_B) * V(next)``. For the bootstrap value ``V`` we
+use the best *single* allowed item of the next state (exact for one-item slates; for larger slates it
+stands in for the value of the next slate, as in item-wise Q-learning, and avoids a slate-level max).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from dqn_sim.agents.policy import Policy, top_k_masked
+from dqn_sim.agents.qnet import ItemQNet, MLPQNet, QNet
+from dqn_sim.agents.replay import NStepAccumulator, PrioritizedReplayBuffer, ReplayBatch, ReplayBuffer
+from dqn_sim.config import AgentConfig, ScenarioConfig
+from dqn_sim.sim.env import VecRecEnv
+
+CHECKPOINT_FORMAT = "dqn_sim.dqn"
+CHECKPOINT_VERSION = 1
+LARGE_CATALOGUE = 1000  # network="auto" switches to the item-feature network above this many items
+
+
+class CheckpointError(ValueError):
+    """A file that cannot be loaded as a DQN checkpoint; the message says why, in plain words."""
+
+
+def resolve_network(network: str, n_items: int, n_candidates: int) -> str:
+    """``"auto"`` -> ``"item"`` when candidates are sampled or the catalogue is large, else ``"mlp"``."""
+    if network != "auto":
+        return network
+    return "item" if n_candidates > 0 or n_items > LARGE_CATALOGUE else "mlp"
+
+
+class DQNAgent(Policy):
+    """Deep Q-learning over a catalogue with double DQN, dueling, n-step, PER and target networks."""
+
+    name = "dqn"
+
+    def __init__(
+        self,
+        *,
+        obs_dim: int,
+        n_items: int,
+        item_features_IF: np.ndarray,
+        slate_size: int,
+        config: AgentConfig,
+        seed: int,
+        n_candidates: int = 0,
+    ) -> None:
+        item_features_IF = np.asarray(item_features_IF, dtype=np.float32)
+        if item_features_IF.ndim != 2 or item_features_IF.shape[0] != n_items:
+            raise ValueError(f"item_features_IF must have shape ({n_items}, F), got {item_features_IF.shape}")
+        self.obs_dim = obs_dim
+        self.n_items = n_items
+        self.item_features_IF = item_features_IF
+        self.slate_size = slate_size
+        self.n_candidates = n_candidates
+        self.config = config
+        self.seed = seed
+        self.network = resolve_network(config.network, n_items, n_candidates)
+        with torch.random.fork_rng(devices=[]):  # seeded init without touching the global torch RNG
+            torch.manual_seed(seed)
+            self.online = self._build_net()
+            self.target = self._build_net()
+        self.target.load_state_dict(self.online.state_dict())
+        self.target.requires_grad_(False)
+        self.optimizer = torch.optim.Adam(self.online.parameters(), lr=config.lr, fused=True)
+        self.updates = 0
+        self.buffer: ReplayBuffer | None = None
+
+    def _build_net(self) -> QNet:
+        c = self.config
+        if self.network == "item":
+            return ItemQNet(self.obs_dim, self.item_features_IF, c.hidden_sizes, c.embedding_dim, c.dueling)
+        return MLPQNet(self.obs_dim, self.n_items, c.hidden_sizes, c.dueling)
+
+    # ------------------------------------------------------------------ acting
+    def q_values(self, obs_BO: np.ndarray, mask_BI: np.ndarray | None = None) -> np.ndarray:
+        """Online-network Q of every item, ``(B, I)`` float32; masked items are ``-inf``."""
+        with torch.inference_mode():
+            q_BI = self.online(torch.as_tensor(obs_BO, dtype=torch.float32))
+            if mask_BI is not None:
+                q_BI = q_BI.masked_fill(~torch.as_tensor(mask_BI, dtype=torch.bool), -torch.inf)
+        return q_BI.numpy()
+
+    def act(self, env: VecRecEnv) -> np.ndarray:
+        """Greedy top-k slate for the env's users (evaluation)."""
+        return self.greedy(env.obs_UO, env.mask_UI)
+
+    def greedy(self, obs_BO: np.ndarray, mask_BI: np.ndarray) -> np.ndarray:
+        """The ``slate_size`` allowed items of highest Q per user, best first: ``slate_BS``."""
+        mask_BI = np.asarray(mask_BI, dtype=bool)
+        with torch.inference_mode():
+            q_BK, item_BK = self.online.allowed_q(
+                torch.as_tensor(obs_BO, dtype=torch.float32), torch.from_numpy(mask_BI)
+            )
+        if item_BK is None:
+            return top_k_masked(q_BK.numpy(), mask_BI, self.slate_size)
+        item_BK = item_BK.numpy()
+        pos_BS = top_k_masked(q_BK.numpy(), np.take_along_axis(mask_BI, item_BK, axis=1), self.slate_size)
+        return np.take_along_axis(item_BK, pos_BS, axis=1)
+
+    def act_explore(
+        self, obs_BO: np.ndarray, mask_BI: np.ndarray, epsilon: float, rng: np.random.Generator
+    ) -> np.ndarray:
+        """Epsilon-greedy per user: with probability ``epsilon`` a random slate of distinct allowed items,
+        else the greedy slate. Only the greedy users go through the network."""
+        mask_BI = np.asarray(mask_BI, dtype=bool)
+        explore_B = rng.random(len(mask_BI)) < epsilon
+        slate_BS = np.empty((len(mask_BI), self.slate_size), dtype=np.int64)
+        if explore_B.any():
+            slate_BS[explore_B] = top_k_masked(
+                rng.random((int(explore_B.sum()), mask_BI.shape[1])), mask_BI[explore_B], self.slate_size
+            )
+        if not explore_B.all():
+            slate_BS[~explore_B] = self.greedy(obs_BO[~explore_B], mask_BI[~explore_B])
+        return slate_BS
+
+    def epsilon(self, step: int, total_steps: int) -> float:
+        """Exploration rate at env user-step ``step`` of ``total_steps``."""
+        c = self.config
+        if c.eps_schedule == "exponential":
+            return max(c.eps_end, c.eps_start * c.eps_decay_rate ** (step // c.eps_decay_period))
+        decay_steps = c.eps_decay_fraction * total_steps
+        frac = min(1.0, step / decay_steps) if decay_steps > 0 else 1.0
+        return c.eps_start + frac * (c.eps_end - c.eps_start)
+
+    # ------------------------------------------------------------------ replay
+    def make_buffer(self, capacity_override: int | None = None) -> ReplayBuffer:
+        """The replay buffer the config asks for; kept as ``self.buffer`` (PER priorities are updated there)."""
+        c = self.config
+        capacity = capacity_override or c.buffer_size
+        args = (capacity, self.obs_dim, self.n_items, self.slate_size, self.seed + 1)
+        if c.prioritized:
+            self.buffer = PrioritizedReplayBuffer(*args, alpha=c.per_alpha, beta0=c.per_beta0, eps=c.per_eps)
+        else:
+            self.buffer = ReplayBuffer(*args)
+        return self.buffer
+
+    def make_nstep(self, n_envs: int) -> NStepAccumulator:
+        """The n-step accumulator matching the config (``n_step``, ``gamma``)."""
+        return NStepAccumulator(n_envs, self.config.n_step, self.config.gamma)
+
+    def sample_batch(self, progress: float) -> ReplayBatch:
+        """A batch from ``self.buffer``; PER's beta is annealed from ``per_beta0`` to 1 by ``progress``."""
+        if self.buffer is None:
+            raise RuntimeError("call make_buffer() before sampling")
+        if isinstance(self.buffer, PrioritizedReplayBuffer):
+            return self.buffer.sample(self.config.batch_size, self.buffer.beta_at(progress))
+        return self.buffer.sample(self.config.batch_size)
+
+    # ------------------------------------------------------------------ learning
+    def learn(self, batch: ReplayBatch, progress: float) -> dict[str, float]:
+        """One gradient update on ``batch``; returns ``{"loss", "q_mean", "td_abs_mean"}`` (before the update).
+
+        ``progress`` (share of training done) is accepted for the trainer's sake; the update itself needs
+        no schedule (PER's beta is applied when sampling, see :meth:`sample_batch`).
+        """
+        c = self.config
+        obs_BO = torch.from_numpy(batch.obs_BO)
+        slate_BS = torch.from_numpy(batch.slate_BS)
+        target_BS = self._target(batch)
+        q_BS = self.online.q_of(obs_BO, slate_BS)
+        loss_fn = F.smooth_l1_loss if c.loss == "huber" else F.mse_loss
+        loss_B = loss_fn(q_BS, target_BS, reduction="none").mean(dim=1)
+        loss = (loss_B * torch.from_numpy(batch.weight_B)).mean()
+
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if c.max_grad_norm > 0:
+            torch.nn.utils.clip_grad_norm_(self.online.parameters(), c.max_grad_norm)
+        self.optimizer.step()
+        self.online.invalidate_cache()
+        self.updates += 1
+        self._update_target()
+
+        td_abs_B = (target_BS - q_BS.detach()).abs().mean(dim=1)
+        if isinstance(self.buffer, PrioritizedReplayBuffer):
+            self.buffer.update_priorities(batch.index_B, td_abs_B.numpy())
+        return {"loss": loss.item(), "q_mean": q_BS.mean().item(), "td_abs_mean": td_abs_B.mean().item()}
+
+    @torch.no_grad()
+    def _target(self, batch: ReplayBatch) -> torch.Tensor:
+        """Item-wise TD targets ``target_BS`` (in reward_scale units)."""
+        target_BS = torch.from_numpy(batch.reward_BS) * self.config.reward_scale
+        bootstrap_B = torch.from_numpy(batch.discount_B) * torch.from_numpy(~batch.terminated_B)
+        if not bootstrap_B.any():  # gamma = 0 or all terminal: skip the next-state passes
+            return target_BS
+        next_obs_BO = torch.from_numpy(batch.next_obs_BO)
+        next_mask_BI = torch.from_numpy(batch.next_mask_BI)
+        if self.config.double_dqn:  # online net picks, target net evaluates
+            _, item_B = self.online.best_allowed(next_obs_BO, next_mask_BI)
+            value_B = self.target.q_of(next_obs_BO, item_B[:, None])[:, 0]
+        else:
+            value_B, _ = self.target.best_allowed(next_obs_BO, next_mask_BI)
+        # where() rather than a product: a stored all-false mask gives -inf, and -inf * 0 is nan
+        return target_BS + torch.where(bootstrap_B > 0, bootstrap_B * value_B, 0.0)[:, None]
+
+    @torch.no_grad()
+    def _update_target(self) -> None:
+        c = self.config
+        if c.target_update == "soft":
+            torch._foreach_lerp_(list(self.target.parameters()), list(self.online.parameters()), c.tau)
+            self.target.invalidate_cache()
+        elif self.updates % c.target_update_interval == 0:
+            self.target.load_state_dict(self.online.state_dict())  # ItemQNet drops its cache here
+
+    # ------------------------------------------------------------------ checkpoints
+    def save(self, path: str | Path, scenario: ScenarioConfig | None = None) -> None:
+        """One file with weights, configs (as JSON text), shapes and item features; written atomically."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "format": CHECKPOINT_FORMAT,
+            "format_version": CHECKPOINT_VERSION,
+            "agent_config": self.config.to_json(),
+            "scenario": scenario.to_json() if scenario is not None else None,
+            "shapes": {
+                "obs_dim": self.obs_dim,
+                "n_items": self.n_items,
+                "slate_size": self.slate_size,
+                "n_candidates": self.n_candidates,
+            },
+            "seed": self.seed,
+            "updates": self.updates,
+            "item_features_IF": torch.from_numpy(self.item_features_IF),
+            "weights": self.online.state_dict(),
+        }
+        tmp = path.with_name(path.name + ".tmp")
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> tuple[DQNAgent, dict[str, Any] | None]:
+        """The agent stored at ``path`` and its scenario dict (None if saved without one).
+
+        Raises :class:`CheckpointError` for a missing, corrupt, foreign or mismatched file.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise CheckpointError(f"no checkpoint file at {path}")
+        try:
+            data = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as e:  # torch raises many types for bad files; all mean "not readable"
+            raise CheckpointError(f"{path} is not a readable checkpoint ({type(e).__name__})") from None
+        if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
+            raise CheckpointError(f"{path} is not a dqn_sim DQN checkpoint")
+        version = data.get("format_version")
+        if version != CHECKPOINT_VERSION:
+            raise CheckpointError(
+                f"{path} has checkpoint format version {version!r}; this version of dqn_sim reads "
+                f"version {CHECKPOINT_VERSION}"
+            )
+        try:
+            config = AgentConfig.from_json(data["agent_config"])
+            scenario = json.loads(data["scenario"]) if data["scenario"] is not None else None
+            shapes = data["shapes"]
+            agent = cls(
+                obs_dim=int(shapes["obs_dim"]),
+                n_items=int(shapes["n_items"]),
+                item_features_IF=data["item_features_IF"].numpy(),
+                slate_size=int(shapes["slate_size"]),
+                config=config,
+                seed=int(data["seed"]),
+                n_candidates=int(shapes["n_candidates"]),
+            )
+            agent.updates = int(data["updates"])
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise CheckpointError(f"{path} is a damaged checkpoint: {e}") from None
+        try:
+            agent.online.load_state_dict(data["weights"])
+        except (RuntimeError, TypeError, AttributeError):
+            raise CheckpointError(
+                f"{path}: the stored weights do not fit a {agent.network!r} network with "
+                f"obs_dim={agent.obs_dim}, n_items={agent.n_items} and hidden_sizes={config.hidden_sizes}"
+            ) from None
+        agent.target.load_state_dict(agent.online.state_dict())
+        return agent, scenario

@@ -1,0 +1,62 @@
+"""Throughput benchmarks: the simulator against a one-at-a-time reference, and the full training loop.
+
+Absolute numbers drift on shared machines, so every figure comes with a ratio to a reference measured
+in the same run (the one-user-at-a-time RecSim implementation, or the best baseline's return).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from dqn_sim.agents.policy import top_k_masked
+from dqn_sim.presets import get_preset
+from dqn_sim.sim.env import VecRecEnv
+from dqn_sim.sim.reference import ReferenceRecSimIE
+
+SIM_BATCHES = (1, 64, 4096)
+
+
+def sim_steps_per_s(preset: str, batch: int, min_seconds: float = 1.0, seed: int = 0) -> float:
+    """User-steps per second of ``VecRecEnv.step`` alone (slates are drawn outside the timed part)."""
+    env = VecRecEnv(get_preset(preset), batch, seed)
+    rng = np.random.default_rng(seed)
+    busy, steps = 0.0, 0
+    while busy < min_seconds:
+        slate = top_k_masked(rng.random(env.mask_UI.shape), env.mask_UI, env.slate_size)
+        t0 = time.perf_counter()
+        env.step(slate)
+        busy += time.perf_counter() - t0
+        steps += batch
+    return steps / busy
+
+
+def reference_steps_per_s(min_seconds: float = 1.0, seed: int = 0) -> float:
+    """User-steps per second of the one-user-at-a-time recsim-ie implementation."""
+    ref = ReferenceRecSimIE(get_preset("recsim-ie"), seed)
+    busy, steps = 0.0, 0
+    while busy < min_seconds:
+        slate = ref.random_slate()
+        t0 = time.perf_counter()
+        _, done = ref.step(slate)
+        if done:
+            ref.reset()
+        busy += time.perf_counter() - t0
+        steps += 1
+    return steps / busy
+
+
+def simulator_benchmark(min_seconds: float = 1.0, progress: Callable[[float], None] | None = None) -> dict:
+    """Vectorised user-steps/s on video and recsim-ie at several batch sizes, and the ratio to the reference."""
+    out: dict = {"reference_recsim_ie_steps_per_s": reference_steps_per_s(min_seconds)}
+    jobs = [(p, b) for p in ("video", "recsim-ie") for b in SIM_BATCHES]
+    for i, (preset, batch) in enumerate(jobs):
+        rate = sim_steps_per_s(preset, batch, min_seconds)
+        out[f"{preset}_batch{batch}_steps_per_s"] = rate
+        if preset == "recsim-ie":
+            out[f"recsim-ie_batch{batch}_vs_reference"] = rate / out["reference_recsim_ie_steps_per_s"]
+        if progress:
+            progress((i + 1) / len(jobs))
+    return out

@@ -1,0 +1,159 @@
+"""The figures are pure functions: check what they draw from known data, without Streamlit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+
+from dqn_sim import plots
+from dqn_sim.presets import get_preset
+from dqn_sim.sim.env import build_world
+
+BASELINES = ("random", "popularity", "greedy", "oracle")
+
+
+def make_metrics(n: int, seed: int = 0) -> pd.DataFrame:
+    """Training rows as the trainer logs them (loss is NaN before learning starts)."""
+    rng = np.random.default_rng(seed)
+    step = np.arange(1, n + 1) * 100
+    loss = rng.random(n)
+    loss[:3] = np.nan
+    return pd.DataFrame({
+        "step": step, "episode": step // 50, "episode_return": np.linspace(10, 50, n) + rng.normal(0, 5, n),
+        "ctr": rng.random(n), "q_mean": np.linspace(5, 30, n), "disc_return": np.linspace(4, 25, n),
+        "epsilon": np.linspace(1, 0.01, n), "loss": loss, "sps": rng.random(n) * 1e4,
+        "updates_per_s": rng.random(n) * 100, "wall_time": step / 1000.0,
+    })
+
+
+def make_evals(n_dqn: int = 3) -> pd.DataFrame:
+    rows = [{"step": 0, "wall_time": 0.0, "policy": p, "return_mean": 20.0 + i, "return_lo": 18.0 + i,
+             "return_hi": 22.0 + i, "ctr": 0.2, "ctr_lo": 0.18, "ctr_hi": 0.22, "episode_len_mean": 30.0}
+            for i, p in enumerate(BASELINES)]
+    rows += [{"step": 1000 * (k + 1), "wall_time": float(k + 1), "policy": "dqn", "return_mean": 30.0 + k,
+              "return_lo": 28.0 + k, "return_hi": 33.0 + k, "ctr": 0.3, "ctr_lo": 0.28, "ctr_hi": 0.32,
+              "episode_len_mean": 40.0} for k in range(n_dqn)]
+    return pd.DataFrame(rows)
+
+
+def named(fig: go.Figure, name: str) -> go.Scatter:
+    return next(t for t in fig.data if t.name == name)
+
+
+def test_downsample_keeps_extremes_in_order_and_bounds_points() -> None:
+    y = np.sin(np.linspace(0, 50, 100_000))
+    y[31_337] = 9.0
+    y[77_001] = -9.0
+    idx = plots.downsample_index(y, 1500)
+    assert len(idx) <= 1500
+    assert np.all(np.diff(idx) > 0)
+    assert {31_337, 77_001} <= set(idx.tolist())
+    assert np.array_equal(plots.downsample_index(y[:10], 1500), np.arange(10))
+
+
+def test_smooth_is_identity_at_zero_and_band_is_spread() -> None:
+    y = np.array([1.0, 3.0, 1.0, 3.0, 1.0, 3.0])
+    mean, spread = plots.smooth(y, 0.0)
+    assert np.array_equal(mean, y) and spread is None
+    mean, spread = plots.smooth(np.full(20, 4.0), 0.9)
+    assert np.allclose(mean, 4.0) and np.allclose(spread, 0.0)
+    mean, spread = plots.smooth(y, 0.6)
+    assert spread is not None and np.all(spread >= 0) and spread[-1] > 0.5
+    assert 1.0 < mean[-1] < 3.0
+
+
+def test_series_traces_drop_nans_downsample_and_band_only_when_smoothed() -> None:
+    m = make_metrics(10_000)
+    raw = plots.series_traces(m["step"], m["loss"], name="loss", color="#000000", smoothing=0.0)
+    assert len(raw) == 1 and len(raw[0].x) <= plots.MAX_POINTS
+    assert np.all(np.isfinite(raw[0].y))
+    smoothed = plots.series_traces(m["step"], m["loss"], name="loss", color="#000000", smoothing=0.9)
+    band, line = smoothed
+    assert band.fill == "toself" and line.name == "loss"
+    assert len(band.x) == 2 * len(line.x) <= 2 * plots.MAX_POINTS
+
+
+@pytest.mark.parametrize("x", list(plots.X_AXES))
+@pytest.mark.parametrize("metric", list(plots.METRICS))
+def test_learning_curve_draws_dqn_beside_every_baseline_band(x: str, metric: str) -> None:
+    fig = plots.learning_curve(make_metrics(50), make_evals(), metric=metric, x=x, smoothing=0.6)
+    for p in BASELINES:
+        line = named(fig, plots.policy_label(p))
+        assert line.y[0] == line.y[1], "a baseline is a horizontal line"
+    held_out = named(fig, "DQN held-out")
+    assert len(held_out.x) == 3 and held_out.error_y.array is not None
+    assert all(isinstance(t, (go.Scatter, go.Bar, go.Heatmap)) for t in fig.data)
+    assert fig.layout.uirevision == f"{metric}-{x}"
+    bands = [t for t in fig.data if t.fill == "toself"]
+    assert len(bands) == len(BASELINES) + 1  # each baseline's interval + the training spread
+
+
+def test_learning_curve_reads_episode_axis_off_training_rows() -> None:
+    m, e = make_metrics(50), make_evals()
+    fig = plots.learning_curve(m, e, x="episode")
+    held_out = named(fig, "DQN held-out")
+    assert list(held_out.x) == [20.0, 40.0, 60.0]  # step 1000 <-> episode 1000 // 50
+
+
+def test_learning_curve_before_any_metric_shows_only_baselines() -> None:
+    empty = make_metrics(0)
+    fig = plots.learning_curve(empty, make_evals(0))
+    assert {t.name for t in fig.data if t.showlegend is not False} >= {plots.policy_label(p) for p in BASELINES}
+
+
+def test_q_vs_return_and_metric_charts() -> None:
+    m = make_metrics(30)
+    fig = plots.q_vs_return(m, smoothing=0.0)
+    assert list(named(fig, "Q estimate (max over slate)").y) == list(m["q_mean"])
+    loss = plots.metric_chart(m, "loss", title="TD loss", y_title="loss", log_y=True)
+    assert loss.layout.yaxis.type == "log" and len(loss.data[0].x) == 27
+
+
+def test_scenario_previews_describe_the_world() -> None:
+    world = build_world(get_preset("video"))
+    cat, aud = world.catalogue, world.audience
+    mix = plots.topic_mix_chart(cat.topics_IK, cat.clickbait_I)
+    assert np.isclose(sum(np.sum(t.y) for t in mix.data), 1.0)
+    quality = plots.quality_chart(cat.quality_I, cat.clickbait_I)
+    assert sum(len(t.x) for t in quality.data) == cat.n_items
+    pop = plots.popularity_chart(cat.popularity_I)
+    assert np.all(np.diff(pop.data[0].y) <= 0) and pop.layout.xaxis.type == "log"
+    heat = plots.interest_heatmap(aud.profile_SK, aud.names, aud.share_S)
+    assert np.asarray(heat.data[0].z).shape == (4, 10) and heat.data[0].y[0].startswith("Gamers")
+
+
+def test_inspect_charts() -> None:
+    steps = pd.DataFrame({"step": [1, 2, 3], "clicked": [True, False, True], "cum_reward": [1.0, 1.0, 3.0],
+                          "budget_after": [9.0, 8.0, 7.0]})
+    fig = plots.session_chart({"DQN": steps, "Greedy ranker": steps})
+    assert len(fig.data) == 6 and list(fig.data[1].x) == [1, 3]
+    drift = plots.interest_drift_chart(np.zeros((4, 3)), title="drift")
+    assert np.asarray(drift.data[0].z).shape == (3, 4)
+    q = np.array([0.1, np.nan, 0.9, 0.5, 0.3])
+    p = np.array([0.5, np.nan, 0.2, 0.4, 0.1])
+    fig = plots.candidates_chart(q, p, slate=[2], clicked_item=2, top=3)
+    assert [s.text for s in fig.layout.annotations] == ["Q-value", "True click chance"]
+    bars = fig.data[0]
+    assert list(bars.y) == ["#2", "#3", "#4"]  # best Q first; the masked item is left out
+    assert bars.marker.color[0] == plots.POLICY_COLORS["dqn"] and bars.marker.line.color[0] == "#111827"
+    only_truth = plots.candidates_chart(None, p, slate=[0], clicked_item=-1)
+    assert len(only_truth.data) == 1 and list(only_truth.data[0].y)[0] == "#0"
+
+
+def test_compare_charts() -> None:
+    e = make_evals(1)
+    fig = plots.final_metrics_chart(e)
+    assert len(fig.data) == 2 and list(fig.data[0].x)[-1] == "DQN"
+    assert np.allclose(fig.data[0].error_y.array, 2.0 + (np.arange(5) == 4))
+    seg = pd.DataFrame({"policy": ["dqn", "dqn", "random", "random"], "segment": [0, 1, 0, 1],
+                        "segment_name": ["A", "B", "A", "B"], "episodes": [5] * 4,
+                        "return_mean": [3.0, 4.0, 1.0, 2.0], "return_lo": [2.0, 3.0, 0.0, 1.0],
+                        "return_hi": [4.0, 5.0, 2.0, 3.0]})
+    assert [t.name for t in plots.segment_chart(seg).data] == ["DQN", "Random"]
+    runs = {"run a": (make_metrics(20), make_evals()), "run b": (make_metrics(20, 1), make_evals(2))}
+    evals_fig = plots.runs_chart(runs, source="eval")
+    assert len(named(evals_fig, "run b").x) == 2
+    train_fig = plots.runs_chart(runs, source="train", smoothing=0.0)
+    assert [t.name for t in train_fig.data] == ["run a", "run b"]
