@@ -144,15 +144,18 @@ def load_agent_for(scenario: ScenarioConfig, run_dir: Path):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from dqn_sim.store import RunStore
     from dqn_sim.train.job import TrainingJob
     from dqn_sim.train.outputs import write_run_dir
+    from dqn_sim.train.recording import StoreObserver
 
     scenario, agent, train = load_configs(args.preset, args.config, args.set or [])
     train = train.with_overrides({k: v for k, v in (("total_steps", args.steps), ("seed", args.seed))
                                   if v is not None})
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    job = TrainingJob(scenario, agent, train, name=args.name, observer=_cli_observer()).start()
+    store = RunStore()
+    job = TrainingJob(scenario, agent, train, name=args.name, observer=StoreObserver(store, source="cli")).start()
     bar = ProgressBar(f"train {scenario.name}")
     try:
         while not job.join(timeout=0.25):
@@ -173,16 +176,50 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"error: training {snap.state}: {snap.error}", file=sys.stderr)
         return 1
     if args.json:
-        print(json.dumps({"state": snap.state, "out": str(out), **s}, default=float))
+        print(json.dumps({"state": snap.state, "out": str(out), "run_id": snap.run_id, **s}, default=float))
     else:
         print(f"{snap.state}: {s.get('steps')} steps in {s.get('wall_time', 0):.1f}s · DQN return "
               f"{s.get('dqn_return', float('nan')):.3f} vs best baseline {s.get('best_baseline')} "
-              f"{s.get('best_baseline_return', float('nan')):.3f} · written to {out}")
+              f"{s.get('best_baseline_return', float('nan')):.3f} · written to {out} · run {snap.run_id}")
     return 0
 
 
-def _cli_observer():
-    return None
+RUN_LIST_COLUMNS = ["id", "name", "status", "preset", "created", "seed", "dqn_return", "best_baseline",
+                    "best_baseline_return", "steps"]
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from dqn_sim.store import RunStore
+
+    runs = RunStore().list_runs()
+    cols = [c for c in RUN_LIST_COLUMNS if c in runs.columns]
+    runs = runs[cols]
+    if args.json:
+        print(runs.to_json(orient="records"))
+    elif runs.empty:
+        print("no runs yet: train one with `python -m dqn_sim train` or in the app")
+    else:
+        runs = runs.assign(created=pd.to_datetime(runs["created"], unit="s").dt.strftime("%Y-%m-%d %H:%M"))
+        print(runs.to_string(index=False))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from dqn_sim.store import RunStore
+
+    path = RunStore().export_zip(args.run_id, args.out)
+    print(json.dumps({"run_id": args.run_id, "path": str(path)}) if args.json else f"exported {args.run_id} to {path}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from dqn_sim.store import RunStore
+
+    run_id = RunStore().import_zip(args.file)
+    print(json.dumps({"run_id": run_id}) if args.json else f"imported {args.file} as run {run_id}")
+    return 0
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -237,6 +274,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_evaluate)
 
+    s = sub.add_parser("runs", help="list stored runs (app and CLI)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_runs)
+
+    s = sub.add_parser("export", help="export a stored run as one zip")
+    s.add_argument("run_id")
+    s.add_argument("--out", required=True, help="zip file to write")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_export)
+
+    s = sub.add_parser("import", help="import a run zip into the store")
+    s.add_argument("file")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_import)
+
     s = sub.add_parser("bench", help="simulator and training throughput")
     s.add_argument("--json", action="store_true")
     s.add_argument("--seconds", type=float, default=1.0, help="measuring time per simulator figure")
@@ -257,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, ConfigError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except ValueError as e:  # e.g. a refused checkpoint
+    except (ValueError, KeyError, OSError) as e:  # a refused checkpoint or zip, an unknown run id
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -18,6 +18,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
+from dqn_sim.describe import topic_names
 from dqn_sim.train.metrics import ema
 
 MAX_POINTS = 1500  # per trace, like W&B
@@ -41,6 +42,7 @@ METRICS = {  # metric -> (training column, evaluation mean, low, high, axis titl
     "ctr": ("ctr", "ctr", "ctr_lo", "ctr_hi", "Click-through rate"),
 }
 RUN_PALETTE = qualitative.Bold
+_INTEREST_BAR = {"title": {"text": "Interest", "side": "right"}, "thickness": 12, "tickvals": [-1, 0, 1]}
 
 
 # --------------------------------------------------------------------------------------------- helpers
@@ -52,10 +54,6 @@ def policy_label(name: str) -> str:
 
 def policy_color(name: str) -> str:
     return POLICY_COLORS.get(name, "#64748B")
-
-
-def topic_names(n_topics: int) -> list[str]:
-    return [f"Topic {k + 1}" for k in range(n_topics)]
 
 
 def downsample_index(y: np.ndarray, max_points: int = MAX_POINTS) -> np.ndarray:
@@ -258,8 +256,8 @@ def popularity_chart(popularity_I: np.ndarray) -> go.Figure:
     fig.update_xaxes(type="log")
     fig.update_yaxes(type="log")
     fig.update_layout(showlegend=False, hovermode="closest")
-    fig.add_annotation(xref="paper", yref="paper", x=0.98, y=0.95, showarrow=False, align="right",
-                       text=f"top 10% of items hold {pop[:top].sum():.0%} of the prior")
+    fig.add_annotation(xref="paper", yref="paper", x=1.0, y=1.0, showarrow=False, xanchor="right",
+                       yanchor="bottom", font={"size": 11}, text=f"top 10% of items hold {pop[:top].sum():.0%} of the prior")
     return _layout(fig, title="Popularity curve", x_title="Rank", y_title="Popularity prior", height=300)
 
 
@@ -268,8 +266,7 @@ def interest_heatmap(profile_SK: np.ndarray, segment_names: Sequence[str], share
     labels = [f"{n} ({s:.0%})" for n, s in zip(segment_names, share_S, strict=True)]
     fig = go.Figure(go.Heatmap(
         z=profile_SK, x=topic_names(profile_SK.shape[1]), y=labels, zmin=-1, zmax=1, zmid=0,
-        colorscale="RdBu", colorbar={"title": "Interest", "thickness": 12},
-        hovertemplate="%{y}<br>%{x}: %{z:.2f}<extra></extra>",
+        colorscale="RdBu", colorbar=_INTEREST_BAR, hovertemplate="%{y}<br>%{x}: %{z:.2f}<extra></extra>",
     ))
     fig.update_layout(hovermode="closest")
     fig.update_yaxes(autorange="reversed")
@@ -305,7 +302,7 @@ def interest_drift_chart(interest_TK: np.ndarray, *, title: str) -> go.Figure:
     """Interests over the session (topics x steps): clicks pull interests toward what was clicked."""
     fig = go.Figure(go.Heatmap(
         z=interest_TK.T, x=np.arange(interest_TK.shape[0]), y=topic_names(interest_TK.shape[1]),
-        zmin=-1, zmax=1, zmid=0, colorscale="RdBu", colorbar={"title": "Interest", "thickness": 12},
+        zmin=-1, zmax=1, zmid=0, colorscale="RdBu", colorbar=_INTEREST_BAR,
         hovertemplate="step %{x}<br>%{y}: %{z:.2f}<extra></extra>",
     ))
     fig.update_layout(hovermode="closest")

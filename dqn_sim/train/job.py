@@ -67,6 +67,9 @@ class JobObserver:
     def rows(self, metrics: list[dict], evals: list[dict]) -> None:
         """New rows since the last call (called every publish)."""
 
+    def state_changed(self, job: TrainingJob, state: str) -> None:
+        """Called on pause and resume (from the caller's thread)."""
+
     def ended(self, job: TrainingJob, trainer: Trainer | None) -> None:
         """Called once when the job reaches a final state."""
 
@@ -113,16 +116,21 @@ class TrainingJob:
         return self
 
     def pause(self) -> None:
-        with self._lock:
-            if self._state == "running":
-                self._state = "paused"
-                self._resume.clear()
+        self._switch("running", "paused")
 
     def resume(self) -> None:
+        self._switch("paused", "running")
+
+    def _switch(self, before: str, after: str) -> None:
         with self._lock:
-            if self._state == "paused":
-                self._state = "running"
+            if self._state != before:
+                return
+            self._state = after
+            if after == "paused":
+                self._resume.clear()
+            else:
                 self._resume.set()
+        self.observer.state_changed(self, after)
 
     def stop(self) -> None:
         """Ask the loop to end after the current step; recorded metrics are kept."""

@@ -17,7 +17,6 @@ from scipy.signal import lfilter
 from dqn_sim.agents.baselines import BASELINES
 from dqn_sim.agents.dqn import DQNAgent
 from dqn_sim.agents.policy import top_k_masked
-from dqn_sim.agents.replay import NStepAccumulator
 from dqn_sim.config import AgentConfig, ScenarioConfig, TrainConfig
 from dqn_sim.sim.env import VecRecEnv
 from dqn_sim.train.evaluate import EvalResult, evaluate_baseline, evaluate_policy
@@ -97,7 +96,7 @@ class Trainer:
             n_candidates=scenario.dynamics.n_candidates,
         )
         self.buffer = self.agent.make_buffer()
-        self.nstep = NStepAccumulator(train_cfg.n_envs, agent_cfg.n_step, agent_cfg.gamma)
+        self.nstep = self.agent.make_nstep(train_cfg.n_envs)
         self.rng = np.random.default_rng(seed + 1)
         self.eval_seed = seed + EVAL_SEED_OFFSET
         self.step_count = 0  # user-steps
@@ -177,7 +176,7 @@ class Trainer:
     def step(self) -> None:
         """Advance every simulated user one step: act, store, learn, and log/evaluate when due."""
         t0 = time.perf_counter()
-        cfg, acfg, env = self.cfg, self.agent_cfg, self.env
+        cfg, env = self.cfg, self.env
         self.epsilon = self.agent.epsilon(self.step_count, cfg.total_steps)
         obs_UO, mask_UI = env.obs_UO, env.mask_UI
         q_UI = self.agent.q_values(obs_UO, mask_UI)
@@ -194,15 +193,16 @@ class Trainer:
         clicked_pos_U = np.where(clicked_pos_U < env.slate_size, clicked_pos_U, -1)
         ready = self.nstep.push(obs_UO, slate_US, result.reward_U, clicked_pos_U, next_obs, next_mask,
                                 result.terminated_U, result.truncated_U)
-        if ready is not None:
+        if len(ready.obs_BO):
             self.buffer.add(*ready)
 
         self._track(t_U, q_UI.max(axis=1), result)
         self.step_count += env.n_envs
         self.batch_steps += 1
-        if self.step_count >= cfg.learning_starts and self.batch_steps % cfg.train_every == 0:
+        learning = self.step_count >= cfg.learning_starts and len(self.buffer) >= self.agent_cfg.batch_size
+        if learning and self.batch_steps % cfg.train_every == 0:
             for _ in range(cfg.updates_per_train):
-                stats = self.agent.learn(self.buffer, self.progress)
+                stats = self.agent.learn(self.agent.sample_batch(self.progress), self.progress)
                 self.updates += 1
                 self._window.updates += 1
                 self._window.losses.append(stats["loss"])

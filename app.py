@@ -1,0 +1,31 @@
+"""The studio's entry point: page navigation, theme, and the session's training job in the sidebar.
+
+Run with ``streamlit run app.py``. Every page is a thin script in ``pages/``; the engine is ``dqn_sim``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from ui.state import attach_job
+from ui.status import sidebar_status
+
+ROOT = Path(__file__).resolve().parent
+ASSETS = ROOT / "assets"
+
+st.set_page_config(page_title="DQN recommender studio", page_icon=":material/recommend:", layout="wide")
+st.html(ASSETS / "style.css")
+st.logo(str(ASSETS / "logo.svg"), size="large")
+
+PAGES = [  # the run history page (pages/runs.py) joins here when the run store lands
+    st.Page("pages/scenario.py", title="Scenario", icon=":material/tune:", default=True),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("pages/inspect.py", title="Inspect", icon=":material/person_search:"),
+    st.Page("pages/compare.py", title="Compare", icon=":material/leaderboard:"),
+]
+page = st.navigation(PAGES)
+attach_job()
+sidebar_status()
+page.run()

@@ -1,0 +1,81 @@
+"""Tables that describe a simulated world to people: items and users in words and rounded numbers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from dqn_sim.sim.env import World
+
+
+def topic_names(n_topics: int) -> list[str]:
+    return [f"Topic {k + 1}" for k in range(n_topics)]
+
+
+def _round(values: np.ndarray, digits: int) -> np.ndarray:
+    """Round in float64: float32 arrays would print 128.800003."""
+    return np.round(values.astype(np.float64), digits)
+
+
+def items_frame(world: World, items: Sequence[int]) -> pd.DataFrame:
+    """One row per item: its main topic, the hidden quality, clickbait flag, length, popularity, value."""
+    cat = world.catalogue
+    idx = np.asarray(items, dtype=np.int64)
+    names = topic_names(cat.n_topics)
+    rank = np.empty(cat.n_items, dtype=np.int64)
+    rank[np.argsort(-cat.popularity_I, kind="stable")] = np.arange(1, cat.n_items + 1)
+    frame = pd.DataFrame({
+        "item": [f"#{i}" for i in idx],
+        "main topic": [names[k] for k in cat.topics_IK[idx].argmax(axis=1)],
+        "topic share": _round(cat.topics_IK[idx].max(axis=1), 2),
+        "quality": _round(cat.quality_I[idx], 2),
+        "clickbait": cat.clickbait_I[idx],
+        "length (min)": _round(cat.length_I[idx], 1),
+        "popularity rank": rank[idx],
+    })
+    if cat.value_I.any():
+        frame["value"] = _round(cat.value_I[idx], 2)
+    if not cat.always_on:
+        frame["on air from step"] = cat.start_I[idx]
+    return frame
+
+
+def users_frame(world: World, users: Sequence[int], top: int = 2) -> pd.DataFrame:
+    """One row per user: segment, session budget, and the topics they like most."""
+    aud = world.audience
+    idx = np.asarray(users, dtype=np.int64)
+    names = topic_names(aud.interest_NK.shape[1])
+    best = np.argsort(-aud.interest_NK[idx], axis=1)[:, :top]
+    return pd.DataFrame({
+        "user": idx,
+        "segment": [aud.names[s] for s in aud.segment_N[idx]],
+        "budget (min)": _round(aud.budget_N[idx], 1),
+        "likes most": [
+            ", ".join(f"{names[k]} ({aud.interest_NK[u, k]:+.2f})" for k in row) for u, row in zip(idx, best, strict=True)
+        ],
+    })
+
+
+def sample(n: int, k: int, seed: int) -> np.ndarray:
+    """``k`` distinct ids out of ``n``, sorted, reproducible from ``seed``."""
+    return np.sort(np.random.default_rng(seed).choice(n, size=min(k, n), replace=False))
+
+
+def session_frame(world: World, steps: pd.DataFrame) -> pd.DataFrame:
+    """A traced session in words: what was recommended (item, topic, clickbait), what was clicked, reward."""
+    cat = world.catalogue
+    names = topic_names(cat.n_topics)
+
+    def item(i: int) -> str:
+        tag = " · clickbait" if cat.clickbait_I[i] else ""
+        return f"#{i} {names[int(cat.topics_IK[i].argmax())]}{tag}"
+
+    return pd.DataFrame({
+        "step": steps["step"],
+        "recommended": [", ".join(item(i) for i in slate) for slate in steps["slate"]],
+        "clicked": [item(i) if i >= 0 else "—" for i in steps["clicked_item"]],
+        "reward": steps["reward"].round(2),
+        "budget left (min)": steps["budget_after"].round(1),
+    })

@@ -1,0 +1,108 @@
+"""The `python -m dqn_sim` contract: outputs, JSON on stdout only, one-line errors with exit code 2."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from dqn_sim.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+SMALL = ["--set", "audience.n_users=500", "--set", "train.n_envs=16", "--set", "train.eval_episodes=30",
+         "--set", "train.log_every=500", "--set", "train.eval_every=2000", "--set", "train.learning_starts=200",
+         "--set", "agent.hidden_sizes=[32]"]
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "dqn_sim", *args], capture_output=True, text=True, env=env,
+                          cwd=ROOT, timeout=300)
+
+
+def test_presets_lists_names_and_descriptions():
+    r = run_cli("presets", "--json")
+    assert r.returncode == 0
+    names = [p["name"] for p in json.loads(r.stdout)]
+    assert names == ["video", "news", "live", "shop", "ads", "recsim-ie"]
+
+
+def test_evaluate_prints_one_json_object_with_intervals():
+    r = run_cli("evaluate", "--preset", "video", "--policy", "oracle", "--episodes", "50", "--seed", "1", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert set(out) == {"policy", "episodes", "return_mean", "return_ci", "ctr", "ctr_ci", "episode_len_mean"}
+    assert out["return_ci"][0] <= out["return_mean"] <= out["return_ci"][1]
+    assert out["ctr_ci"][0] <= out["ctr"] <= out["ctr_ci"][1]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["evaluate", "--policy", "random", "--set", "audience.n_users=-5"],
+         "audience.n_users must be an integer in [1, 1000000], got -5"),
+        (["evaluate", "--policy", "smart"], "--policy must be one of random, popularity"),
+        (["evaluate", "--preset", "tv", "--policy", "random"], "preset must be one of video, news"),
+        (["train", "--steps", "0", "--out", "x"], "--steps must be an integer >= 1, got 0"),
+        (["train", "--steps", "10", "--out", "x", "--set", "agent.gamma=2"], "agent.gamma must be a number in [0, 0.9999]"),
+        (["evaluate", "--policy", "dqn:/nonexistent"], "no checkpoint at"),
+        (["export", "nope", "--out", "x.zip"], "no run with id 'nope'"),
+    ],
+)
+def test_bad_input_exits_2_with_one_clear_line(args, message):
+    r = run_cli(*args)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], r.stderr
+    assert "Traceback" not in r.stderr and r.stdout == ""
+
+
+def test_train_writes_the_run_folder_and_the_store_and_evaluate_loads_the_model(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--preset", "video", "--steps", "3000", "--seed", "3", "--out", str(out), "--json",
+                 *SMALL]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["state"] == "finished"
+    for name in ("config.json", "metrics.csv", "summary.json", "model.pt", "evals.csv", "segments.csv"):
+        assert (out / name).exists(), name
+    metrics = pd.read_csv(out / "metrics.csv")
+    for col in ("step", "episode", "episode_return", "ctr", "q_mean", "epsilon", "loss", "sps"):
+        assert col in metrics.columns
+    assert metrics.step.iloc[-1] >= 3000
+    config = json.loads((out / "config.json").read_text())
+    assert config["train"]["seed"] == 3 and config["agent"]["hidden_sizes"] == [32]
+
+    assert main(["evaluate", "--preset", "video", "--set", "audience.n_users=500", "--policy", f"dqn:{out}",
+                 "--episodes", "30", "--json"]) == 0
+    ev = json.loads(capsys.readouterr().out)
+    assert ev["policy"] == f"dqn:{out}" and ev["episodes"] == 30
+
+    # the run is in the store, listed, exported and imported back
+    assert main(["runs", "--json"]) == 0
+    runs = json.loads(capsys.readouterr().out)
+    assert len(runs) == 1 and runs[0]["status"] == "finished" and runs[0]["id"] == result["run_id"]
+    zip_path = tmp_path / "run.zip"
+    assert main(["export", runs[0]["id"], "--out", str(zip_path), "--json"]) == 0
+    capsys.readouterr()
+    assert main(["import", str(zip_path), "--json"]) == 0
+    new_id = json.loads(capsys.readouterr().out)["run_id"]
+    assert main(["runs", "--json"]) == 0
+    assert {r["id"] for r in json.loads(capsys.readouterr().out)} == {runs[0]["id"], new_id}
+
+
+def test_a_checkpoint_from_another_scenario_is_refused(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--preset", "video", "--steps", "500", "--out", str(out), *SMALL]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", "--preset", "shop", "--policy", f"dqn:{out}", "--episodes", "5"]) == 2
+    assert "was trained with" in capsys.readouterr().err
+
+
+def test_corrupt_checkpoint_is_refused_with_a_reason(tmp_path, capsys):
+    (tmp_path / "model.pt").write_bytes(b"not a checkpoint")
+    assert main(["evaluate", "--policy", f"dqn:{tmp_path}", "--episodes", "5"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Traceback" not in err

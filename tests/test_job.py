@@ -1,0 +1,117 @@
+"""TrainingJob and JobRegistry: background training that can pause, resume, stop, fail and diverge."""
+
+import time
+
+import numpy as np
+import pytest
+
+from dqn_sim.config import AgentConfig, TrainConfig
+from dqn_sim.presets import get_preset
+from dqn_sim.train.job import JobRegistry, RegistryFull, TrainingJob
+from dqn_sim.train.trainer import Trainer
+
+SCENARIO = get_preset("video").with_overrides({"audience.n_users": 500})
+AGENT = AgentConfig(hidden_sizes=[32], batch_size=32)
+
+
+def _train(total: int = 200_000, **kw) -> TrainConfig:
+    return TrainConfig(total_steps=total, n_envs=16, learning_starts=64, log_every=256, eval_every=10**9,
+                       eval_episodes=20, **kw)
+
+
+def _wait(pred, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not pred():
+        assert time.monotonic() < deadline, "timed out waiting for the job"
+        time.sleep(0.02)
+
+
+def test_pause_freezes_the_step_counter_resume_continues_stop_keeps_metrics():
+    job = TrainingJob(SCENARIO, AGENT, _train()).start()
+    _wait(lambda: job.snapshot().step > 1000)
+    job.pause()
+    _wait(lambda: job.snapshot().state == "paused")
+    time.sleep(0.3)  # let a step in flight finish and publish
+    frozen = job.snapshot().step
+    time.sleep(0.5)
+    assert job.snapshot().step == frozen
+    job.resume()
+    _wait(lambda: job.snapshot().step > frozen)
+    job.stop()
+    assert job.join(timeout=60)
+    snap = job.snapshot()
+    assert snap.state == "stopped"
+    assert snap.step > frozen and len(snap.metrics) > 0
+    assert snap.metrics.step.iloc[-1] <= snap.step
+    assert {"random", "popularity", "greedy", "oracle", "dqn"} <= set(snap.evals.policy)
+    assert snap.eta_s is None and snap.error is None
+
+
+def test_snapshot_reports_progress_and_eta_while_running():
+    job = TrainingJob(SCENARIO, AGENT, _train()).start()
+    _wait(lambda: job.snapshot().step > 2000)
+    snap = job.snapshot()
+    assert 0 < snap.progress < 1 and snap.eta_s is not None and snap.eta_s > 0
+    job.stop()
+    job.join(60)
+
+
+def test_a_frozen_policy_copy_can_be_taken_while_training_and_while_paused():
+    job = TrainingJob(SCENARIO, AGENT, _train()).start()
+    _wait(lambda: job.snapshot().step > 1000)
+    assert job.policy() is not None
+    job.pause()
+    assert job.policy() is not None
+    job.stop()
+    job.join(60)
+
+
+class _ExplodingTrainer(Trainer):
+    def step(self) -> None:
+        super().step()
+        if self.step_count > 600:
+            raise RuntimeError("simulated failure in the training loop")
+
+
+def test_an_exception_ends_the_job_as_failed_with_its_message_and_metrics():
+    job = TrainingJob(SCENARIO, AGENT, _train(), trainer_factory=_ExplodingTrainer).start()
+    assert job.join(timeout=60)
+    snap = job.snapshot()
+    assert snap.state == "failed"
+    assert "simulated failure in the training loop" in snap.error
+    assert len(snap.metrics) >= 2  # rows logged before the failure are kept
+
+
+class _PoisonedRewardTrainer(Trainer):
+    """Stores infinite rewards after a while, as a broken reward signal would: the real loss turns nan/inf."""
+
+    def step(self) -> None:
+        if self.step_count > 2000:
+            self.buffer.reward_CS[: len(self.buffer)] = np.inf
+        super().step()
+
+
+def test_nan_loss_stops_the_job_as_diverged_with_metrics_up_to_then():
+    job = TrainingJob(SCENARIO, AGENT, _train(total=400_000), trainer_factory=_PoisonedRewardTrainer).start()
+    assert job.join(timeout=120)
+    snap = job.snapshot()
+    assert snap.state == "diverged", snap.error
+    assert "diverged" in snap.error and len(snap.metrics) > 0
+    assert snap.step < 400_000
+
+
+def test_registry_caps_concurrent_jobs_with_a_clear_refusal():
+    registry = JobRegistry(max_running=2)
+    a = registry.start(SCENARIO, AGENT, _train())
+    b = registry.start(SCENARIO, AGENT, _train())
+    with pytest.raises(RegistryFull, match="2 training jobs are already running"):
+        registry.start(SCENARIO, AGENT, _train())
+    a.stop()
+    a.join(60)
+    c = registry.start(SCENARIO, AGENT, _train())  # a slot freed up
+    assert registry.get(c.id) is c and registry.get("nope") is None
+    for job in (b, c):
+        job.stop()
+        job.join(60)
+    assert registry.running_count() == 0
+    assert a.snapshot().state == "stopped"

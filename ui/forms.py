@@ -1,0 +1,181 @@
+"""Config forms generated from the ``knob()`` metadata, so every field has its help, unit and range.
+
+Widget values live in ``st.session_state`` under ``"<scope>.<dotted path>"``. Pages validate those values
+*before* drawing the widgets, so each validation message is drawn right under the field it names, and the
+config is only replaced by a valid one: a typo never reaches the simulator and never shows a traceback.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from typing import Any, TypeVar
+
+import streamlit as st
+
+from dqn_sim.config import Config, ConfigError, describe_allowed, leaf_fields
+
+C = TypeVar("C", bound=Config)
+Field = dataclasses.Field
+_PATH = re.compile(r"^(?:unknown field )?([A-Za-z_][\w.]*)")
+_WORDS = {"n": "number of", "eps": "ε", "per": "PER", "lr": "learning rate", "dqn": "DQN", "ie": "IE"}
+_NAMES = {"n_step": "N-step return", "gamma": "Discount γ", "tau": "Soft update τ", "mlp": "MLP"}
+
+
+def key(scope: str, path: str) -> str:
+    return f"{scope}.{path}"
+
+
+def label(path: str, f: Field) -> str:
+    """A readable label: ``catalogue.n_items`` -> ``Number of items``, with its unit."""
+    name = path.rsplit(".", 1)[-1]
+    text = _NAMES.get(name) or " ".join(_WORDS.get(w, w) for w in name.split("_"))
+    unit = f.metadata.get("unit")
+    text = text[0].upper() + text[1:]
+    return f"{text} ({unit})" if unit else text
+
+
+def help_text(f: Field) -> str:
+    return f"{f.metadata.get('help', '')}\n\nAllowed: {describe_allowed(f)}."
+
+
+def _kind(f: Field, value: Any) -> str:
+    if f.metadata.get("choices"):
+        return "choice"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    return "text"
+
+
+def _to_widget(f: Field, value: Any) -> Any:
+    return ", ".join(str(v) for v in value) if isinstance(value, list) else value
+
+
+def _from_widget(f: Field, raw: Any, template: Any) -> Any:
+    """Widget value -> config value; list text that does not parse is passed on as text, so that the
+    config's own validation words the message."""
+    if not isinstance(template, list):
+        return raw
+    items = [s.strip() for s in str(raw).split(",") if s.strip()]
+    if "str" in str(f.type):
+        return items
+    try:
+        return [float(s) if "float" in str(f.type) else int(s) for s in items]
+    except ValueError:
+        return raw
+
+
+def ensure(scope: str, cfg: Config) -> None:
+    """Give every widget of ``cfg`` a value the first time the session sees it."""
+    for path, f, value in leaf_fields(cfg):
+        st.session_state.setdefault(key(scope, path), _to_widget(f, value))
+
+
+def load(scope: str, cfg: Config) -> None:
+    """Put ``cfg`` into the widgets (call from a callback: widgets may not change after they are drawn)."""
+    for path, f, value in leaf_fields(cfg):
+        st.session_state[key(scope, path)] = _to_widget(f, value)
+
+
+def read(scope: str, cfg: Config) -> dict[str, Any]:
+    """The widgets' values as config values, by dotted path (``cfg`` gives the fields and defaults)."""
+    return {
+        path: _from_widget(f, st.session_state.get(key(scope, path), _to_widget(f, value)), value)
+        for path, f, value in leaf_fields(cfg)
+    }
+
+
+def _nest(values: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for path, value in values.items():
+        node = out
+        *parents, leaf = path.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return out
+
+
+def validate(cls: type[C], values: dict[str, Any], fallback: C) -> tuple[C | None, dict[str, str]]:
+    """Build a config from widget values; return it, or ``None`` and every message by field path.
+
+    Validation stops at the first bad field, so each offending field is reset to its ``fallback`` value
+    and validation repeated: all bad fields get their message at once.
+    """
+    errors: dict[str, str] = {}
+    current = dict(values)
+    last_good = {path: value for path, _, value in leaf_fields(fallback)}
+    for _ in range(len(current) + 1):
+        try:
+            cfg = cls.from_dict(_nest(current))  # type: ignore[attr-defined]
+        except ConfigError as e:
+            match = _PATH.match(str(e))
+            path = match.group(1) if match else ""
+            if path not in current or path in errors:
+                errors[path if path in current else ""] = str(e)
+                return None, errors
+            errors[path] = str(e)
+            current[path] = last_good[path]
+            continue
+        return (None if errors else cfg), errors
+    return None, errors
+
+
+def _step(f: Field, value: float) -> float:
+    """A +/- step one digit below the value's magnitude (0.95 -> 0.01, 1e-3 -> 1e-4, 60 -> 1)."""
+    lo, hi = f.metadata.get("lo"), f.metadata.get("hi")
+    scale = abs(value) or abs(f.default or 0) or ((hi - lo) / 100 if lo is not None and hi is not None else 1.0)
+    return 10.0 ** (math.floor(math.log10(scale)) - 1)
+
+
+def knob(scope: str, path: str, f: Field, template: Any, error: str | None = None, disabled: bool = False) -> None:
+    """Draw the widget of one config field, and its validation message under it."""
+    k, text, tip = key(scope, path), label(path, f), help_text(f)
+    common = {"key": k, "help": tip, "disabled": disabled, "persist_state": "session"}
+    kind = _kind(f, template)
+    lo, hi = f.metadata.get("lo"), f.metadata.get("hi")
+    if kind == "bool":
+        st.toggle(text, **common)
+    elif kind == "choice":
+        st.selectbox(text, f.metadata["choices"], **common)
+    elif kind == "int":
+        st.number_input(text, min_value=None if lo is None else int(lo), max_value=None if hi is None else int(hi),
+                        step=1, **common)
+    elif kind == "float":
+        st.number_input(text, min_value=lo, max_value=hi, step=_step(f, float(template)), format="%g", **common)
+    else:
+        placeholder = "comma-separated, e.g. 0.5, 0.5" if kind == "list" else None
+        st.text_input(text, placeholder=placeholder, **common)
+    if error:
+        st.error(error, icon=":material/error:")
+
+
+def leaf(cfg: Config, path: str) -> tuple[Field, Any]:
+    """The field and value at a dotted path."""
+    return next((f, v) for p, f, v in leaf_fields(cfg) if p == path)
+
+
+def groups(cfg: Config, prefix: str = "") -> dict[str, list[tuple[str, Field, Any]]]:
+    """Leaf fields under ``prefix`` grouped by their ``group`` metadata, in declaration order."""
+    out: dict[str, list[tuple[str, Field, Any]]] = {}
+    for path, f, value in leaf_fields(cfg):
+        if path.startswith(prefix):
+            out.setdefault(f.metadata.get("group") or "general", []).append((path, f, value))
+    return out
+
+
+def knob_grid(scope: str, fields: list[tuple[str, Field, Any]], errors: dict[str, str], *, columns: int = 2,
+              disabled: bool = False) -> None:
+    """Draw fields in a grid, row by row, so related knobs sit side by side."""
+    for start in range(0, len(fields), columns):
+        cols = st.columns(columns)
+        for col, (path, f, value) in zip(cols, fields[start:start + columns], strict=False):
+            with col:
+                knob(scope, path, f, value, errors.get(path), disabled)
