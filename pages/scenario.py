@@ -13,6 +13,7 @@ from dqn_sim.scenarios import ScenarioLibrary
 from dqn_sim.sim.env import build_world
 from dqn_sim.trace import trace_session
 from ui import forms
+from ui.page import header
 from ui.fmt import compact
 from ui.state import current_scenario, set_scenario
 
@@ -60,8 +61,8 @@ def on_library(action: str) -> None:
         st.session_state["scenario:library_note"] = ("error", str(e))
 
 
-st.title("Scenario")
-st.markdown(
+header(
+    "Scenario",
     "A scenario is the world the recommender lives in: a **catalogue** of items, an **audience** of users "
     "in segments, and the **session dynamics** that decide when users click, tire, change their minds and "
     "leave. Start from a preset, tune any knob, and check the previews on the right before you train."

@@ -1,2 +1,187 @@
+"""Train: set the DQN's hyperparameters, start a background run, and watch it learn against the baselines."""
+
+from __future__ import annotations
+
 import streamlit as st
-st.title('train')
+
+from dqn_sim import plots
+from dqn_sim.config import AgentConfig, TrainConfig
+from dqn_sim.train.job import JobSnapshot, RegistryFull, TrainingJob
+from ui import forms
+from ui.page import header
+from ui.fmt import compact, duration
+from ui.state import active_job, current_scenario, start_job
+from ui.status import POLL_S, progress_bar, state_badge
+
+TABS = {"train": "Run", "network": "Network", "replay": "Replay", "learning": "Learning",
+        "exploration": "Exploration"}
+STOP_WAIT_S = 3.0  # a stop finishes the step and the final evaluation; wait that long for a clean state
+
+
+def hyperparameter_form(active: bool) -> None:
+    """Every TrainConfig and AgentConfig field, grouped in tabs; submitting starts a run."""
+    agent_cfg = st.session_state.setdefault("agent_cfg", AgentConfig())
+    train_cfg = st.session_state.setdefault("train_cfg", TrainConfig())
+    forms.ensure("agent", agent_cfg)
+    forms.ensure("train", train_cfg)
+    agent, agent_errors = forms.validate(AgentConfig, forms.read("agent", agent_cfg), fallback=agent_cfg)
+    train, train_errors = forms.validate(TrainConfig, forms.read("train", train_cfg), fallback=train_cfg)
+    agent_groups = forms.groups(agent_cfg)
+    with st.form("hyperparameters", border=True):
+        for tab, name in zip(st.tabs(list(TABS.values())), TABS, strict=True):
+            with tab:
+                if name == "train":
+                    forms.knob_grid("train", forms.groups(train_cfg)["general"], train_errors, columns=3)
+                else:
+                    forms.knob_grid("agent", agent_groups[name], agent_errors, columns=3)
+        submitted = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:",
+                                          disabled=active)
+        if active:
+            st.caption("This session's run is still going: stop it to start another with these settings.")
+    if not submitted:
+        return
+    if agent is None or train is None:
+        st.error(f"{len(agent_errors) + len(train_errors)} setting(s) need fixing; see the messages in the tabs.",
+                 icon=":material/error:")
+        return
+    st.session_state.agent_cfg, st.session_state.train_cfg = agent, train
+    try:
+        start_job(current_scenario(), agent, train)
+    except RegistryFull as e:
+        st.error(str(e), icon=":material/block:")
+        return
+    st.rerun()
+
+
+def stop(job: TrainingJob) -> None:
+    job.stop()
+    job.join(STOP_WAIT_S)
+
+
+def controls(job: TrainingJob, snap: JobSnapshot) -> None:
+    """Pause / Resume and Stop; callbacks act before the view redraws, so the new state shows at once."""
+    with st.container(horizontal=True, horizontal_alignment="right"):
+        if snap.state == "paused":
+            st.button("Resume", on_click=job.resume, icon=":material/play_arrow:")
+        else:
+            st.button("Pause", on_click=job.pause, icon=":material/pause:", disabled=snap.state != "running")
+        st.button("Stop", on_click=stop, args=(job,), icon=":material/stop:", disabled=not snap.active)
+
+
+def headline(snap: JobSnapshot) -> None:
+    """The numbers a stakeholder asks first: speed, episodes, exploration, and DQN vs the best baseline."""
+    m, evals = snap.metrics, snap.evals
+    last = m.iloc[-1] if len(m) else None
+    cols = st.columns(4)
+    cols[0].metric("Speed (steps/s)", compact(last.sps) if last is not None else "—",
+                   help="Simulated user-steps per second, learning included")
+    cols[1].metric("Episodes", compact(last.episode) if last is not None else "—",
+                   help="Finished user sessions in training")
+    cols[2].metric("Exploration ε", f"{last.epsilon:.3f}" if last is not None else "—",
+                   help="Share of random recommendations")
+    dqn, base = evals[evals.policy == "dqn"], evals[evals.policy != "dqn"]
+    if len(dqn) and len(base):
+        best = base.loc[base.return_mean.idxmax()]
+        ret = dqn.return_mean.iloc[-1]
+        cols[3].metric("DQN held-out return", f"{ret:.3g}", delta=f"{ret / best.return_mean - 1:+.0%} vs "
+                       f"{plots.policy_label(best.policy).lower()}", help="Latest greedy evaluation on held-out "
+                       "users, compared with the best baseline")
+    else:
+        cols[3].metric("DQN held-out return", "—", help="Appears at the first evaluation")
+
+
+def charts(snap: JobSnapshot, smoothing: float, x: str) -> None:
+    m, e = snap.metrics, snap.evals
+    st.plotly_chart(plots.learning_curve(m, e, metric="return", x=x, smoothing=smoothing), key="c-return")
+    st.plotly_chart(plots.learning_curve(m, e, metric="ctr", x=x, smoothing=smoothing), key="c-ctr")
+    left, right = st.columns(2)
+    left.plotly_chart(plots.q_vs_return(m, x=x, smoothing=smoothing), key="c-q")
+    right.plotly_chart(plots.metric_chart(m, "loss", title="TD loss", y_title="Loss", x=x, smoothing=smoothing,
+                                          log_y=True), key="c-loss")
+    left, right = st.columns(2)
+    left.plotly_chart(plots.metric_chart(m, "epsilon", title="Exploration rate ε", y_title="ε", x=x),
+                      key="c-eps")
+    right.plotly_chart(plots.metric_chart(m, "sps", title="Throughput", y_title="User-steps per second", x=x,
+                                          smoothing=smoothing, color="#0F766E"), key="c-sps")
+
+
+def outcome(snap: JobSnapshot) -> None:
+    """One sentence on how the run ended, and where to go next."""
+    if snap.error:
+        st.error(f"**{snap.state.title()}**: {snap.error}. The charts below keep what was recorded.",
+                 icon=":material/error:")
+        return
+    s = snap.summary
+    if snap.state in ("finished", "stopped") and "dqn_return" in s and "best_baseline" in s:
+        lo, hi = s["dqn_return_ci"]
+        lift = s["dqn_return"] / s["best_baseline_return"] - 1
+        st.success(
+            f"{snap.state.title()} after {snap.step:,} steps in {duration(snap.elapsed_s)}: the DQN earns "
+            f"**{s['dqn_return']:.3g}** per session (95% CI {lo:.3g}–{hi:.3g}), **{lift:+.0%}** against the best "
+            f"baseline ({plots.policy_label(s['best_baseline']).lower()}, {s['best_baseline_return']:.3g}).",
+            icon=":material/check_circle:",
+        )
+        cols = st.columns(2)
+        cols[0].page_link("pages/inspect.py", label="Inspect a user's session", icon=":material/person_search:")
+        cols[1].page_link("pages/compare.py", label="Compare with the baselines", icon=":material/leaderboard:")
+
+
+def live_view(job: TrainingJob, smoothing: float, x: str, polling: bool) -> None:
+    import sys, time as _t; _t0 = _t.perf_counter()  # PROFILE
+    snap = job.snapshot()
+    _ts = _t.perf_counter()  # PROFILE
+    head, buttons = st.columns([3, 2], vertical_alignment="center")
+    with head, st.container(horizontal=True, vertical_alignment="center"):
+        st.markdown(f"**{snap.name}**")
+        state_badge(snap.state)
+    with buttons:
+        controls(job, snap)
+    progress_bar(snap)
+    outcome(snap)
+    headline(snap)
+    _t1 = _t.perf_counter()  # PROFILE
+    charts(snap, smoothing, x)
+    print(f"PROFILE snap {(_ts-_t0)*1000:.0f} head {(_t1-_ts)*1000:.0f}ms charts {(_t.perf_counter()-_t1)*1000:.0f}ms", file=sys.stderr)  # PROFILE
+    if polling and not snap.active:
+        st.rerun()  # the run ended: redraw the page once, which stops the polling
+
+
+header(
+    "Train",
+    "A **Deep Q-Network** learns which item to recommend from the value of the whole session that follows, "
+    "not just the next click. It trains in the background on the scenario you built: switch pages or reload "
+    "and the run goes on. Beside it, four baselines meet the same held-out users: **random**, **popularity**, "
+    "a **greedy** click ranker, and a **myopic oracle** that knows the true click model but not the future."
+)
+
+scenario = current_scenario()
+job = active_job()
+snap = job.snapshot() if job else None
+active = snap is not None and snap.active
+
+st.subheader("1 · Scenario", divider="violet")
+st.markdown(
+    f"**{scenario.name}** · {scenario.catalogue.n_items:,} items · {scenario.audience.n_users:,} users in "
+    f"{scenario.audience.n_segments} segment(s) · slate of {scenario.dynamics.slate_size} · reward = "
+    f"`{scenario.reward}`"
+)
+st.page_link("pages/scenario.py", label="Change the scenario", icon=":material/tune:")
+
+st.subheader("2 · Hyperparameters", divider="violet")
+st.caption("Hover the (?) next to a field for what it does. Defaults learn well on every preset; a run of 50k steps takes "
+           "seconds to a minute.")
+hyperparameter_form(active)
+
+st.subheader("3 · Training", divider="violet")
+if job is None:
+    st.info("Press **Start training**: progress and live charts appear here.", icon=":material/info:")
+else:
+    bar = st.columns([1, 2, 2], vertical_alignment="center")
+    live = bar[0].toggle("Live", value=True, key="train:live", persist_state="session",
+                         help="Refresh the charts every second. Turn off to zoom and hover: training goes on.")
+    smoothing = bar[1].slider("Smoothing", 0.0, 0.99, 0.6, 0.01, key="train:smoothing", persist_state="session",
+                              help="Exponential moving average, as in TensorBoard (0 = raw).")
+    x = bar[2].segmented_control("X-axis", list(plots.X_AXES), format_func=plots.X_AXES.get, default="step",
+                                 key="train:x", persist_state="session", required=True)
+    every = POLL_S if live and active else None
+    st.fragment(run_every=every)(live_view)(job, smoothing, x or "step", every is not None)

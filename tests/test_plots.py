@@ -38,6 +38,12 @@ def make_evals(n_dqn: int = 3) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def valid(fig: go.Figure) -> go.Figure:
+    """plots.py skips Plotly's validation for speed; re-validating here catches any misspelt property."""
+    go.Figure(fig.to_dict())
+    return fig
+
+
 def named(fig: go.Figure, name: str) -> go.Scatter:
     return next(t for t in fig.data if t.name == name)
 
@@ -67,18 +73,17 @@ def test_smooth_is_identity_at_zero_and_band_is_spread() -> None:
 def test_series_traces_drop_nans_downsample_and_band_only_when_smoothed() -> None:
     m = make_metrics(10_000)
     raw = plots.series_traces(m["step"], m["loss"], name="loss", color="#000000", smoothing=0.0)
-    assert len(raw) == 1 and len(raw[0].x) <= plots.MAX_POINTS
-    assert np.all(np.isfinite(raw[0].y))
-    smoothed = plots.series_traces(m["step"], m["loss"], name="loss", color="#000000", smoothing=0.9)
-    band, line = smoothed
-    assert band.fill == "toself" and line.name == "loss"
-    assert len(band.x) == 2 * len(line.x) <= 2 * plots.MAX_POINTS
+    assert len(raw) == 1 and len(raw[0]["x"]) <= plots.MAX_POINTS
+    assert np.all(np.isfinite(raw[0]["y"]))
+    band, line = plots.series_traces(m["step"], m["loss"], name="loss", color="#000000", smoothing=0.9)
+    assert band["fill"] == "toself" and line["name"] == "loss"
+    assert len(band["x"]) == 2 * len(line["x"]) <= 2 * plots.MAX_POINTS
 
 
 @pytest.mark.parametrize("x", list(plots.X_AXES))
 @pytest.mark.parametrize("metric", list(plots.METRICS))
 def test_learning_curve_draws_dqn_beside_every_baseline_band(x: str, metric: str) -> None:
-    fig = plots.learning_curve(make_metrics(50), make_evals(), metric=metric, x=x, smoothing=0.6)
+    fig = valid(plots.learning_curve(make_metrics(50), make_evals(), metric=metric, x=x, smoothing=0.6))
     for p in BASELINES:
         line = named(fig, plots.policy_label(p))
         assert line.y[0] == line.y[1], "a baseline is a horizontal line"
@@ -92,68 +97,68 @@ def test_learning_curve_draws_dqn_beside_every_baseline_band(x: str, metric: str
 
 def test_learning_curve_reads_episode_axis_off_training_rows() -> None:
     m, e = make_metrics(50), make_evals()
-    fig = plots.learning_curve(m, e, x="episode")
+    fig = valid(plots.learning_curve(m, e, x="episode"))
     held_out = named(fig, "DQN held-out")
     assert list(held_out.x) == [20.0, 40.0, 60.0]  # step 1000 <-> episode 1000 // 50
 
 
 def test_learning_curve_before_any_metric_shows_only_baselines() -> None:
     empty = make_metrics(0)
-    fig = plots.learning_curve(empty, make_evals(0))
+    fig = valid(plots.learning_curve(empty, make_evals(0)))
     assert {t.name for t in fig.data if t.showlegend is not False} >= {plots.policy_label(p) for p in BASELINES}
 
 
 def test_q_vs_return_and_metric_charts() -> None:
     m = make_metrics(30)
-    fig = plots.q_vs_return(m, smoothing=0.0)
+    fig = valid(plots.q_vs_return(m, smoothing=0.0))
     assert list(named(fig, "Q estimate (max over slate)").y) == list(m["q_mean"])
-    loss = plots.metric_chart(m, "loss", title="TD loss", y_title="loss", log_y=True)
+    loss = valid(plots.metric_chart(m, "loss", title="TD loss", y_title="loss", log_y=True))
     assert loss.layout.yaxis.type == "log" and len(loss.data[0].x) == 27
 
 
 def test_scenario_previews_describe_the_world() -> None:
     world = build_world(get_preset("video"))
     cat, aud = world.catalogue, world.audience
-    mix = plots.topic_mix_chart(cat.topics_IK, cat.clickbait_I)
+    mix = valid(plots.topic_mix_chart(cat.topics_IK, cat.clickbait_I))
     assert np.isclose(sum(np.sum(t.y) for t in mix.data), 1.0)
-    quality = plots.quality_chart(cat.quality_I, cat.clickbait_I)
+    quality = valid(plots.quality_chart(cat.quality_I, cat.clickbait_I))
     assert sum(len(t.x) for t in quality.data) == cat.n_items
-    pop = plots.popularity_chart(cat.popularity_I)
+    pop = valid(plots.popularity_chart(cat.popularity_I))
     assert np.all(np.diff(pop.data[0].y) <= 0) and pop.layout.xaxis.type == "log"
-    heat = plots.interest_heatmap(aud.profile_SK, aud.names, aud.share_S)
+    heat = valid(plots.interest_heatmap(aud.profile_SK, aud.names, aud.share_S))
     assert np.asarray(heat.data[0].z).shape == (4, 10) and heat.data[0].y[0].startswith("Gamers")
 
 
 def test_inspect_charts() -> None:
     steps = pd.DataFrame({"step": [1, 2, 3], "clicked": [True, False, True], "cum_reward": [1.0, 1.0, 3.0],
                           "budget_after": [9.0, 8.0, 7.0]})
-    fig = plots.session_chart({"DQN": steps, "Greedy ranker": steps})
+    fig = valid(plots.session_chart({"DQN": steps, "Greedy ranker": steps}))
     assert len(fig.data) == 6 and list(fig.data[1].x) == [1, 3]
-    drift = plots.interest_drift_chart(np.zeros((4, 3)), title="drift")
+    drift = valid(plots.interest_drift_chart(np.zeros((4, 3)), title="drift"))
     assert np.asarray(drift.data[0].z).shape == (3, 4)
     q = np.array([0.1, np.nan, 0.9, 0.5, 0.3])
     p = np.array([0.5, np.nan, 0.2, 0.4, 0.1])
-    fig = plots.candidates_chart(q, p, slate=[2], clicked_item=2, top=3)
+    fig = valid(plots.candidates_chart(q, p, slate=[2], clicked_item=2, top=3))
     assert [s.text for s in fig.layout.annotations] == ["Q-value", "True click chance"]
     bars = fig.data[0]
     assert list(bars.y) == ["#2", "#3", "#4"]  # best Q first; the masked item is left out
     assert bars.marker.color[0] == plots.POLICY_COLORS["dqn"] and bars.marker.line.color[0] == "#111827"
-    only_truth = plots.candidates_chart(None, p, slate=[0], clicked_item=-1)
+    only_truth = valid(plots.candidates_chart(None, p, slate=[0], clicked_item=-1))
     assert len(only_truth.data) == 1 and list(only_truth.data[0].y)[0] == "#0"
 
 
 def test_compare_charts() -> None:
     e = make_evals(1)
-    fig = plots.final_metrics_chart(e)
+    fig = valid(plots.final_metrics_chart(e))
     assert len(fig.data) == 2 and list(fig.data[0].x)[-1] == "DQN"
     assert np.allclose(fig.data[0].error_y.array, 2.0 + (np.arange(5) == 4))
     seg = pd.DataFrame({"policy": ["dqn", "dqn", "random", "random"], "segment": [0, 1, 0, 1],
                         "segment_name": ["A", "B", "A", "B"], "episodes": [5] * 4,
                         "return_mean": [3.0, 4.0, 1.0, 2.0], "return_lo": [2.0, 3.0, 0.0, 1.0],
                         "return_hi": [4.0, 5.0, 2.0, 3.0]})
-    assert [t.name for t in plots.segment_chart(seg).data] == ["DQN", "Random"]
+    assert [t.name for t in valid(plots.segment_chart(seg)).data] == ["DQN", "Random"]
     runs = {"run a": (make_metrics(20), make_evals()), "run b": (make_metrics(20, 1), make_evals(2))}
-    evals_fig = plots.runs_chart(runs, source="eval")
+    evals_fig = valid(plots.runs_chart(runs, source="eval"))
     assert len(named(evals_fig, "run b").x) == 2
-    train_fig = plots.runs_chart(runs, source="train", smoothing=0.0)
+    train_fig = valid(plots.runs_chart(runs, source="train", smoothing=0.0))
     assert [t.name for t in train_fig.data] == ["run a", "run b"]

@@ -19,7 +19,8 @@ from dqn_sim.config import Config, ConfigError, describe_allowed, leaf_fields
 C = TypeVar("C", bound=Config)
 Field = dataclasses.Field
 _PATH = re.compile(r"^(?:unknown field )?([A-Za-z_][\w.]*)")
-_WORDS = {"n": "number of", "eps": "ε", "per": "PER", "lr": "learning rate", "dqn": "DQN", "ie": "IE"}
+_FIRST_WORDS = {"n": "number of", "eps": "ε", "per": "PER"}  # prefixes: n_items, eps_start, per_alpha
+_WORDS = {"lr": "learning rate", "dqn": "DQN"}
 _NAMES = {"n_step": "N-step return", "gamma": "Discount γ", "tau": "Soft update τ", "mlp": "MLP"}
 
 
@@ -30,9 +31,11 @@ def key(scope: str, path: str) -> str:
 def label(path: str, f: Field) -> str:
     """A readable label: ``catalogue.n_items`` -> ``Number of items``, with its unit."""
     name = path.rsplit(".", 1)[-1]
-    text = _NAMES.get(name) or " ".join(_WORDS.get(w, w) for w in name.split("_"))
+    first, *rest = name.split("_")
+    text = _NAMES.get(name) or " ".join([_FIRST_WORDS.get(first, _WORDS.get(first, first))]
+                                        + [_WORDS.get(w, w) for w in rest])
     unit = f.metadata.get("unit")
-    text = text[0].upper() + text[1:]
+    text = text[0].upper() + text[1:] if text[0].isascii() else text
     return f"{text} ({unit})" if unit else text
 
 

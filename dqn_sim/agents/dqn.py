@@ -29,10 +29,28 @@ from dqn_sim.sim.env import VecRecEnv
 CHECKPOINT_FORMAT = "dqn_sim.dqn"
 CHECKPOINT_VERSION = 1
 LARGE_CATALOGUE = 1000  # network="auto" switches to the item-feature network above this many items
+RANDOM_CHUNK = 1 << 22  # random scores drawn at once when exploring (16 MB of float32)
 
 
 class CheckpointError(ValueError):
     """A file that cannot be loaded as a DQN checkpoint; the message says why, in plain words."""
+
+
+def _tensor(array: np.ndarray, dtype: type) -> torch.Tensor:
+    """A CPU tensor sharing memory with ``array`` when possible; read-only arrays (e.g. the env's
+    broadcast masks) are copied, since torch tensors cannot be read-only."""
+    array = np.asarray(array, dtype=dtype)
+    return torch.from_numpy(array if array.flags.writeable else array.copy())
+
+
+def random_slates(mask_BI: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """``k`` distinct allowed items per row, uniformly at random (top-k of random scores); rows go in
+    chunks so that thousands of users x a large catalogue never need one huge score matrix."""
+    rows = max(1, RANDOM_CHUNK // mask_BI.shape[1])
+    return np.concatenate([
+        top_k_masked(rng.random(mask.shape, dtype=np.float32), mask, k)
+        for mask in (mask_BI[lo:lo + rows] for lo in range(0, len(mask_BI), rows))
+    ])
 
 
 def resolve_network(network: str, n_items: int, n_candidates: int) -> str:
@@ -89,9 +107,9 @@ class DQNAgent(Policy):
     def q_values(self, obs_BO: np.ndarray, mask_BI: np.ndarray | None = None) -> np.ndarray:
         """Online-network Q of every item, ``(B, I)`` float32; masked items are ``-inf``."""
         with torch.inference_mode():
-            q_BI = self.online(torch.as_tensor(obs_BO, dtype=torch.float32))
+            q_BI = self.online(_tensor(obs_BO, np.float32))
             if mask_BI is not None:
-                q_BI = q_BI.masked_fill(~torch.as_tensor(mask_BI, dtype=torch.bool), -torch.inf)
+                q_BI = q_BI.masked_fill(~_tensor(mask_BI, np.bool_), -torch.inf)
         return q_BI.numpy()
 
     def act(self, env: VecRecEnv) -> np.ndarray:
@@ -102,9 +120,7 @@ class DQNAgent(Policy):
         """The ``slate_size`` allowed items of highest Q per user, best first: ``slate_BS``."""
         mask_BI = np.asarray(mask_BI, dtype=bool)
         with torch.inference_mode():
-            q_BK, item_BK = self.online.allowed_q(
-                torch.as_tensor(obs_BO, dtype=torch.float32), torch.from_numpy(mask_BI)
-            )
+            q_BK, item_BK = self.online.allowed_q(_tensor(obs_BO, np.float32), _tensor(mask_BI, np.bool_))
         if item_BK is None:
             return top_k_masked(q_BK.numpy(), mask_BI, self.slate_size)
         item_BK = item_BK.numpy()
@@ -120,9 +136,7 @@ class DQNAgent(Policy):
         explore_B = rng.random(len(mask_BI)) < epsilon
         slate_BS = np.empty((len(mask_BI), self.slate_size), dtype=np.int64)
         if explore_B.any():
-            slate_BS[explore_B] = top_k_masked(
-                rng.random((int(explore_B.sum()), mask_BI.shape[1])), mask_BI[explore_B], self.slate_size
-            )
+            slate_BS[explore_B] = random_slates(mask_BI[explore_B], self.slate_size, rng)
         if not explore_B.all():
             slate_BS[~explore_B] = self.greedy(obs_BO[~explore_B], mask_BI[~explore_B])
         return slate_BS
@@ -162,7 +176,8 @@ class DQNAgent(Policy):
 
     # ------------------------------------------------------------------ learning
     def learn(self, batch: ReplayBatch, progress: float) -> dict[str, float]:
-        """One gradient update on ``batch``; returns ``{"loss", "q_mean", "td_abs_mean"}`` (before the update).
+        """One gradient update on ``batch``; returns ``{"loss", "q_mean", "td_abs_mean"}`` measured before the
+        update, in reward_scale units (``q_mean`` is the mean online Q of the replayed slate items).
 
         ``progress`` (share of training done) is accepted for the trainer's sake; the update itself needs
         no schedule (PER's beta is applied when sampling, see :meth:`sample_batch`).

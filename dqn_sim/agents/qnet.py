@@ -166,12 +166,15 @@ class ItemQNet(QNet):
     ) -> torch.Tensor:
         """Pair scores ``a_BK``; the item tables are ``(1, I, E)`` (all items) or ``(B, K, E)`` (gathered).
 
-        ``(s * i) @ W`` is computed as ``i @ (s[:, None] * W)``: one batched matmul straight into the
-        hidden layer, so no ``(B, K, E)`` product tensor is allocated; the additions and the ReLU then
-        work in place on that one pair-sized tensor (large fresh allocations cost page faults).
+        ``(s * i) @ W`` is evaluated in whichever order allocates less: for few items per user (slates,
+        candidates) the ``(B, K, E)`` product then a matmul; for many (the whole catalogue) as
+        ``i @ (s[:, None] * W)``, a batched matmul straight into the hidden layer that never builds the
+        pair-sized product. Either way the additions and the ReLU then work in place.
         """
-        w_BEE = s_BE[:, :, None] * self.pair_w.weight.T[None]
-        z_BKE = torch.matmul(item_e_xKE, w_BEE)
+        if item_e_xKE.shape[1] <= item_e_xKE.shape[2]:
+            z_BKE = self.pair_w(s_BE[:, None, :] * item_e_xKE)
+        else:
+            z_BKE = torch.matmul(item_e_xKE, s_BE[:, :, None] * self.pair_w.weight.T[None])
         z_BKE += item_b_xKE
         z_BKE += state_BE[:, None, :]
         return torch.matmul(z_BKE.relu_(), self.pair_out.weight[0]) + self.pair_out.bias

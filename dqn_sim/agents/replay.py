@@ -31,9 +31,6 @@ class ReplayBatch:
     weight_B: np.ndarray  # float32 importance-sampling weights (ones for uniform replay)
     index_B: np.ndarray  # int64 buffer slots, for priority updates
 
-    def __len__(self) -> int:
-        return len(self.index_B)
-
 
 class Transitions(NamedTuple):
     """Transitions ready for storage, in the argument order of :meth:`ReplayBuffer.add`."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import stats
+from scipy.signal import lfilter
 
 
 def mean_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
@@ -28,19 +29,17 @@ def rate_ci(successes: int, trials: int, level: float = 0.95) -> tuple[float, fl
 
 
 def ema(values: np.ndarray, weight: float) -> np.ndarray:
-    """TensorBoard/W&B debiased exponential moving average (``weight`` in [0, 1); 0 = no smoothing)."""
+    """TensorBoard/W&B debiased exponential moving average (``weight`` in [0, 1); 0 = no smoothing).
+
+    Non-finite values are skipped (NaN in the output, the average carries on). One ``lfilter`` call, so
+    the live dashboards can smooth long series every second without holding the GIL in a Python loop.
+    """
     x = np.asarray(values, dtype=np.float64)
     if weight <= 0 or x.size == 0:
         return x.copy()
-    out = np.empty_like(x)
-    last, debias = 0.0, 0.0
-    n = 0
-    for i, v in enumerate(x):
-        if not np.isfinite(v):
-            out[i] = np.nan
-            continue
-        n += 1
-        last = last * weight + (1 - weight) * v
-        debias = 1 - weight**n
-        out[i] = last / debias
+    finite = np.isfinite(x)
+    out = np.full_like(x, np.nan)
+    kept = x[finite]
+    last = lfilter([1.0 - weight], [1.0, -weight], kept)
+    out[finite] = last / (1.0 - weight ** np.arange(1, kept.size + 1))
     return out
