@@ -63,19 +63,29 @@ def sample(n: int, k: int, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, size=min(k, n), replace=False))
 
 
-def session_frame(world: World, steps: pd.DataFrame) -> pd.DataFrame:
-    """A traced session in words: what was recommended (item, topic, clickbait), what was clicked, reward."""
+def item_label(world: World, item: int) -> str:
+    """``#12 Topic 3 · clickbait``: enough to follow a session without looking items up."""
     cat = world.catalogue
-    names = topic_names(cat.n_topics)
+    tag = " · clickbait" if cat.clickbait_I[item] else ""
+    return f"#{item} {topic_names(cat.n_topics)[int(cat.topics_IK[item].argmax())]}{tag}"
 
-    def item(i: int) -> str:
-        tag = " · clickbait" if cat.clickbait_I[i] else ""
-        return f"#{i} {names[int(cat.topics_IK[i].argmax())]}{tag}"
 
+def session_frame(world: World, steps: pd.DataFrame) -> pd.DataFrame:
+    """A traced session in words: what was recommended, what was clicked, the reward and the budget left."""
     return pd.DataFrame({
         "step": steps["step"],
-        "recommended": [", ".join(item(i) for i in slate) for slate in steps["slate"]],
-        "clicked": [item(i) if i >= 0 else "—" for i in steps["clicked_item"]],
+        "recommended": [", ".join(item_label(world, i) for i in slate) for slate in steps["slate"]],
+        "clicked": [item_label(world, i) if i >= 0 else "—" for i in steps["clicked_item"]],
         "reward": steps["reward"].round(2),
         "budget left (min)": steps["budget_after"].round(1),
     })
+
+
+def final_results(evals: pd.DataFrame) -> pd.DataFrame:
+    """Each policy's latest evaluation (the DQN's last one is its result), best return first, with the
+    relative difference to the best baseline."""
+    latest = evals.groupby("policy", sort=False).tail(1)
+    best = latest.loc[latest["policy"] != "dqn", "return_mean"].max()
+    out = latest.sort_values("return_mean", ascending=False).reset_index(drop=True)
+    out["vs_best_baseline"] = out["return_mean"] / best - 1 if best and np.isfinite(best) else np.nan
+    return out

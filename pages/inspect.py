@@ -1,2 +1,164 @@
+"""Inspect: one simulated user's session, step by step, under the trained DQN and under a baseline."""
+
+from __future__ import annotations
+
+import numpy as np
 import streamlit as st
-st.title('inspect')
+
+from dqn_sim import plots
+from dqn_sim.agents.baselines import BASELINES
+from dqn_sim.config import ScenarioConfig
+from dqn_sim.describe import item_label, session_frame
+from dqn_sim.sim.env import World, build_world
+from dqn_sim.trace import SessionTrace, pick_user, trace_session, warm_baseline
+from dqn_sim.train.job import TrainingJob
+from ui.page import header
+from ui.state import current_scenario, session_jobs
+
+MAX_STEPS = 200  # long enough for every preset's typical session; RecSim's can run for thousands of steps
+
+
+@st.cache_data(max_entries=64, show_spinner="Letting the baseline learn from other users, then replaying…")
+def baseline_trace(scenario_json: str, name: str, seed: int, user: int) -> SessionTrace:
+    """A baseline's session, cached: the online baselines first learn from other users, as in training."""
+    scenario = ScenarioConfig.from_json(scenario_json)
+    return trace_session(scenario, warm_baseline(name, scenario, seed), seed=seed, user=user, max_steps=MAX_STEPS)
+
+
+def frozen_model(job: TrainingJob) -> tuple[int, object]:
+    """The job's model as a frozen copy, taken once and kept until the user asks for a newer one."""
+    cached = st.session_state.get("inspect:model")
+    if cached is None or cached[0] != job.id:
+        cached = (job.id, job.snapshot().step, job.policy(), {})
+        st.session_state["inspect:model"] = cached
+    return cached[1], cached[2]
+
+
+def dqn_trace(job: TrainingJob, seed: int, user: int) -> SessionTrace:
+    _, model = frozen_model(job)
+    traces = st.session_state["inspect:model"][3]
+    if (seed, user) not in traces:
+        traces[(seed, user)] = trace_session(job.scenario, model, seed=seed, user=user, max_steps=MAX_STEPS)
+    return traces[(seed, user)]
+
+
+def refresh_model() -> None:
+    st.session_state.pop("inspect:model", None)
+
+
+def policy_name(p: str) -> str:
+    return "DQN (trained)" if p == "dqn" else plots.policy_label(p)
+
+
+def summary(trace: SessionTrace, other: SessionTrace) -> None:
+    st.markdown(f"#### {policy_name(trace.policy)}")
+    cols = st.columns(3)
+    cols[0].metric("Return", f"{trace.total_return:.3g}", delta=f"{trace.total_return - other.total_return:+.3g}")
+    cols[1].metric("Clicks", trace.clicks, delta=trace.clicks - other.clicks)
+    cols[2].metric("Steps", trace.length, delta=trace.length - other.length)
+    st.caption(f"The session ended because {trace.end}.")
+
+
+def step_view(trace: SessionTrace, t: int, world: World) -> None:
+    """What the policy saw and did at step ``t`` (1-based), and what the user did."""
+    st.markdown(f"#### {policy_name(trace.policy)}")
+    if t > trace.length:
+        st.info(f"This session ended at step {trace.length}: {trace.end}.", icon=":material/logout:")
+        return
+    row = trace.steps.iloc[t - 1]
+    shown = ", ".join(item_label(world, i) for i in row["slate"])
+    reaction = f"clicked **{item_label(world, row['clicked_item'])}**" if row["clicked"] else "did not click"
+    st.markdown(f"Recommended **{shown}**; the user {reaction}. Reward **{row['reward']:.3g}**, "
+                f"budget left **{row['budget_after']:.1f}** min (was {row['budget_before']:.1f}).")
+    q = trace.q_TI[t - 1] if trace.q_TI is not None else None
+    st.plotly_chart(plots.candidates_chart(q, trace.p_click_TI[t - 1], row["slate"], row["clicked_item"]))
+
+
+header(
+    "Inspect",
+    "Averages hide the story; one user's session shows it. Pick a user and replay their session under two "
+    "policies **with the same random draws**, so every difference comes from what was recommended. Watch "
+    "where the DQN gives up an easy click to keep the user's session alive, and how each session moves the "
+    "user's interests."
+)
+
+models = [job for job in session_jobs() if job.snapshot().step > 0]
+st.subheader("1 · Who, and which policies", divider="violet")
+if models:
+    by_id = {j.id: j for j in models}
+    job = by_id[st.selectbox("Trained model", list(by_id), index=len(by_id) - 1, key="inspect:job",
+                             format_func=lambda i: f"{by_id[i].name} ({by_id[i].snapshot().state})")]
+    scenario = job.scenario
+    model_step, _ = frozen_model(job)
+    if job.snapshot().step > model_step:
+        st.caption(f"Model as of step {model_step:,}; the run has trained further since.")
+        st.button("Use the latest model", on_click=refresh_model, icon=":material/refresh:")
+    options = ["dqn", *BASELINES]
+else:
+    job, scenario, options = None, current_scenario(), list(BASELINES)
+    st.info("No trained model in this session yet, so two baselines are compared. Train a DQN on the **Train** "
+            "page and it appears here.", icon=":material/info:")
+world = build_world(scenario)
+aud = world.audience
+
+cols = st.columns([2, 2, 1, 2, 1])
+left_policy = cols[0].selectbox("Policy A", options, format_func=policy_name, key="inspect:a",
+                                index=options.index("dqn" if job else "greedy"))
+right_policy = cols[1].selectbox("Policy B", options, format_func=policy_name, key="inspect:b",
+                                 index=options.index("oracle"))
+by = cols[2].segmented_control("Pick", ["segment", "user"], default="segment", required=True, key="inspect:by",
+                               format_func=str.title)
+seed = cols[4].number_input("Seed", 0, 1_000_000, 0, key="inspect:seed",
+                            help="Draws the user and every random event of the session (same for both policies)")
+if by == "user":
+    user = int(cols[3].number_input("User id", 0, aud.n_users - 1, 0, key="inspect:user"))
+else:
+    segment = cols[3].selectbox("User from segment", range(aud.n_segments), format_func=lambda s: aud.names[s],
+                                key="inspect:segment", help="A user of this segment, drawn with the seed")
+    user = pick_user(scenario, int(seed), segment)
+st.caption(f"User **{user}** of segment **{aud.names[aud.segment_N[user]]}**, arriving with a session budget of "
+           f"{aud.budget_N[user]:.1f} minutes.")
+
+
+def trace_of(policy: str) -> SessionTrace:
+    if policy == "dqn" and job is not None:
+        return dqn_trace(job, int(seed), user)
+    return baseline_trace(scenario.to_json(), policy, int(seed), user)
+
+
+a, b = trace_of(left_policy), trace_of(right_policy)
+
+st.subheader("2 · The session at a glance", divider="violet")
+left, right = st.columns(2)
+with left:
+    summary(a, b)
+with right:
+    summary(b, a)
+st.plotly_chart(plots.session_chart({policy_name(a.policy) + " (A)": a.steps, policy_name(b.policy) + " (B)": b.steps}))
+
+st.subheader("3 · Step by step", divider="violet")
+st.caption("Bars are the best candidates of the step: coloured = recommended, outlined = clicked. The true click "
+           "chance is the simulator's secret; the Q-value is what the DQN expects from here to the session's end.")
+last = max(a.length, b.length)
+if st.session_state.get("inspect:step", 1) > last:  # a shorter session than the last one shown
+    st.session_state["inspect:step"] = 1
+t = st.slider("Step", 1, last, 1, key="inspect:step") if last > 1 else 1
+left, right = st.columns(2)
+with left:
+    step_view(a, t, world)
+with right:
+    step_view(b, t, world)
+
+st.subheader("4 · How the user's interests drift", divider="violet")
+left, right = st.columns(2)
+for col, trace in ((left, a), (right, b)):
+    col.plotly_chart(plots.interest_drift_chart(trace.interest_TK, title=policy_name(trace.policy)))
+top = np.argsort(-aud.interest_NK[user])[:3]
+st.caption("Red = dislikes, blue = likes. Each click pulls interests toward the clicked item's topic (RecSim's "
+           f"interest evolution). This user started out liking topics {', '.join(str(k + 1) for k in top)}.")
+
+with st.expander("Every step as a table"):
+    left, right = st.columns(2)
+    for col, trace in ((left, a), (right, b)):
+        col.markdown(f"**{policy_name(trace.policy)}**")
+        col.dataframe(session_frame(world, trace.steps), hide_index=True)

@@ -90,19 +90,23 @@ def headline(snap: JobSnapshot) -> None:
         cols[3].metric("DQN held-out return", "—", help="Appears at the first evaluation")
 
 
-def charts(snap: JobSnapshot, smoothing: float, x: str) -> None:
+def charts(snap: JobSnapshot, smoothing: float, x: str, live: bool) -> None:
+    """The learning curves in full width, then the diagnostics in pairs. While live they are static
+    images (no hover layer to rebuild each second): zooming needs Live off anyway, as a refresh resets it."""
     m, e = snap.metrics, snap.evals
-    st.plotly_chart(plots.learning_curve(m, e, metric="return", x=x, smoothing=smoothing), key="c-return")
-    st.plotly_chart(plots.learning_curve(m, e, metric="ctr", x=x, smoothing=smoothing), key="c-ctr")
-    left, right = st.columns(2)
-    left.plotly_chart(plots.q_vs_return(m, x=x, smoothing=smoothing), key="c-q")
-    right.plotly_chart(plots.metric_chart(m, "loss", title="TD loss", y_title="Loss", x=x, smoothing=smoothing,
-                                          log_y=True), key="c-loss")
-    left, right = st.columns(2)
-    left.plotly_chart(plots.metric_chart(m, "epsilon", title="Exploration rate ε", y_title="ε", x=x),
-                      key="c-eps")
-    right.plotly_chart(plots.metric_chart(m, "sps", title="Throughput", y_title="User-steps per second", x=x,
-                                          smoothing=smoothing, color="#0F766E"), key="c-sps")
+    config = {"staticPlot": True} if live else {"displaylogo": False}
+    for metric in ("return", "ctr"):
+        st.plotly_chart(plots.learning_curve(m, e, metric=metric, x=x, smoothing=smoothing), config=config)
+    pairs = [
+        (plots.q_vs_return(m, x=x, smoothing=smoothing),
+         plots.metric_chart(m, "loss", title="TD loss", y_title="Loss", x=x, smoothing=smoothing, log_y=True)),
+        (plots.metric_chart(m, "epsilon", title="Exploration rate ε", y_title="ε", x=x),
+         plots.metric_chart(m, "sps", title="Throughput", y_title="User-steps per second", x=x,
+                            smoothing=smoothing, color="#0F766E")),
+    ]
+    for pair in pairs:
+        for col, fig in zip(st.columns(2), pair, strict=True):
+            col.plotly_chart(fig, config=config)
 
 
 def outcome(snap: JobSnapshot) -> None:
@@ -127,9 +131,7 @@ def outcome(snap: JobSnapshot) -> None:
 
 
 def live_view(job: TrainingJob, smoothing: float, x: str, polling: bool) -> None:
-    import sys, time as _t; _t0 = _t.perf_counter()  # PROFILE
     snap = job.snapshot()
-    _ts = _t.perf_counter()  # PROFILE
     head, buttons = st.columns([3, 2], vertical_alignment="center")
     with head, st.container(horizontal=True, vertical_alignment="center"):
         st.markdown(f"**{snap.name}**")
@@ -139,9 +141,7 @@ def live_view(job: TrainingJob, smoothing: float, x: str, polling: bool) -> None
     progress_bar(snap)
     outcome(snap)
     headline(snap)
-    _t1 = _t.perf_counter()  # PROFILE
-    charts(snap, smoothing, x)
-    print(f"PROFILE snap {(_ts-_t0)*1000:.0f} head {(_t1-_ts)*1000:.0f}ms charts {(_t.perf_counter()-_t1)*1000:.0f}ms", file=sys.stderr)  # PROFILE
+    charts(snap, smoothing, x, live=polling)
     if polling and not snap.active:
         st.rerun()  # the run ended: redraw the page once, which stops the polling
 

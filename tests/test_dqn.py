@@ -189,7 +189,7 @@ def test_masked_items_are_never_chosen(network: str) -> None:
     assert np.isneginf(q_BI[~mask_BI]).all() and np.isfinite(q_BI[mask_BI]).all()
     np.testing.assert_array_equal(slate_BS[:, 0], q_BI.argmax(1))
     for eps in (0.5, 1.0):
-        slate_BS = agent.act_explore(obs_BO, mask_BI, eps, np.random.default_rng(9))
+        slate_BS, _ = agent.act_explore(obs_BO, mask_BI, eps, np.random.default_rng(9))
         assert np.take_along_axis(mask_BI, slate_BS, 1).all()
         assert (slate_BS[:, 0] != slate_BS[:, 1]).all()
 
@@ -225,10 +225,10 @@ def test_act_on_a_real_env_and_exploration_rates() -> None:
     assert slate_US.shape == (16, env.slate_size)
     assert np.take_along_axis(env.mask_UI, slate_US, 1).all()
     greedy_US = agent.greedy(env.obs_UO, env.mask_UI)
-    explored = [(agent.act_explore(env.obs_UO, env.mask_UI, 0.5, np.random.default_rng(s)) != greedy_US).any()
+    explored = [(agent.act_explore(env.obs_UO, env.mask_UI, 0.5, np.random.default_rng(s))[0] != greedy_US).any()
                 for s in range(5)]
     assert any(explored)
-    np.testing.assert_array_equal(agent.act_explore(env.obs_UO, env.mask_UI, 0.0, np.random.default_rng(0)),
+    np.testing.assert_array_equal(agent.act_explore(env.obs_UO, env.mask_UI, 0.0, np.random.default_rng(0))[0],
                                   greedy_US)
 
 

@@ -8,7 +8,8 @@ from dqn_sim.train.job import JobSnapshot
 from ui.fmt import duration
 from ui.state import active_job
 
-POLL_S = 1.0  # live refresh period of running jobs
+POLL_S = 1.0  # live refresh period of the Train page while its job is active
+SIDEBAR_POLL_S = 2.0  # the sidebar card: progress and ETA need no faster refresh
 STATES = {  # state -> (label, badge colour, icon)
     "pending": ("Starting", "gray", ":material/hourglass_top:"),
     "running": ("Training", "blue", ":material/play_arrow:"),
@@ -30,15 +31,10 @@ def progress_bar(snap: JobSnapshot) -> None:
     st.progress(snap.progress, text=f"{snap.step:,} / {snap.total_steps:,} steps ({snap.progress:.0%}){eta}")
 
 
-def poll_every() -> float | None:
-    """Refresh period for fragments that follow this session's job: only while it is active."""
-    job = active_job()
-    return POLL_S if job is not None and job.snapshot().active else None
-
-
 def sidebar_status() -> None:
     """The session's job on every page; refreshes itself while the job trains."""
-    every = poll_every()
+    job = active_job()
+    every = SIDEBAR_POLL_S if job is not None and job.snapshot().active else None
 
     @st.fragment(run_every=every)
     def card() -> None:

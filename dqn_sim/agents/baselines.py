@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dqn_sim.agents.policy import Policy, top_k_masked
+from dqn_sim.agents.policy import Policy, random_slates, top_k_masked
 from dqn_sim.sim.env import StepResult, VecRecEnv
 
 
@@ -17,7 +17,7 @@ class RandomPolicy(Policy):
         self.rng = np.random.default_rng(seed)
 
     def act(self, env: VecRecEnv) -> np.ndarray:
-        return top_k_masked(self.rng.random(env.mask_UI.shape), env.mask_UI, env.slate_size)
+        return random_slates(env.mask_UI, env.slate_size, self.rng)
 
 
 class PopularityPolicy(Policy):

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from dqn_sim.agents.policy import Policy, top_k_masked
+from dqn_sim.agents.policy import Policy, random_slates, top_k_masked
 from dqn_sim.agents.qnet import ItemQNet, MLPQNet, QNet
 from dqn_sim.agents.replay import NStepAccumulator, PrioritizedReplayBuffer, ReplayBatch, ReplayBuffer
 from dqn_sim.config import AgentConfig, ScenarioConfig
@@ -29,7 +29,6 @@ from dqn_sim.sim.env import VecRecEnv
 CHECKPOINT_FORMAT = "dqn_sim.dqn"
 CHECKPOINT_VERSION = 1
 LARGE_CATALOGUE = 1000  # network="auto" switches to the item-feature network above this many items
-RANDOM_CHUNK = 1 << 22  # random scores drawn at once when exploring (16 MB of float32)
 
 
 class CheckpointError(ValueError):
@@ -41,16 +40,6 @@ def _tensor(array: np.ndarray, dtype: type) -> torch.Tensor:
     broadcast masks) are copied, since torch tensors cannot be read-only."""
     array = np.asarray(array, dtype=dtype)
     return torch.from_numpy(array if array.flags.writeable else array.copy())
-
-
-def random_slates(mask_BI: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    """``k`` distinct allowed items per row, uniformly at random (top-k of random scores); rows go in
-    chunks so that thousands of users x a large catalogue never need one huge score matrix."""
-    rows = max(1, RANDOM_CHUNK // mask_BI.shape[1])
-    return np.concatenate([
-        top_k_masked(rng.random(mask.shape, dtype=np.float32), mask, k)
-        for mask in (mask_BI[lo:lo + rows] for lo in range(0, len(mask_BI), rows))
-    ])
 
 
 def resolve_network(network: str, n_items: int, n_candidates: int) -> str:
@@ -118,28 +107,33 @@ class DQNAgent(Policy):
 
     def greedy(self, obs_BO: np.ndarray, mask_BI: np.ndarray) -> np.ndarray:
         """The ``slate_size`` allowed items of highest Q per user, best first: ``slate_BS``."""
+        return self.greedy_with_value(obs_BO, mask_BI)[0]
+
+    def greedy_with_value(self, obs_BO: np.ndarray, mask_BI: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Greedy ``slate_BS`` and each user's max allowed Q, ``q_max_B`` (what the trainer logs as q_mean)."""
         mask_BI = np.asarray(mask_BI, dtype=bool)
         with torch.inference_mode():
             q_BK, item_BK = self.online.allowed_q(_tensor(obs_BO, np.float32), _tensor(mask_BI, np.bool_))
+        q_BK = q_BK.numpy()
         if item_BK is None:
-            return top_k_masked(q_BK.numpy(), mask_BI, self.slate_size)
+            slate_BS = top_k_masked(q_BK, mask_BI, self.slate_size)
+            return slate_BS, np.take_along_axis(q_BK, slate_BS[:, :1], axis=1)[:, 0]
         item_BK = item_BK.numpy()
-        pos_BS = top_k_masked(q_BK.numpy(), np.take_along_axis(mask_BI, item_BK, axis=1), self.slate_size)
-        return np.take_along_axis(item_BK, pos_BS, axis=1)
+        pos_BS = top_k_masked(q_BK, np.take_along_axis(mask_BI, item_BK, axis=1), self.slate_size)
+        return np.take_along_axis(item_BK, pos_BS, axis=1), np.take_along_axis(q_BK, pos_BS[:, :1], axis=1)[:, 0]
 
     def act_explore(
         self, obs_BO: np.ndarray, mask_BI: np.ndarray, epsilon: float, rng: np.random.Generator
-    ) -> np.ndarray:
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Epsilon-greedy per user: with probability ``epsilon`` a random slate of distinct allowed items,
-        else the greedy slate. Only the greedy users go through the network."""
+        else the greedy slate. Returns ``(slate_BS, q_max_B)``: the max Q of every acted state is kept so
+        the trainer can compare Q estimates with the returns that followed."""
         mask_BI = np.asarray(mask_BI, dtype=bool)
+        slate_BS, q_max_B = self.greedy_with_value(obs_BO, mask_BI)
         explore_B = rng.random(len(mask_BI)) < epsilon
-        slate_BS = np.empty((len(mask_BI), self.slate_size), dtype=np.int64)
         if explore_B.any():
             slate_BS[explore_B] = random_slates(mask_BI[explore_B], self.slate_size, rng)
-        if not explore_B.all():
-            slate_BS[~explore_B] = self.greedy(obs_BO[~explore_B], mask_BI[~explore_B])
-        return slate_BS
+        return slate_BS, q_max_B
 
     def epsilon(self, step: int, total_steps: int) -> float:
         """Exploration rate at env user-step ``step`` of ``total_steps``."""

@@ -19,6 +19,19 @@ def top_k_masked(score_UI: np.ndarray, mask_UI: np.ndarray, k: int) -> np.ndarra
     return np.take_along_axis(top_UK, order, axis=1)
 
 
+RANDOM_CHUNK = 1 << 22  # random scores drawn at once (16 MB of float32)
+
+
+def random_slates(mask_BI: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """``k`` distinct allowed items per row, uniformly at random (top-k of random scores); rows go in
+    chunks so that thousands of users x a large catalogue never need one huge score matrix."""
+    rows = max(1, RANDOM_CHUNK // mask_BI.shape[1])
+    return np.concatenate([
+        top_k_masked(rng.random(mask.shape, dtype=np.float32), mask, k)
+        for mask in (mask_BI[lo:lo + rows] for lo in range(0, len(mask_BI), rows))
+    ])
+
+
 class Policy(ABC):
     """Chooses a slate for every user of a batch; may learn online from what it observes."""
 

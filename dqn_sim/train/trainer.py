@@ -16,7 +16,6 @@ from scipy.signal import lfilter
 
 from dqn_sim.agents.baselines import BASELINES
 from dqn_sim.agents.dqn import DQNAgent
-from dqn_sim.agents.policy import top_k_masked
 from dqn_sim.config import AgentConfig, ScenarioConfig, TrainConfig
 from dqn_sim.sim.env import VecRecEnv
 from dqn_sim.train.evaluate import EvalResult, evaluate_baseline, evaluate_policy
@@ -34,18 +33,6 @@ EVAL_COLUMNS = [
 SEGMENT_COLUMNS = ["policy", "segment", "segment_name", "episodes", "return_mean", "return_lo", "return_hi"]
 EVAL_SEED_OFFSET = 1_000_003  # held-out users: evaluation seeds never coincide with training seeds
 TRACKED_STEPS = 512  # per-episode steps kept to compare Q estimates with realised returns
-
-
-def epsilon_greedy_slate(
-    q_UI: np.ndarray, mask_UI: np.ndarray, epsilon: float, k: int, rng: np.random.Generator
-) -> np.ndarray:
-    """Greedy top-k by Q, replaced for a random share ``epsilon`` of users by a random allowed slate."""
-    slate_US = top_k_masked(q_UI, mask_UI, k)
-    explore_U = rng.random(q_UI.shape[0]) < epsilon
-    if explore_U.any():
-        idx = np.flatnonzero(explore_U)
-        slate_US[idx] = top_k_masked(rng.random((idx.size, q_UI.shape[1])), mask_UI[idx], k)
-    return slate_US
 
 
 def eval_rows(step: int, wall_time: float, result: EvalResult) -> dict:
@@ -179,8 +166,7 @@ class Trainer:
         cfg, env = self.cfg, self.env
         self.epsilon = self.agent.epsilon(self.step_count, cfg.total_steps)
         obs_UO, mask_UI = env.obs_UO, env.mask_UI
-        q_UI = self.agent.q_values(obs_UO, mask_UI)
-        slate_US = epsilon_greedy_slate(q_UI, mask_UI, self.epsilon, env.slate_size, self.rng)
+        slate_US, q_max_U = self.agent.act_explore(obs_UO, mask_UI, self.epsilon, self.rng)
         t_U = env.t_U.copy()
         result = env.step(slate_US)
 
@@ -196,7 +182,7 @@ class Trainer:
         if len(ready.obs_BO):
             self.buffer.add(*ready)
 
-        self._track(t_U, q_UI.max(axis=1), result)
+        self._track(t_U, q_max_U, result)
         self.step_count += env.n_envs
         self.batch_steps += 1
         learning = self.step_count >= cfg.learning_starts and len(self.buffer) >= self.agent_cfg.batch_size
