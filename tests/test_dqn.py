@@ -9,9 +9,10 @@ import torch
 from dqn_sim.agents.dqn import CheckpointError, DQNAgent, resolve_network
 from dqn_sim.agents.qnet import ItemQNet, MLPQNet
 from dqn_sim.agents.replay import PrioritizedReplayBuffer, ReplayBatch
-from dqn_sim.config import AgentConfig
+from dqn_sim.config import AgentConfig, TrainConfig
 from dqn_sim.presets import get_preset
 from dqn_sim.sim.env import make_vec_env
+from dqn_sim.train.trainer import Trainer
 
 torch.set_num_threads(1)
 
@@ -329,3 +330,19 @@ def test_learns_a_deterministic_chain(network: str, gamma: float, prioritized: b
     np.testing.assert_allclose(q_AI, expected_A, atol=0.5)
     np.testing.assert_allclose(q_BI, [10.0, 0.0], atol=0.5)
     assert agent.greedy(np.array([CHAIN_A], np.float32), np.ones((1, 2), bool))[0, 0] == (1 if gamma else 0)
+
+
+def test_warm_start_continues_from_a_checkpoint_and_refuses_another_shape(tmp_path):
+    scenario = get_preset("video").with_overrides({"audience.n_users": 200})
+    cfg = AgentConfig(hidden_sizes=[16])
+    first = Trainer(scenario, cfg, TrainConfig(total_steps=2000, n_envs=16, learning_starts=100, seed=1))
+    while not first.done:
+        first.step()
+    first.agent.save(tmp_path / "model.pt", scenario)
+    resumed = Trainer(scenario, cfg.with_overrides({"lr": 1e-4}), TrainConfig(seed=2), init_from=tmp_path / "model.pt")
+    obs, mask = first.env.obs_UO, first.env.mask_UI
+    np.testing.assert_array_equal(resumed.agent.q_values(obs, mask), first.agent.q_values(obs, mask))
+    assert resumed.agent.config.lr == 1e-4
+    with pytest.raises(CheckpointError, match="cannot seed this run"):
+        DQNAgent(obs_dim=first.env.obs_dim, n_items=first.env.n_items, item_features_IF=first.env.item_features_IF,
+                 slate_size=1, config=AgentConfig(hidden_sizes=[32]), seed=0).warm_start(tmp_path / "model.pt")

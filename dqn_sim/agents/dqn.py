@@ -296,3 +296,24 @@ class DQNAgent(Policy):
             ) from None
         agent.target.load_state_dict(agent.online.state_dict())
         return agent, scenario
+
+    def warm_start(self, path: str | Path) -> None:
+        """Continue from a checkpoint's weights under this agent's (possibly tweaked) hyperparameters.
+
+        The network shape must match: same observation and catalogue sizes, same network kind and widths.
+        """
+        other, _ = DQNAgent.load(path)
+        ours = (self.obs_dim, self.n_items, self.network, list(self.config.hidden_sizes), self.config.dueling,
+                self.config.embedding_dim)
+        theirs = (other.obs_dim, other.n_items, other.network, list(other.config.hidden_sizes),
+                  other.config.dueling, other.config.embedding_dim)
+        if ours != theirs:
+            raise CheckpointError(
+                f"{path} cannot seed this run: it holds a network (obs_dim, n_items, kind, hidden_sizes, dueling, "
+                f"embedding_dim) = {theirs}, this run needs {ours}"
+            )
+        self.online.load_state_dict(other.online.state_dict())
+        self.target.load_state_dict(other.online.state_dict())
+        self.online.invalidate_cache()
+        self.target.invalidate_cache()
+        self.updates = other.updates

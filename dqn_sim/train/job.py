@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 import torch
@@ -84,13 +85,15 @@ class TrainingJob:
         train_cfg: TrainConfig,
         name: str | None = None,
         observer: JobObserver | None = None,
-        trainer_factory: Callable[[ScenarioConfig, AgentConfig, TrainConfig], Trainer] = Trainer,
+        trainer_factory: Callable[..., Trainer] = Trainer,
+        init_from: Path | None = None,
     ) -> None:
         self.id = uuid.uuid4().hex[:8]
         self.name = name or f"{scenario.name} · seed {train_cfg.seed} · {self.id[:4]}"
         self.scenario, self.agent_cfg, self.train_cfg = scenario, agent_cfg, train_cfg
         self.observer = observer or JobObserver()
         self._factory = trainer_factory
+        self.init_from = init_from  # checkpoint to resume from
         self._lock = threading.Lock()
         self._resume = threading.Event()
         self._resume.set()
@@ -181,7 +184,7 @@ class TrainingJob:
             with self._lock:
                 self._state = "running"
             self._run_id = self.observer.started(self)
-            trainer = self._factory(self.scenario, self.agent_cfg, self.train_cfg)
+            trainer = self._factory(self.scenario, self.agent_cfg, self.train_cfg, init_from=self.init_from)
             self._trainer = trainer
             trainer.evaluate_baselines()
             self._publish(trainer)
@@ -261,7 +264,8 @@ class JobRegistry:
         self._lock = threading.Lock()
 
     def start(
-        self, scenario: ScenarioConfig, agent_cfg: AgentConfig, train_cfg: TrainConfig, name: str | None = None
+        self, scenario: ScenarioConfig, agent_cfg: AgentConfig, train_cfg: TrainConfig, name: str | None = None,
+        init_from: Path | None = None,
     ) -> TrainingJob:
         with self._lock:
             active = [j for j in self._jobs.values() if j.state in ACTIVE_STATES]
@@ -271,7 +275,7 @@ class JobRegistry:
                     "stop one before starting another"
                 )
             observer = self._observer_factory() if self._observer_factory else None
-            job = TrainingJob(scenario, agent_cfg, train_cfg, name=name, observer=observer)
+            job = TrainingJob(scenario, agent_cfg, train_cfg, name=name, observer=observer, init_from=init_from)
             self._jobs[job.id] = job
         return job.start()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -73,7 +74,11 @@ class _Window:
 class Trainer:
     """DQN training on a vectorised scenario, with baselines evaluated on the same held-out seeds."""
 
-    def __init__(self, scenario: ScenarioConfig, agent_cfg: AgentConfig, train_cfg: TrainConfig) -> None:
+    def __init__(
+        self, scenario: ScenarioConfig, agent_cfg: AgentConfig, train_cfg: TrainConfig,
+        init_from: Path | None = None,
+    ) -> None:
+        """``init_from``: a checkpoint whose weights start this run (resume or fine-tune a stored run)."""
         self.scenario, self.agent_cfg, self.cfg = scenario, agent_cfg, train_cfg
         seed = train_cfg.seed
         self.env = VecRecEnv(scenario, train_cfg.n_envs, seed)
@@ -82,6 +87,8 @@ class Trainer:
             slate_size=self.env.slate_size, config=agent_cfg, seed=seed,
             n_candidates=scenario.dynamics.n_candidates,
         )
+        if init_from is not None:
+            self.agent.warm_start(init_from)
         self.buffer = self.agent.make_buffer()
         self.nstep = self.agent.make_nstep(train_cfg.n_envs)
         self.rng = np.random.default_rng(seed + 1)
