@@ -447,9 +447,9 @@ class AgentConfig(Config):
                             hi=1.0, group="replay")
     per_eps: float = knob(1e-3, "PER: priority floor added to |TD error|.", lo=1e-8, hi=1.0, group="replay")
     batch_size: int = knob(128, "Transitions per gradient update.", lo=1, hi=65536, group="learning")
-    lr: float = knob(1e-3, "Adam learning rate.", lo=1e-7, hi=1.0, group="learning")
+    lr: float = knob(5e-4, "Adam learning rate.", lo=1e-7, hi=1.0, group="learning")
     gamma: float = knob(0.95, "Discount factor (0 = myopic).", lo=0.0, hi=0.9999, group="learning")
-    n_step: int = knob(1, "Steps of the n-step return.", lo=1, hi=50, group="learning")
+    n_step: int = knob(5, "Steps of the n-step return (longer = long-term effects are seen sooner).", lo=1, hi=50, group="learning")
     double_dqn: bool = knob(True, "Double DQN: online net picks, target net evaluates.", group="learning")
     loss: str = knob("huber", "TD loss.", choices=("huber", "mse"), group="learning")
     max_grad_norm: float = knob(10.0, "Gradient-norm clip (0 = off).", lo=0.0, hi=1e6, group="learning")
@@ -486,12 +486,12 @@ class AgentConfig(Config):
 class TrainConfig(Config):
     """How long and how a training run goes."""
 
-    total_steps: int = knob(50000, "Environment user-steps to train for.", lo=1, hi=1000000000)
-    n_envs: int = knob(32, "Users simulated in parallel (one numpy batch).", lo=1, hi=65536)
+    total_steps: int = knob(250000, "Environment user-steps to train for.", lo=1, hi=1000000000)
+    n_envs: int = knob(64, "Users simulated in parallel (one numpy batch).", lo=1, hi=65536)
     learning_starts: int = knob(2000, "User-steps collected before the first update.", lo=0, hi=100000000)
     train_every: int = knob(1, "Batch steps between gradient updates.", lo=1, hi=10000)
-    updates_per_train: int = knob(1, "Gradient updates each time the learner trains.", lo=1, hi=1000)
-    log_every: int = knob(2000, "User-steps between metric rows.", lo=1, hi=100000000)
+    updates_per_train: int = knob(2, "Gradient updates each time the learner trains.", lo=1, hi=1000)
+    log_every: int = knob(2500, "User-steps between metric rows.", lo=1, hi=100000000)
     eval_every: int = knob(10000, "User-steps between evaluations on held-out seeds.", lo=1, hi=1000000000)
     eval_episodes: int = knob(200, "Episodes per evaluation (run as one batch).", lo=1, hi=100000)
     seed: int = knob(0, "Random seed: same seed and config give the same metrics.", lo=0, hi=2**31 - 1)
