@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from dqn_sim.config import AgentConfig, ConfigError, ScenarioConfig, TrainConfig, parse_override
-from dqn_sim.presets import DEFAULT_PRESET, describe_presets, get_preset
+from dqn_sim.presets import DEFAULT_PRESET, describe_presets, get_preset, preset_agent
 from dqn_sim.progress import ProgressBar
 
 BASELINE_POLICIES = ("random", "popularity", "greedy", "oracle", "patient-oracle")
@@ -36,7 +36,9 @@ def load_configs(preset: str, config_file: str | None, overrides: list[str]) -> 
     Override keys are dotted paths: ``agent.lr``, ``train.n_envs``, ``dynamics.slate_size`` or
     ``scenario.dynamics.slate_size``.
     """
-    parts: dict[str, dict[str, Any]] = {"scenario": get_preset(preset).to_dict(), "agent": {}, "train": {}}
+    parts: dict[str, dict[str, Any]] = {
+        "scenario": get_preset(preset).to_dict(), "agent": preset_agent(preset).to_dict(), "train": {},
+    }
     if config_file:
         try:
             data = json.loads(Path(config_file).read_text())

@@ -341,7 +341,7 @@ def candidates_chart(
     fig = _subplots(1, len(panels), traces, _layout(height=max(240, 40 + 22 * len(keep)), revision="candidates",
                                                     hovermode="closest"),
                     shared_yaxes=True, horizontal_spacing=0.04, subplot_titles=[p[0] for p in panels])
-    fig.update_yaxes(autorange="reversed")
+    fig.update_yaxes(type="category", autorange="reversed")  # "#12" would otherwise be read as the number 12
     return fig
 
 

@@ -101,19 +101,20 @@ else:
 world = build_world(scenario)
 aud = world.audience
 
-cols = st.columns([2, 2, 1, 2, 1])
+cols = st.columns(2)
 left_policy = cols[0].selectbox("Policy A", options, format_func=policy_name, key="inspect:a",
                                 index=options.index("dqn" if job else "greedy"))
 right_policy = cols[1].selectbox("Policy B", options, format_func=policy_name, key="inspect:b",
                                  index=options.index("oracle"))
-by = cols[2].segmented_control("Pick", ["segment", "user"], default="segment", required=True, key="inspect:by",
-                               format_func=str.title)
-seed = cols[4].number_input("Seed", 0, 1_000_000, 0, key="inspect:seed",
+cols = st.columns([1, 2, 1], vertical_alignment="bottom")
+by = cols[0].segmented_control("Pick a user", ["segment", "user"], default="segment", required=True,
+                               key="inspect:by", format_func={"segment": "From a segment", "user": "By id"}.get)
+seed = cols[2].number_input("Seed", 0, 1_000_000, 0, key="inspect:seed",
                             help="Draws the user and every random event of the session (same for both policies)")
 if by == "user":
-    user = int(cols[3].number_input("User id", 0, aud.n_users - 1, 0, key="inspect:user"))
+    user = int(cols[1].number_input("User id", 0, aud.n_users - 1, 0, key="inspect:user"))
 else:
-    segment = cols[3].selectbox("User from segment", range(aud.n_segments), format_func=lambda s: aud.names[s],
+    segment = cols[1].selectbox("Segment", range(aud.n_segments), format_func=lambda s: aud.names[s],
                                 key="inspect:segment", help="A user of this segment, drawn with the seed")
     user = pick_user(scenario, int(seed), segment)
 st.caption(f"User **{user}** of segment **{aud.names[aud.segment_N[user]]}**, arriving with a session budget of "

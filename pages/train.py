@@ -120,7 +120,8 @@ def outcome(snap: JobSnapshot) -> None:
         lo, hi = s["dqn_return_ci"]
         lift = s["dqn_return"] / s["best_baseline_return"] - 1
         st.success(
-            f"{snap.state.title()} after {snap.step:,} steps in {duration(snap.elapsed_s)}: the DQN earns "
+            f"{snap.state.title()} after {snap.step:,} steps in {duration(snap.elapsed_s)} "
+            f"({s.get('sps', 0):,.0f} steps/s on average): the DQN earns "
             f"**{s['dqn_return']:.3g}** per session (95% CI {lo:.3g}–{hi:.3g}), **{lift:+.0%}** against the best "
             f"baseline ({plots.policy_label(s['best_baseline']).lower()}, {s['best_baseline_return']:.3g}).",
             icon=":material/check_circle:",

@@ -1,10 +1,47 @@
-"""Shared fixtures: every test gets its own run-store home, so nothing touches ~/.dqn_sim."""
+"""Fixtures for the real-browser tests: one Streamlit server and one chromium for the whole session."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from tests.streamlit_server import CHROMIUM, launch_chromium, serve_app
 
-@pytest.fixture(autouse=True)
-def _isolated_store_home(tmp_path, monkeypatch):
-    home = tmp_path / "dqn_sim_home"
-    monkeypatch.setenv("DQN_SIM_HOME", str(home))
-    return home
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory) -> Iterator[str]:
+    """``streamlit run app.py`` headless on a free port, healthy before the first test uses it."""
+    home = tmp_path_factory.mktemp("dqn_sim_home")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with serve_app(home, ARTIFACTS / "server.log") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator:
+    if not CHROMIUM.exists():
+        reason = f"{CHROMIUM} is not installed (apt-get install chromium)"
+        if os.environ.get("DQN_SIM_REQUIRE_BROWSER"):  # CI: the browser tests must run, never skip
+            pytest.fail(reason)
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = launch_chromium(playwright)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, app_url: str) -> Iterator:
+    """A fresh browser tab (its own Streamlit session) at the app's home page."""
+    context = browser.new_context(viewport={"width": 1440, "height": 1800})
+    tab = context.new_page()
+    tab.set_default_timeout(60_000)
+    yield tab
+    context.close()

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from dqn_sim.config import AgentConfig, TrainConfig
-from dqn_sim.presets import get_preset
+from dqn_sim.presets import get_preset, preset_agent
 from dqn_sim.train.trainer import TIMING_COLUMNS, Trainer
 
 pytestmark = pytest.mark.learning
@@ -24,7 +24,7 @@ def _one_thread():
 
 
 def train(preset: str, steps: int, seed: int = 0, **agent) -> Trainer:
-    trainer = Trainer(get_preset(preset), AgentConfig(**agent),
+    trainer = Trainer(get_preset(preset), preset_agent(preset).with_overrides(agent),
                       TrainConfig(total_steps=steps, eval_every=10**9, eval_episodes=500, seed=seed))
     trainer.evaluate_baselines()
     while not trainer.done:

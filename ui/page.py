@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import runpy
+from pathlib import Path
+
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
+APP = Path(__file__).resolve().parent.parent / "app.py"
+
 
 def require_entry_point() -> None:
-    """Rerun through ``app.py`` when Streamlit ran this page file on its own.
+    """Run ``app.py`` (which runs this page through ``st.navigation``) when Streamlit ran the page alone.
 
-    With a ``pages/`` folder, Streamlit 1.67 starts every server in legacy multipage mode until some run
-    calls ``st.navigation``; if the first request after a (re)start is a page URL (a reload of
-    ``/train?run=...``), the page runs without ``app.py``: no sidebar status, no theme, no job reattached.
+    With a ``pages/`` folder, Streamlit 1.67 runs in legacy multipage mode until some run calls
+    ``st.navigation``: the first request after a server start that is a page URL, and every ``AppTest``
+    run after ``switch_page``, execute the page file without ``app.py`` (no theme, no sidebar, no job
+    reattached). Running the entry point in place, in the same run, keeps that run's button clicks.
     """
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
-        st.rerun()
+        runpy.run_path(str(APP), run_name="__main__")
+        st.stop()
 
 
 def header(title: str, story: str) -> None:

@@ -1,0 +1,210 @@
+"""Every page through Streamlit's AppTest: renders without exceptions, refuses bad input with a message
+next to the field, and drives real training jobs (start, pause, resume, stop, fail).
+
+AppTest never fires ``run_every`` timers: a test polls by calling ``at.run()`` again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from dqn_sim.presets import get_preset
+from dqn_sim.train.job import ACTIVE_STATES
+from dqn_sim.train.trainer import Trainer
+from ui.state import registry
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+PAGES = ["pages/scenario.py", "pages/train.py", "pages/inspect.py", "pages/compare.py"]
+TIMEOUT = 60  # seconds per run: generous, the machine is shared
+QUICK = {"train.total_steps": 3000, "train.n_envs": 16, "train.learning_starts": 500, "train.log_every": 500,
+         "train.eval_every": 1500, "train.eval_episodes": 16}  # a run of about a second
+ENDLESS = {"train.total_steps": 10_000_000, "train.eval_episodes": 16}  # still running when the test acts
+
+
+@pytest.fixture(autouse=True)
+def fresh_app(tmp_path, monkeypatch) -> Iterator[None]:
+    """A private store home, empty caches (AppTest shares them across tests), and no job left running."""
+    monkeypatch.setenv("DQN_SIM_HOME", str(tmp_path))
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield
+    for job in registry().jobs():
+        job.stop()
+        job.join(30)
+    st.cache_resource.clear()
+
+
+def open_page(page: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    if page:
+        at.switch_page(page).run()
+    assert not at.exception
+    return at
+
+
+def start(at: AppTest, settings: dict[str, int]) -> str:
+    """Fill the Train form and press Start; returns the new job's id."""
+    for key, value in settings.items():
+        at.number_input(key=key).set_value(value)
+    at.button(key="FormSubmitter:hyperparameters-Start training").click().run()
+    assert not at.exception
+    return at.session_state["job_id"]
+
+
+def button(at: AppTest, label: str):
+    return next(b for b in at.button if b.label == label)
+
+
+def texts(elements) -> list[str]:
+    return [e.value for e in elements]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_without_exceptions(page: str) -> None:
+    at = open_page(page)
+    assert at.title and not at.error
+    assert "Training job" in texts(at.sidebar.caption)  # the job card is on every page
+
+
+def test_scenario_invalid_value_shows_message_next_to_field_and_keeps_last_valid() -> None:
+    at = open_page()
+    at.number_input(key="scenario.dynamics.n_candidates").set_value(500).run()
+    assert not at.exception
+    assert texts(at.error) == ["dynamics.n_candidates must be an integer in [0, 200] (catalogue.n_items), got 500"]
+    assert "need attention" in at.warning[0].value
+    assert at.session_state["scenario"].dynamics.n_candidates == 0  # training would use the last valid one
+    at.number_input(key="scenario.dynamics.n_candidates").set_value(20).run()
+    assert not at.error and at.session_state["scenario"].dynamics.n_candidates == 20
+
+
+def test_scenario_list_field_that_does_not_parse_is_refused() -> None:
+    at = open_page()
+    at.text_input(key="scenario.audience.segment_shares").set_value("0.5, lots").run()
+    assert any("audience.segment_shares" in e for e in texts(at.error))
+    at.text_input(key="scenario.audience.segment_shares").set_value("1, 1, 1, 1").run()
+    assert not at.error and at.session_state["scenario"].audience.segment_shares == [1.0] * 4
+
+
+def test_preset_choice_loads_every_knob() -> None:
+    at = open_page()
+    at.selectbox(key="scenario:preset").select("recsim-ie").run()
+    assert not at.exception
+    assert at.session_state["scenario"] == get_preset("recsim-ie")
+    assert at.number_input(key="scenario.dynamics.slate_size").value == 2
+
+
+def test_scenarios_save_load_and_upload(tmp_path) -> None:
+    at = open_page()
+    at.number_input(key="scenario.catalogue.n_items").set_value(321).run()
+    at.text_input(key="scenario.name").set_value("big shop").run()
+    button(at, "Save").click().run()
+    assert (tmp_path / "scenarios" / "big shop.json").is_file()
+    assert "Saved as **big shop**." in texts(at.success)
+    at.selectbox(key="scenario:preset").select("news").run()
+    assert at.session_state["scenario"].catalogue.n_items == 500
+    at.selectbox(key="scenario:saved").select("big shop")
+    button(at, "Load").click().run()
+    assert at.session_state["scenario"].catalogue.n_items == 321
+    assert at.number_input(key="scenario.catalogue.n_items").value == 321
+    upload = get_preset("live").to_json().encode()
+    at.file_uploader(key="scenario:upload").set_value(("live.json", upload, "application/json")).run()
+    assert at.session_state["scenario"] == get_preset("live")
+
+
+@pytest.mark.parametrize(("content", "reason"), [
+    (b"{not json", "not valid JSON"),
+    (json.dumps({"catalogue": {"n_items": -3}}).encode(), "catalogue.n_items must be an integer in [2, 20000]"),
+    (json.dumps({"colour": "red"}).encode(), "unknown field colour"),
+])
+def test_corrupt_upload_is_refused_with_a_reason(content: bytes, reason: str) -> None:
+    at = open_page()
+    before = at.session_state["scenario"]
+    at.file_uploader(key="scenario:upload").set_value(("bad.json", content, "application/json")).run()
+    assert not at.exception
+    assert any("bad.json was not loaded" in e and reason in e for e in texts(at.error))
+    assert at.session_state["scenario"] == before
+
+
+def test_train_invalid_hyperparameter_shows_message_and_starts_nothing() -> None:
+    at = open_page("pages/train.py")
+    at.number_input(key="agent.eps_start").set_value(0.1)
+    at.number_input(key="agent.eps_end").set_value(0.5)
+    at.button(key="FormSubmitter:hyperparameters-Start training").click().run()
+    assert "eps_end must be a number in [0, 0.1] (eps_start), got 0.5" in texts(at.error)
+    assert "job_id" not in at.session_state and not registry().jobs()
+
+
+def test_start_pause_resume_stop() -> None:
+    at = open_page("pages/train.py")
+    job_id = start(at, ENDLESS)
+    job = registry().get(job_id)
+    assert job.snapshot().state in ACTIVE_STATES and at.query_params["run"] == job_id
+    button(at, "Pause").click().run()
+    assert job.snapshot().state == "paused"
+    button(at, "Resume").click().run()
+    assert job.snapshot().state == "running"
+    button(at, "Stop").click().run()
+    assert not at.exception
+    assert job.snapshot().state == "stopped"
+    assert "Stopped" in at.success[0].value and len(at.get("plotly_chart")) == 6
+
+
+def test_finished_run_reaches_inspect_and_compare() -> None:
+    at = open_page("pages/train.py")
+    job = registry().get(start(at, QUICK))
+    assert job.join(TIMEOUT)
+    at.run()  # a poll: the page notices the end
+    assert "Finished" in at.success[0].value
+    at.switch_page("pages/compare.py").run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["policy"].map(str.lower).str.split().str[0]).count("dqn") == 1 and len(table) == 5
+    at.switch_page("pages/inspect.py").run()
+    assert not at.exception and not at.info  # a model is there: no 'train first' note
+    assert at.selectbox(key="inspect:a").value == "dqn"
+    at.slider(key="inspect:step").set_value(2).run()
+    assert not at.exception
+
+
+def test_inspect_without_model_compares_baselines() -> None:
+    at = open_page("pages/inspect.py")
+    assert "No trained model" in at.info[0].value
+    assert at.selectbox(key="inspect:a").value == "greedy" and len(at.metric) == 6
+    at.segmented_control(key="inspect:by").set_value("user").run()
+    at.number_input(key="inspect:user").set_value(42).run()
+    assert not at.exception and "User **42**" in at.caption[0].value
+
+
+def test_failed_job_shows_its_error_and_keeps_its_charts(monkeypatch) -> None:
+    def broken_step(self: Trainer) -> None:
+        raise RuntimeError("simulated failure")
+
+    monkeypatch.setattr(Trainer, "step", broken_step)
+    at = open_page("pages/train.py")
+    job = registry().get(start(at, QUICK))
+    assert job.join(TIMEOUT)
+    at.run()
+    assert any("simulated failure" in e for e in texts(at.error))
+    assert len(at.get("plotly_chart")) == 6  # the baselines were evaluated before the failure
+
+
+def test_reload_reattaches_and_two_tabs_run_their_own_jobs() -> None:
+    first = open_page("pages/train.py")
+    first_id = start(first, ENDLESS)
+    second = open_page("pages/train.py")  # another tab: no job yet
+    assert "job_id" not in second.session_state
+    second_id = start(second, ENDLESS)
+    assert second_id != first_id and {j.id for j in registry().jobs()} == {first_id, second_id}
+    reload = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    reload.query_params["run"] = first_id  # a reload keeps ?run=<id> in the URL
+    reload.run()
+    assert reload.session_state["job_id"] == first_id
+    third = open_page("pages/train.py")  # both slots are taken
+    third.button(key="FormSubmitter:hyperparameters-Start training").click().run()
+    assert any("already running" in e for e in texts(third.error))
