@@ -42,6 +42,15 @@ class Catalogue:
         return self.duration >= self.period
 
     @property
+    def onehot(self) -> bool:
+        """One topic per item: affinities are then gathers instead of dot products (the fast path)."""
+        return bool(np.all(self.topics_IK.max(axis=1) == 1.0))
+
+    @property
+    def topic_I(self) -> np.ndarray:
+        return self.topics_IK.argmax(axis=1)
+
+    @property
     def is_ad_I(self) -> np.ndarray:
         return self.value_I > 0
 

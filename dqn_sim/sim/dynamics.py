@@ -20,13 +20,18 @@ def item_scores(
     ad_fatigue_U: np.ndarray,
     clock_U: np.ndarray,
     item_US: np.ndarray,
+    topic_I: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Affinity (interest . topic) and the remaining click logit of each slate item."""
-    topics_USK = cat.topics_IK[item_US]
-    affinity_US = np.einsum("uk,usk->us", interest_UK, topics_USK)
+    if topic_I is not None:  # one topic per item: a gather instead of a dot product
+        dot = lambda user_UK: np.take_along_axis(user_UK, topic_I[item_US], axis=1)  # noqa: E731
+    else:
+        topics_USK = cat.topics_IK[item_US]
+        dot = lambda user_UK: np.einsum("uk,usk->us", user_UK, topics_USK)  # noqa: E731
+    affinity_US = dot(interest_UK)
     extra_US = cat.static_logit_I[item_US] + cat.fresh_logit_US(clock_U, item_US)
     if dyn.fatigue_gain > 0:
-        extra_US = extra_US - dyn.fatigue_weight * np.einsum("uk,usk->us", fatigue_UK, topics_USK)
+        extra_US = extra_US - dyn.fatigue_weight * dot(fatigue_UK)
     if dyn.ad_fatigue_gain > 0:
         extra_US = extra_US - dyn.fatigue_weight * ad_fatigue_U[:, None] * cat.is_ad_I[item_US]
     return affinity_US.astype(np.float32), extra_US.astype(np.float32)

@@ -88,6 +88,7 @@ class VecRecEnv:
         self.item_features_IF = self.catalogue.features_IF(scenario.catalogue.quality_observed)
         self.rng = np.random.default_rng(seed)
         self._full_mask: np.ndarray | None = None
+        self._topic_I = self.catalogue.topic_I if self.catalogue.onehot else None
         self._perm_PI = np.stack([self.rng.permutation(self.n_items) for _ in range(N_CANDIDATE_PERMS)])
         self.obs_names = self._obs_names()
         self.obs_dim = len(self.obs_names)
@@ -213,7 +214,7 @@ class VecRecEnv:
 
         affinity_US, extra_US = item_scores(
             cat, dyn, self.interest_UK, dyn.fatigue_gain * self.shown_UK,
-            dyn.ad_fatigue_gain * self.ad_shown_U, self.clock_U, slate_US,
+            dyn.ad_fatigue_gain * self.ad_shown_U, self.clock_U, slate_US, self._topic_I,
         )
         p_US = choice_probs(dyn, affinity_US, extra_US, valid_US)
         uniform_U3 = self.rng.random((u, 3))
@@ -237,8 +238,12 @@ class VecRecEnv:
         if dyn.drift_rate > 0:
             drifted = drift_interests(self.interest_UK, topics_UK, dyn.drift_rate, uniform_U3[:, 2])
             self.interest_UK = np.where(clicked[:, None], drifted, self.interest_UK).astype(np.float32)
-        shown_UK = (cat.topics_IK[slate_US] * valid_US[:, :, None]).sum(axis=1)
-        self.shown_UK = (dyn.fatigue_decay * self.shown_UK + shown_UK).astype(np.float32)
+        self.shown_UK *= dyn.fatigue_decay
+        if self._topic_I is not None:
+            for pos in range(self.slate_size):  # one (user, topic) cell per user and position: no clashes
+                self.shown_UK[rows, self._topic_I[slate_US[:, pos]]] += valid_US[:, pos]
+        else:
+            self.shown_UK += (cat.topics_IK[slate_US] * valid_US[:, :, None]).sum(axis=1)
         self.clicked_UK = (HISTORY_DECAY * self.clicked_UK + topics_UK).astype(np.float32)
         if dyn.ad_fatigue_gain > 0:
             ads = (cat.is_ad_I[slate_US] & valid_US).sum(axis=1)
