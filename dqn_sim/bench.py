@@ -65,38 +65,42 @@ def simulator_benchmark(min_seconds: float = 1.0, progress: Callable[[float], No
 def training_benchmark(
     preset: str = "video", budget_s: float = 90.0, seed: int = 0, progress: Callable[[float], None] | None = None
 ) -> dict:
-    """The full loop (act, store, learn, evaluate) with default hyperparameters for ``budget_s`` seconds.
+    """The full loop (act, store, learn, evaluate) with the preset's default hyperparameters.
 
-    Reports env user-steps/s, gradient updates/s, and the wall time until the DQN's evaluation return
-    first exceeds the best baseline's (mean above mean, and lower 95% bound above the baseline's upper).
+    Trains the default number of steps (or until ``budget_s``), evaluating every 10,000 steps, and reports
+    env user-steps/s, gradient updates/s, and the wall time until the DQN's evaluation return first exceeds
+    the best baseline's (mean above mean, and lower 95% bound above the baseline's upper bound).
     """
     import torch
 
-    from dqn_sim.config import AgentConfig, TrainConfig
+    from dqn_sim.config import TrainConfig
+    from dqn_sim.presets import preset_agent
     from dqn_sim.train.trainer import Trainer
 
     torch.set_num_threads(1)  # as in the training thread of the app
-    train = TrainConfig(total_steps=10**9, eval_every=10_000, log_every=5_000, seed=seed)
-    trainer = Trainer(get_preset(preset), AgentConfig(), train)
+    trainer = Trainer(get_preset(preset), preset_agent(preset), TrainConfig(eval_every=10_000, seed=seed))
     trainer.evaluate_baselines()
-    base = [e for e in trainer.evals if e["policy"] != "dqn"]
-    best = max(base, key=lambda e: e["return_mean"])
-    while trainer.wall_time < budget_s:
+    best = max(trainer.evals, key=lambda e: e["return_mean"])
+    while not trainer.done and trainer.wall_time < budget_s:
         trainer.step()
         if progress:
-            progress(min(1.0, trainer.wall_time / budget_s))
+            progress(max(trainer.progress, trainer.wall_time / budget_s))
+    if trainer.evals[-1]["step"] != trainer.step_count:
+        trainer.evaluate_agent()
     dqn = [e for e in trainer.evals if e["policy"] == "dqn"]
     ahead = next((e for e in dqn if e["return_mean"] > best["return_mean"]), None)
     clear = next((e for e in dqn if e["return_lo"] > best["return_hi"]), None)
-    final = trainer.evaluate_agent()
+    final_return = dqn[-1]["return_mean"]
     return {
         "preset": preset,
+        "steps": trainer.step_count,
+        "wall_s": trainer.wall_time,
         "steps_per_s": trainer.step_count / trainer.wall_time,
         "updates_per_s": trainer.updates / trainer.wall_time,
         "best_baseline": best["policy"],
         "best_baseline_return": best["return_mean"],
-        "dqn_final_return": final.return_mean,
-        "dqn_vs_best_baseline": final.return_mean / best["return_mean"],
+        "dqn_final_return": final_return,
+        "dqn_vs_best_baseline": final_return / best["return_mean"],
         "seconds_to_beat_best_baseline": ahead["wall_time"] if ahead else None,
         "seconds_to_beat_best_baseline_ci": clear["wall_time"] if clear else None,
     }
