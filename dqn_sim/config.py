@@ -449,7 +449,8 @@ class AgentConfig(Config):
     batch_size: int = knob(128, "Transitions per gradient update.", lo=1, hi=65536, group="learning")
     lr: float = knob(5e-4, "Adam learning rate.", lo=1e-7, hi=1.0, group="learning")
     gamma: float = knob(0.95, "Discount factor (0 = myopic).", lo=0.0, hi=0.9999, group="learning")
-    n_step: int = knob(5, "Steps of the n-step return (longer = long-term effects are seen sooner).", lo=1, hi=50, group="learning")
+    n_step: int = knob(5, "Steps of the n-step return (longer = long-term effects are seen sooner).", lo=1,
+                       hi=50, group="learning")
     double_dqn: bool = knob(True, "Double DQN: online net picks, target net evaluates.", group="learning")
     loss: str = knob("huber", "TD loss.", choices=("huber", "mse"), group="learning")
     max_grad_norm: float = knob(10.0, "Gradient-norm clip (0 = off).", lo=0.0, hi=1e6, group="learning")
