@@ -52,9 +52,8 @@ def users_frame(world: World, users: Sequence[int], top: int = 2) -> pd.DataFram
         "user": idx,
         "segment": [aud.names[s] for s in aud.segment_N[idx]],
         "budget (min)": _round(aud.budget_N[idx], 1),
-        "likes most": [
-            ", ".join(f"{names[k]} ({aud.interest_NK[u, k]:+.2f})" for k in row) for u, row in zip(idx, best, strict=True)
-        ],
+        "likes most": [", ".join(f"{names[k]} ({aud.interest_NK[u, k]:+.2f})" for k in row)
+                       for u, row in zip(idx, best, strict=True)],
     })
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.colors import qualitative
+from plotly.colors import get_colorscale, qualitative
 from plotly.subplots import make_subplots
 
 from dqn_sim.describe import topic_names
@@ -49,6 +49,8 @@ METRICS = {  # metric -> (training column, evaluation mean, low, high, axis titl
 RUN_PALETTE = [c if c.startswith("#") else "#" + "".join(f"{int(v):02x}" for v in c[4:-1].split(","))
                for c in qualitative.Bold]
 INTEREST_BAR = {"title": {"text": "Interest", "side": "right"}, "thickness": 12, "tickvals": [-1, 0, 1]}
+# red = dislikes, blue = likes; spelled out, as plotly.js reads the name "RdBu" the other way round
+INTEREST_SCALE = get_colorscale("RdBu")
 Trace = dict[str, Any]
 
 
@@ -266,13 +268,15 @@ def popularity_chart(popularity_I: np.ndarray) -> go.Figure:
     note = {"xref": "paper", "yref": "paper", "x": 1.0, "y": 1.0, "showarrow": False, "xanchor": "right",
             "yanchor": "bottom", "font": {"size": 11},
             "text": f"top 10% of items hold {pop[:top].sum():.0%} of the prior"}
+    spans_decades = pop[-1] > 0 and pop[0] / pop[-1] > 10  # a flat prior (Zipf 0) reads better on a linear axis
     return _figure([trace], _layout(title="Popularity curve", x_title="Rank", y_title="Popularity prior",
                                     height=300, showlegend=False, hovermode="closest", annotations=[note],
-                                    xaxis={"type": "log"}, yaxis={"type": "log"}))
+                                    xaxis={"type": "log", "dtick": 1},
+                                    yaxis={"type": "log", "dtick": 1} if spans_decades else None))
 
 
 def _heatmap(z: np.ndarray, x: Sequence, y: Sequence, hover: str) -> Trace:
-    return {"type": "heatmap", "z": z, "x": x, "y": y, "zmin": -1, "zmax": 1, "zmid": 0, "colorscale": "RdBu",
+    return {"type": "heatmap", "z": z, "x": x, "y": y, "zmin": -1, "zmax": 1, "zmid": 0, "colorscale": INTEREST_SCALE,
             "colorbar": INTEREST_BAR, "hovertemplate": hover}
 
 

@@ -61,7 +61,7 @@ else:
     st.caption("Per-segment results are computed from the final evaluation, when the run ends.")
 
 st.subheader("3 · Learning curves of this session's runs", divider="violet")
-cols = st.columns([3, 2, 2, 2])
+cols = st.columns([3, 2, 2, 3])
 chosen = cols[0].multiselect("Runs", list(by_id), default=list(by_id), format_func=lambda i: by_id[i].name,
                              key="compare:runs")
 source = cols[1].segmented_control("Curve", ["eval", "train"], default="eval", required=True, key="compare:source",

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 import streamlit as st
 
 from dqn_sim import plots
 from dqn_sim.agents.baselines import BASELINES
+from dqn_sim.agents.dqn import DQNAgent
 from dqn_sim.config import ScenarioConfig
 from dqn_sim.describe import item_label, session_frame
 from dqn_sim.sim.env import World, build_world
@@ -25,21 +28,28 @@ def baseline_trace(scenario_json: str, name: str, seed: int, user: int) -> Sessi
     return trace_session(scenario, warm_baseline(name, scenario, seed), seed=seed, user=user, max_steps=MAX_STEPS)
 
 
-def frozen_model(job: TrainingJob) -> tuple[int, object]:
-    """The job's model as a frozen copy, taken once and kept until the user asks for a newer one."""
-    cached = st.session_state.get("inspect:model")
-    if cached is None or cached[0] != job.id:
-        cached = (job.id, job.snapshot().step, job.policy(), {})
-        st.session_state["inspect:model"] = cached
-    return cached[1], cached[2]
+@dataclass
+class FrozenModel:
+    """A job's model copied once (the job may train on) and its replays, by (seed, user)."""
+
+    job_id: str
+    step: int
+    policy: DQNAgent
+    traces: dict[tuple[int, int], SessionTrace] = field(default_factory=dict)
+
+
+def frozen_model(job: TrainingJob) -> FrozenModel:
+    model = st.session_state.get("inspect:model")
+    if model is None or model.job_id != job.id:
+        model = st.session_state["inspect:model"] = FrozenModel(job.id, job.snapshot().step, job.policy())
+    return model
 
 
 def dqn_trace(job: TrainingJob, seed: int, user: int) -> SessionTrace:
-    _, model = frozen_model(job)
-    traces = st.session_state["inspect:model"][3]
-    if (seed, user) not in traces:
-        traces[(seed, user)] = trace_session(job.scenario, model, seed=seed, user=user, max_steps=MAX_STEPS)
-    return traces[(seed, user)]
+    model = frozen_model(job)
+    if (seed, user) not in model.traces:
+        model.traces[seed, user] = trace_session(job.scenario, model.policy, seed=seed, user=user, max_steps=MAX_STEPS)
+    return model.traces[seed, user]
 
 
 def refresh_model() -> None:
@@ -89,7 +99,7 @@ if models:
     job = by_id[st.selectbox("Trained model", list(by_id), index=len(by_id) - 1, key="inspect:job",
                              format_func=lambda i: f"{by_id[i].name} ({by_id[i].snapshot().state})")]
     scenario = job.scenario
-    model_step, _ = frozen_model(job)
+    model_step = frozen_model(job).step
     if job.snapshot().step > model_step:
         st.caption(f"Model as of step {model_step:,}; the run has trained further since.")
         st.button("Use the latest model", on_click=refresh_model, icon=":material/refresh:")

@@ -13,8 +13,8 @@ from dqn_sim.scenarios import ScenarioLibrary
 from dqn_sim.sim.env import build_world
 from dqn_sim.trace import trace_session
 from ui import forms
-from ui.page import header
 from ui.fmt import compact
+from ui.page import header
 from ui.state import current_scenario, set_scenario
 
 SCOPE = "scenario"
@@ -109,16 +109,19 @@ with st.expander("Save, load and share scenarios", icon=":material/save:"):
 if "scenario:upload_error" in st.session_state:
     st.error(st.session_state["scenario:upload_error"], icon=":material/block:")
 
+flagged = [title for section, title in SECTIONS.items() if any(p.startswith(section + ".") for p in errors)]
 if errors:
+    where = f" (in {', '.join(flagged)})" if flagged else ""
     st.warning(
-        f"{len(errors)} setting(s) need attention; each message sits under its field. Until they are fixed, "
-        "the previews and training use the last valid scenario.", icon=":material/warning:",
+        f"{len(errors)} setting(s) need attention{where}; each message sits under its field. Until they are "
+        "fixed, the previews and training use the last valid scenario.", icon=":material/warning:",
     )
 
 tune, preview = st.columns([5, 6], gap="large")
 with tune:
     st.subheader("2 · Tune the knobs", divider="violet")
-    for tab, (section, title) in zip(st.tabs(list(SECTIONS.values())), SECTIONS.items(), strict=True):
+    tabs = st.tabs(list(SECTIONS.values()), key="scenario:tab", default=flagged[0] if flagged else None)
+    for tab, section in zip(tabs, SECTIONS, strict=True):
         with tab:
             for i, (group, fields) in enumerate(forms.groups(scenario, f"{section}.").items()):
                 with st.expander(group.title(), expanded=i == 0 or any(p in errors for p, _, _ in fields)):

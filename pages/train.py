@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from dqn_sim import plots
 from dqn_sim.config import AgentConfig, TrainConfig
 from dqn_sim.train.job import JobSnapshot, RegistryFull, TrainingJob
 from ui import forms
-from ui.page import header
 from ui.fmt import compact, duration
+from ui.page import header
 from ui.state import active_job, current_scenario, start_job
 from ui.status import POLL_S, progress_bar, state_badge
 
@@ -27,7 +31,9 @@ def hyperparameter_form(active: bool) -> None:
     agent, agent_errors = forms.validate(AgentConfig, forms.read("agent", agent_cfg), fallback=agent_cfg)
     train, train_errors = forms.validate(TrainConfig, forms.read("train", train_cfg), fallback=train_cfg)
     agent_groups = forms.groups(agent_cfg)
-    with st.form("hyperparameters", border=True):
+    # while a run trains, its live view matters more: fold the form away
+    box = st.expander("Settings for the next run", icon=":material/tune:") if active else st.container()
+    with box, st.form("hyperparameters", border=not active):
         for tab, name in zip(st.tabs(list(TABS.values())), TABS, strict=True):
             with tab:
                 if name == "train":
@@ -90,23 +96,31 @@ def headline(snap: JobSnapshot) -> None:
         cols[3].metric("DQN held-out return", "—", help="Appears at the first evaluation")
 
 
+def diagnostics(m: pd.DataFrame, e: pd.DataFrame, x: str, smoothing: float) -> dict[str, Callable[[], go.Figure]]:
+    """The second-row charts by tab title; each is only built when its tab is open."""
+    return {
+        "Click-through rate": lambda: plots.learning_curve(m, e, metric="ctr", x=x, smoothing=smoothing),
+        "Q-values vs return": lambda: plots.q_vs_return(m, x=x, smoothing=smoothing),
+        "TD loss": lambda: plots.metric_chart(m, "loss", title="TD loss", y_title="Loss", x=x, smoothing=smoothing,
+                                              log_y=True),
+        "Exploration ε": lambda: plots.metric_chart(m, "epsilon", title="Exploration rate ε", y_title="ε", x=x),
+        "Throughput": lambda: plots.metric_chart(m, "sps", title="Throughput", y_title="User-steps per second",
+                                                 x=x, smoothing=smoothing, color="#0F766E"),
+    }
+
+
 def charts(snap: JobSnapshot, smoothing: float, x: str, live: bool) -> None:
-    """The learning curves in full width, then the diagnostics in pairs. While live they are static
-    images (no hover layer to rebuild each second): zooming needs Live off anyway, as a refresh resets it."""
+    """Return against the baselines, then one diagnostic at a time: the live page redraws two charts a second
+    rather than six (the redraws run in the process that trains). While live they are static images (no hover
+    layer to rebuild each second): zooming needs Live off anyway, as a refresh resets it."""
     m, e = snap.metrics, snap.evals
     config = {"staticPlot": True} if live else {"displaylogo": False}
-    for metric in ("return", "ctr"):
-        st.plotly_chart(plots.learning_curve(m, e, metric=metric, x=x, smoothing=smoothing), config=config)
-    pairs = [
-        (plots.q_vs_return(m, x=x, smoothing=smoothing),
-         plots.metric_chart(m, "loss", title="TD loss", y_title="Loss", x=x, smoothing=smoothing, log_y=True)),
-        (plots.metric_chart(m, "epsilon", title="Exploration rate ε", y_title="ε", x=x),
-         plots.metric_chart(m, "sps", title="Throughput", y_title="User-steps per second", x=x,
-                            smoothing=smoothing, color="#0F766E")),
-    ]
-    for pair in pairs:
-        for col, fig in zip(st.columns(2), pair, strict=True):
-            col.plotly_chart(fig, config=config)
+    st.plotly_chart(plots.learning_curve(m, e, metric="return", x=x, smoothing=smoothing), config=config)
+    charts_by_tab = diagnostics(m, e, x, smoothing)
+    for tab, make in zip(st.tabs(list(charts_by_tab), key="train:tab", on_change="rerun"), charts_by_tab.values(),
+                         strict=True):
+        if tab.open:
+            tab.plotly_chart(make(), config=config)
 
 
 def outcome(snap: JobSnapshot) -> None:
@@ -131,7 +145,17 @@ def outcome(snap: JobSnapshot) -> None:
         cols[1].page_link("pages/compare.py", label="Compare with the baselines", icon=":material/leaderboard:")
 
 
-def live_view(job: TrainingJob, smoothing: float, x: str, polling: bool) -> None:
+def chart_controls() -> tuple[float, str]:
+    """Smoothing and x-axis; inside the live fragment, so a change redraws the charts, not the whole page."""
+    left, right = st.columns(2, vertical_alignment="bottom")
+    smoothing = left.slider("Smoothing", 0.0, 0.99, 0.6, 0.01, key="train:smoothing", persist_state="session",
+                            help="Exponential moving average, as in TensorBoard (0 = raw).")
+    x = right.segmented_control("X-axis", list(plots.X_AXES), format_func=plots.X_AXES.get, default="step",
+                                key="train:x", persist_state="session", required=True)
+    return smoothing, x or "step"
+
+
+def live_view(job: TrainingJob, polling: bool) -> None:
     snap = job.snapshot()
     head, buttons = st.columns([3, 2], vertical_alignment="center")
     with head, st.container(horizontal=True, vertical_alignment="center"):
@@ -142,6 +166,7 @@ def live_view(job: TrainingJob, smoothing: float, x: str, polling: bool) -> None
     progress_bar(snap)
     outcome(snap)
     headline(snap)
+    smoothing, x = chart_controls()
     charts(snap, smoothing, x, live=polling)
     if polling and not snap.active:
         st.rerun()  # the run ended: redraw the page once, which stops the polling
@@ -169,20 +194,14 @@ st.markdown(
 st.page_link("pages/scenario.py", label="Change the scenario", icon=":material/tune:")
 
 st.subheader("2 · Hyperparameters", divider="violet")
-st.caption("Hover the (?) next to a field for what it does. Defaults learn well on every preset; a run of 50k steps takes "
-           "seconds to a minute.")
+st.caption("Hover the (?) next to a field for what it does. The defaults learn well on every preset.")
 hyperparameter_form(active)
 
 st.subheader("3 · Training", divider="violet")
 if job is None:
     st.info("Press **Start training**: progress and live charts appear here.", icon=":material/info:")
 else:
-    bar = st.columns([1, 2, 2], vertical_alignment="center")
-    live = bar[0].toggle("Live", value=True, key="train:live", persist_state="session",
-                         help="Refresh the charts every second. Turn off to zoom and hover: training goes on.")
-    smoothing = bar[1].slider("Smoothing", 0.0, 0.99, 0.6, 0.01, key="train:smoothing", persist_state="session",
-                              help="Exponential moving average, as in TensorBoard (0 = raw).")
-    x = bar[2].segmented_control("X-axis", list(plots.X_AXES), format_func=plots.X_AXES.get, default="step",
-                                 key="train:x", persist_state="session", required=True)
+    live = st.toggle("Live", value=True, key="train:live", persist_state="session",
+                     help="Refresh every second. Turn off to zoom and hover on the charts: training goes on.")
     every = POLL_S if live and active else None
-    st.fragment(run_every=every)(live_view)(job, smoothing, x or "step", every is not None)
+    st.fragment(run_every=every)(live_view)(job, every is not None)

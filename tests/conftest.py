@@ -1,4 +1,5 @@
-"""Fixtures for the real-browser tests: one Streamlit server and one chromium for the whole session."""
+"""Shared fixtures: every test gets its own store home; the real-browser tests share one Streamlit server
+and one chromium for the whole session."""
 
 from __future__ import annotations
 
@@ -11,6 +12,14 @@ import pytest
 from tests.streamlit_server import CHROMIUM, launch_chromium, serve_app
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Runs and saved scenarios go to a fresh ``DQN_SIM_HOME``, never the user's ``~/.dqn_sim``."""
+    home = tmp_path / "dqn_sim_home"
+    monkeypatch.setenv("DQN_SIM_HOME", str(home))
+    return home
 
 
 @pytest.fixture(scope="session")

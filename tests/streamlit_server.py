@@ -63,8 +63,8 @@ def _wait_healthy(url: str, proc: subprocess.Popen) -> None:
     raise TimeoutError(f"{url}/_stcore/health did not answer within {START_TIMEOUT_S:.0f}s")
 
 
-def launch_chromium(playwright):  # -> playwright Browser
-    return playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+def launch_chromium(playwright, executable: Path = CHROMIUM):  # -> playwright Browser
+    return playwright.chromium.launch(executable_path=str(executable), headless=True, args=CHROMIUM_ARGS)
 
 
 def wait_idle(page, timeout_ms: float = 60_000) -> None:

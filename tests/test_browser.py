@@ -85,6 +85,7 @@ def test_live_training_stays_responsive(page, app_url: str, browser) -> None:
         latencies.append(timed_click(x_axis.get_by_text(label, exact=True), answer))
     # pause: the counter freezes
     latencies.append(timed_click(main.get_by_role("button", name="Pause"), main.get_by_role("button", name="Resume")))
+    time.sleep(1.5)  # the batch step under way when Pause arrived still finishes and is published
     frozen = progress_steps(page, "stMain")
     time.sleep(3.0)  # three refreshes
     assert progress_steps(page, "stMain") == frozen

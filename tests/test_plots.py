@@ -127,6 +127,7 @@ def test_scenario_previews_describe_the_world() -> None:
     assert np.all(np.diff(pop.data[0].y) <= 0) and pop.layout.xaxis.type == "log"
     heat = valid(plots.interest_heatmap(aud.profile_SK, aud.names, aud.share_S))
     assert np.asarray(heat.data[0].z).shape == (4, 10) and heat.data[0].y[0].startswith("Gamers")
+    assert heat.data[0].colorscale[0][1] == "rgb(103,0,31)"  # dislikes are red, spelled out for plotly.js
 
 
 def test_inspect_charts() -> None:

@@ -156,8 +156,9 @@ def knob(scope: str, path: str, f: Field, template: Any, error: str | None = Non
     else:
         placeholder = "comma-separated, e.g. 0.5, 0.5" if kind == "list" else None
         st.text_input(text, placeholder=placeholder, **common)
-    if error:
-        st.error(error, icon=":material/error:")
+    if error:  # under the field, its dotted path would only repeat the label
+        message = error.removeprefix(f"{path} ")
+        st.error(message[0].upper() + message[1:], icon=":material/error:")
 
 
 def leaf(cfg: Config, path: str) -> tuple[Field, Any]:

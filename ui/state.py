@@ -41,9 +41,12 @@ def attach_job() -> None:
     if job_id and reg.get(job_id) is None:  # the server restarted since: the job is gone
         job_id = st.session_state.job_id = None
     url_id = st.query_params.get("run")
-    if job_id is None and url_id and reg.get(url_id) is not None:
+    if job_id is None and url_id and (job := reg.get(url_id)) is not None:
         job_id = st.session_state.job_id = url_id
         _remember(url_id)
+        # the reattached session works on that run's settings, as the session that started it did
+        st.session_state.scenario = job.scenario
+        st.session_state.agent_cfg, st.session_state.train_cfg = job.agent_cfg, job.train_cfg
     if job_id and url_id != job_id:
         st.query_params["run"] = job_id
 

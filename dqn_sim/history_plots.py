@@ -1,0 +1,247 @@
+"""Figures that compare stored runs, and the tables they draw: learning curves against the baselines, final
+results with 95% intervals, hyperparameters against the final return, and results per audience segment.
+
+Pure functions (DataFrames in, figures out), in the conventions of ``dqn_sim.plots``. A run keeps one colour
+on every chart, the one ``plots.runs_chart`` gives its curve (its position among the chosen runs), so a reader
+can follow a run from its curve to its interval and its point on the hyperparameter chart. Baselines keep
+their policy colour. Runs that share a scenario and seed meet identical baselines: those are drawn once.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from dqn_sim.describe import final_results
+from dqn_sim.plots import (
+    METRICS,
+    RUN_PALETTE,
+    Trace,
+    _band,
+    _error_y,
+    _figure,
+    _layout,
+    _line,
+    _subplots,
+    policy_color,
+    policy_label,
+    runs_chart,
+)
+
+RESULT_COLUMNS = ["return_mean", "return_lo", "return_hi", "ctr", "ctr_lo", "ctr_hi"]
+SEGMENT_COLUMNS = ["segment", "return_mean", "return_lo", "return_hi"]
+RETURN_SCALE = [[0.0, "#C4B5FD"], [1.0, "#3B0764"]]  # violet, light (low return) to dark (high)
+DASHES = ["dash", "dot", "dashdot", "longdash", "longdashdot"]  # one baseline's results from several runs ...
+PATTERNS = ["", "/", "x", ".", "\\", "+"]  # ... on lines and on bars
+LEGEND_BELOW = {"orientation": "h", "yanchor": "top", "y": -0.2, "xanchor": "left", "x": 0.0}  # many runs
+FINAL_RETURN = "Final DQN return"
+
+
+# --------------------------------------------------------------------------------------------- tables
+
+
+def run_color(run_index: int) -> str:
+    """The colour of the ``run_index``-th chosen run, as ``plots.runs_chart`` draws its curve."""
+    return RUN_PALETTE[run_index % len(RUN_PALETTE)]
+
+
+def _series_color(policy: str, run_index: int) -> str:
+    return run_color(run_index) if policy == "dqn" else policy_color(policy)
+
+
+def _stack(frames: Mapping[str, pd.DataFrame], baselines: Sequence[str]) -> pd.DataFrame:
+    """One frame per run into one, keeping the DQN and the chosen baselines, with ``run`` and ``run_index``."""
+    keep = ["dqn", *baselines]
+    parts = [frame[frame["policy"].isin(keep)].assign(run=run, run_index=i)
+             for i, (run, frame) in enumerate(frames.items())]
+    parts = [p for p in parts if len(p)]  # pandas warns on concatenating empty frames
+    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["policy", "run", "run_index"])
+    order = {p: k for k, p in enumerate(keep)}  # the runs' DQN first (in run order), then baseline by baseline
+    return table.sort_values(["policy", "run_index"], key=lambda c: c.map(order) if c.name == "policy" else c,
+                             kind="stable").reset_index(drop=True)
+
+
+def _label_series(table: pd.DataFrame, values: list[str]) -> pd.DataFrame:
+    """Name each row's series: a run's DQN by the run, a baseline by its policy.
+
+    A baseline whose ``values`` repeat, bit for bit, an earlier run's result of the same policy is dropped (same
+    scenario and seed, same users). Where a policy still has results from several runs, the run's name tells
+    them apart, and ``variant`` (0, 1, ...) numbers them so that charts can dash or hatch them differently.
+    """
+    first: dict[tuple[str, bytes], str] = {}  # (policy, its numbers) -> the first run that has them
+    for (run, policy), rows in table[table["policy"] != "dqn"].groupby(["run", "policy"], sort=False):
+        first.setdefault((str(policy), rows[values].to_numpy(dtype=np.float64).tobytes()), str(run))
+    seen: Counter[str] = Counter()
+    variant: dict[tuple[str, str], int] = {}  # (policy, run) of each kept baseline result -> its number
+    for (policy, _), run in first.items():
+        variant[policy, run] = seen[policy]
+        seen[policy] += 1
+    keep = [policy == "dqn" or (policy, run) in variant for policy, run in zip(table["policy"], table["run"],
+                                                                               strict=True)]
+    table = table[keep]
+    pairs = list(zip(table["policy"], table["run"], strict=True))
+    series = [run if policy == "dqn" else f"{policy_label(policy)} · {run}" if seen[policy] > 1
+              else policy_label(policy) for policy, run in pairs]
+    return table.assign(series=series, variant=[variant.get(pair, 0) for pair in pairs]).reset_index(drop=True)
+
+
+def final_table(evals: Mapping[str, pd.DataFrame], baselines: Sequence[str]) -> pd.DataFrame:
+    """Each run's latest DQN evaluation (its result once the run has ended) and the chosen baselines' results.
+
+    ``evals`` maps a run's name to its evaluation rows (the store's ``evals`` columns); one row per series, with
+    ``series``, ``run``, ``run_index`` and the DQN's ``vs_best_baseline`` (against every baseline of its run).
+    """
+    table = _label_series(_stack({run: final_results(e) for run, e in evals.items()}, baselines), RESULT_COLUMNS)
+    if len(table):  # a baseline's own lift over the best baseline means nothing
+        table.loc[table["policy"] != "dqn", "vs_best_baseline"] = np.nan
+    return table
+
+
+def segment_table(segments: Mapping[str, pd.DataFrame], baselines: Sequence[str]) -> pd.DataFrame:
+    """Each run's per-segment results (the store's ``segment_results``) for its DQN and the chosen baselines."""
+    return _label_series(_stack(segments, baselines), SEGMENT_COLUMNS)
+
+
+def hyperparameter_table(params: pd.DataFrame, finals: pd.DataFrame) -> pd.DataFrame:
+    """Runs' hyperparameters (``params``: one row per run, indexed by its name) beside their final DQN return.
+
+    List values (layer widths) become text, so each column holds numbers, booleans or text. Runs without a DQN
+    result yet are left out.
+    """
+    dqn = finals[finals["policy"] == "dqn"].set_index("run")
+    table = params.map(lambda v: ", ".join(map(str, v)) if isinstance(v, list) else v)
+    table = table.loc[[r for r in table.index if r in dqn.index]]
+    return table.assign(run_index=dqn["run_index"], dqn_return=dqn["return_mean"], dqn_lo=dqn["return_lo"],
+                        dqn_hi=dqn["return_hi"]).rename_axis("run").reset_index()
+
+
+def varying(table: pd.DataFrame, columns: Sequence[str]) -> list[str]:
+    """The columns whose value differs between rows: the only ones that can explain a difference."""
+    return [c for c in columns if c in table and table[c].astype(str).nunique() > 1]
+
+
+# --------------------------------------------------------------------------------------------- figures
+
+
+def curves_chart(
+    runs: Mapping[str, tuple[pd.DataFrame, pd.DataFrame]], baselines: pd.DataFrame, *, source: str = "eval",
+    metric: str = "return", x: str = "step", smoothing: float = 0.6,
+) -> go.Figure:
+    """``plots.runs_chart`` of the runs, with each baseline result of ``baselines`` (rows of ``final_table``) as
+    a dashed line across the chart and its 95% interval as a band."""
+    fig = runs_chart(runs, source=source, metric=metric, x=x, smoothing=smoothing)
+    x1 = max((float(np.nanmax(t.x)) for t in fig.data if t.x is not None and len(t.x)), default=0.0) or 1.0
+    _, mean, lo, hi, _ = METRICS[metric]
+    xs = np.array([0.0, x1])
+    traces: list[Trace] = []
+    for row in baselines[baselines["policy"] != "dqn"].itertuples():
+        color, name = policy_color(row.policy), row.series
+        traces += [
+            _band(xs, np.full(2, getattr(row, lo)), np.full(2, getattr(row, hi)), color, name),
+            _line(xs, np.full(2, getattr(row, mean)), name=name, color=color, width=1.5,
+                  dash=DASHES[row.variant % len(DASHES)],
+                  hovertemplate=f"{name}: %{{y:.3g}} [{getattr(row, lo):.3g}, {getattr(row, hi):.3g}]<extra></extra>"),
+        ]
+    fig.add_traces(traces)
+    return fig.update_layout(height=420, legend=LEGEND_BELOW)
+
+
+def final_chart(table: pd.DataFrame) -> go.Figure:
+    """Return and click-through rate of every series (rows of ``final_table``) with 95% intervals, one row each:
+    where two intervals do not overlap, the difference is not luck. DQN results are dots, baselines diamonds."""
+    traces = []
+    for row in table.itertuples():
+        color = _series_color(row.policy, row.run_index)
+        for col, metric in enumerate(("return", "ctr"), start=1):
+            _, mean, lo, hi, _ = METRICS[metric]
+            value = getattr(row, mean)
+            traces.append(({
+                "type": "scatter", "x": [value], "y": [row.series], "mode": "markers", "showlegend": False,
+                "name": row.series, "marker": {"color": color, "size": 10,
+                                               "symbol": "circle" if row.policy == "dqn" else "diamond"},
+                "error_x": _error_y([value], [getattr(row, lo)], [getattr(row, hi)], color),
+                "hovertemplate": f"{row.series}: %{{x:.3g}} [{getattr(row, lo):.3g}, {getattr(row, hi):.3g}]"
+                                 "<extra></extra>",
+            }, 1, col))
+    fig = _subplots(1, 2, traces, _layout(height=110 + 32 * len(table), revision="history-final",
+                                          hovermode="closest"),
+                    shared_yaxes=True, horizontal_spacing=0.04, subplot_titles=("Return per session",
+                                                                                "Click-through rate"))
+    fig.update_yaxes(type="category", autorange="reversed")  # first series on top; run names stay text
+    fig.update_xaxes(tickformat=".0%", row=1, col=2)
+    return fig
+
+
+def _axis(values: pd.Series) -> tuple[str, list[Any]]:
+    """How a hyperparameter is laid out on an axis: ``log`` when positive and spanning a decade or more,
+    ``linear`` for other numbers, ``category`` (values as text, booleans as off/on) for the rest."""
+    if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
+        return "category", [("on" if v else "off") if isinstance(v, (bool, np.bool_)) else str(v) for v in values]
+    v = values.to_numpy(dtype=np.float64)
+    spans_decades = bool(np.all(v > 0) and v.max() / v.min() >= 10)
+    return ("log" if spans_decades else "linear"), v.tolist()
+
+
+def hyperparameter_scatter(table: pd.DataFrame, param: str, *, label: str) -> go.Figure:
+    """One hyperparameter (``label`` is its name for people) against the final DQN return with its 95%
+    interval, a point per run (rows of ``hyperparameter_table``)."""
+    axis, xs = _axis(table[param])
+    traces = [
+        _line([x], [row.dqn_return], name=row.run, color=run_color(row.run_index), mode="markers",
+              marker={"size": 11}, error_y=_error_y([row.dqn_return], [row.dqn_lo], [row.dqn_hi],
+                                                    run_color(row.run_index)),
+              hovertemplate=f"{row.run}<br>{label}: %{{x}}<br>return %{{y:.3g}} [{row.dqn_lo:.3g}, "
+                            f"{row.dqn_hi:.3g}]<extra></extra>")
+        for x, row in zip(xs, table.itertuples(), strict=True)
+    ]
+    return _figure(traces, _layout(title=f"Final DQN return against {label.lower()}", x_title=label,
+                                   y_title=FINAL_RETURN, height=400, hovermode="closest", legend=LEGEND_BELOW,
+                                   revision=f"history-scatter-{param}", xaxis={"type": axis}))
+
+
+def _dimension(values: pd.Series, label: str) -> dict[str, Any]:
+    """A parallel-coordinates axis: log10 positions with the real values as ticks for a log axis; one
+    position per value, in order, for text and booleans."""
+    axis, shown = _axis(values)
+    if axis == "linear":
+        return {"label": label, "values": shown}
+    if axis == "log":
+        ticks = sorted(set(shown))
+        return {"label": label, "values": np.log10(shown), "tickvals": np.log10(ticks),
+                "ticktext": [f"{t:g}" for t in ticks]}
+    ticks = sorted(set(shown))
+    return {"label": label, "values": [ticks.index(s) for s in shown], "tickvals": list(range(len(ticks))),
+            "ticktext": ticks, "range": [-0.5, len(ticks) - 0.5]}
+
+
+def hyperparameter_parcoords(table: pd.DataFrame, params: Sequence[str], labels: Mapping[str, str]) -> go.Figure:
+    """Parallel coordinates: an axis per hyperparameter then the final DQN return, a line per run coloured by
+    that return, so the settings of the best runs stand out (drag along an axis to filter)."""
+    dims = [_dimension(table[p], labels.get(p, p)) for p in params]
+    dims.append({"label": FINAL_RETURN, "values": table["dqn_return"]})
+    trace = {"type": "parcoords", "dimensions": dims, "labelangle": 0, "labelside": "top",
+             "line": {"color": table["dqn_return"], "colorscale": RETURN_SCALE, "showscale": True,
+                      "colorbar": {"title": {"text": "Return", "side": "right"}, "thickness": 12}}}
+    layout = _layout(title="Hyperparameters and final return", height=400, revision="history-parcoords")
+    layout["margin"] = {"l": 60, "r": 40, "t": 110, "b": 30}  # room for the axis titles above the axes
+    return _figure([trace], layout)
+
+
+def segments_chart(table: pd.DataFrame) -> go.Figure:
+    """Mean return per audience segment of every series (rows of ``segment_table``) with 95% intervals: which
+    users each run serves better."""
+    traces = [
+        {"type": "bar", "x": rows["segment_name"], "y": rows["return_mean"], "name": str(series),
+         "marker": {"color": _series_color(rows["policy"].iloc[0], rows["run_index"].iloc[0]),
+                    "pattern": {"shape": PATTERNS[rows["variant"].iloc[0] % len(PATTERNS)]}},
+         "error_y": _error_y(rows["return_mean"], rows["return_lo"], rows["return_hi"])}
+        for series, rows in table.groupby("series", sort=False)
+    ]
+    return _figure(traces, _layout(title="Return per segment", y_title="Return per session", height=400,
+                                   barmode="group", hovermode="closest", revision="history-segments",
+                                   legend=LEGEND_BELOW))
