@@ -12,11 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from dqn_sim.agents.baselines import make_baseline
 from dqn_sim.agents.policy import Policy
 from dqn_sim.config import ScenarioConfig
 from dqn_sim.sim.env import VecRecEnv, build_world
-from dqn_sim.train.evaluate import WARMUP_SEED_OFFSET, evaluate_policy
 
 WARMUP_EPISODES = 256  # sessions an online baseline learns from before it is shown (as in training)
 
@@ -59,13 +57,6 @@ def pick_user(scenario: ScenarioConfig, seed: int, segment: int | None = None) -
     if pool.size == 0:
         raise ValueError(f"segment {segment} has no users in this audience")
     return int(np.random.default_rng(seed).choice(pool))
-
-
-def warm_baseline(name: str, scenario: ScenarioConfig, seed: int, episodes: int = WARMUP_EPISODES) -> Policy:
-    """A baseline that has learned online from other users first, exactly as training judges it."""
-    policy = make_baseline(name, seed=seed)
-    evaluate_policy(policy, scenario, episodes, seed + WARMUP_SEED_OFFSET)
-    return policy
 
 
 def trace_session(

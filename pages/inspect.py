@@ -13,7 +13,8 @@ from dqn_sim.agents.dqn import DQNAgent
 from dqn_sim.config import ScenarioConfig
 from dqn_sim.describe import item_label, session_frame
 from dqn_sim.sim.env import World, build_world
-from dqn_sim.trace import SessionTrace, pick_user, trace_session, warm_baseline
+from dqn_sim.trace import WARMUP_EPISODES, SessionTrace, pick_user, trace_session
+from dqn_sim.train.evaluate import warm_baseline
 from dqn_sim.train.job import TrainingJob
 from ui.page import header
 from ui.state import current_scenario, session_jobs
@@ -25,7 +26,8 @@ MAX_STEPS = 200  # long enough for every preset's typical session; RecSim's can 
 def baseline_trace(scenario_json: str, name: str, seed: int, user: int) -> SessionTrace:
     """A baseline's session, cached: the online baselines first learn from other users, as in training."""
     scenario = ScenarioConfig.from_json(scenario_json)
-    return trace_session(scenario, warm_baseline(name, scenario, seed), seed=seed, user=user, max_steps=MAX_STEPS)
+    policy = warm_baseline(name, scenario, WARMUP_EPISODES, seed)
+    return trace_session(scenario, policy, seed=seed, user=user, max_steps=MAX_STEPS)
 
 
 @dataclass

@@ -75,9 +75,14 @@ def evaluate_policy(
 WARMUP_SEED_OFFSET = 2_000_003  # online baselines learn on other users before they are judged
 
 
-def evaluate_baseline(name: str, scenario: ScenarioConfig, episodes: int, seed: int) -> EvalResult:
-    """Evaluate a named baseline; online learners (popularity, greedy) first warm up on other users,
-    as a production ranker would have, then keep learning while they are judged."""
+def warm_baseline(name: str, scenario: ScenarioConfig, episodes: int, seed: int) -> Policy:
+    """A named baseline whose online learners (popularity, greedy) have first learned from ``episodes``
+    sessions of other users, as a production ranker would have."""
     policy = make_baseline(name, seed=seed)
     evaluate_policy(policy, scenario, episodes, seed + WARMUP_SEED_OFFSET)
-    return evaluate_policy(policy, scenario, episodes, seed)
+    return policy
+
+
+def evaluate_baseline(name: str, scenario: ScenarioConfig, episodes: int, seed: int) -> EvalResult:
+    """Evaluate a warmed-up baseline; it keeps learning online while it is judged."""
+    return evaluate_policy(warm_baseline(name, scenario, episodes, seed), scenario, episodes, seed)
