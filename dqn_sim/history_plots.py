@@ -199,9 +199,11 @@ def hyperparameter_scatter(table: pd.DataFrame, param: str, *, label: str) -> go
                             f"{row.dqn_hi:.3g}]<extra></extra>")
         for x, row in zip(xs, table.itertuples(), strict=True)
     ]
-    return _figure(traces, _layout(title=f"Final DQN return against {label.lower()}", x_title=label,
+    in_sentence = label[:1].lower() + label[1:] if label[1:2].islower() else label  # "PER" stays "PER"
+    return _figure(traces, _layout(title=f"Final DQN return against {in_sentence}", x_title=label,
                                    y_title=FINAL_RETURN, height=400, hovermode="closest", legend=LEGEND_BELOW,
-                                   revision=f"history-scatter-{param}", xaxis={"type": axis}))
+                                   revision=f"history-scatter-{param}",
+                                   xaxis={"type": axis, "categoryorder": "category ascending"}))
 
 
 def _dimension(values: pd.Series, label: str) -> dict[str, Any]:

@@ -12,15 +12,24 @@ import streamlit as st
 
 from dqn_sim.config import AgentConfig, ScenarioConfig, TrainConfig
 from dqn_sim.presets import DEFAULT_PRESET, get_preset
+from dqn_sim.store import RunStore
 from dqn_sim.train.job import JobRegistry, TrainingJob
+from dqn_sim.train.recording import StoreObserver
 
 MAX_RUNNING = 2  # jobs training at once in this server (each takes a core)
 
 
 @st.cache_resource
+def store() -> RunStore:
+    """The run history (SQLite under $DQN_SIM_HOME); opening it marks runs of a dead server interrupted."""
+    return RunStore()
+
+
+@st.cache_resource
 def registry() -> JobRegistry:
-    """The server's job registry, shared by every session."""
-    return JobRegistry(max_running=MAX_RUNNING)
+    """The server's job registry, shared by every session; every job is recorded in the run store."""
+    runs = store()
+    return JobRegistry(max_running=MAX_RUNNING, observer_factory=lambda: StoreObserver(runs))
 
 
 def current_scenario() -> ScenarioConfig:

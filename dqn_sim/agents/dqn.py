@@ -94,9 +94,9 @@ class DQNAgent(Policy):
 
     # ------------------------------------------------------------------ acting
     def q_values(self, obs_BO: np.ndarray, mask_BI: np.ndarray | None = None) -> np.ndarray:
-        """Online-network Q of every item, ``(B, I)`` float32; masked items are ``-inf``."""
+        """Online-network Q of every item in reward units, ``(B, I)`` float32; masked items are ``-inf``."""
         with torch.inference_mode():
-            q_BI = self.online(_tensor(obs_BO, np.float32))
+            q_BI = self.online(_tensor(obs_BO, np.float32)) / self.config.reward_scale
             if mask_BI is not None:
                 q_BI = q_BI.masked_fill(~_tensor(mask_BI, np.bool_), -torch.inf)
         return q_BI.numpy()
@@ -110,11 +110,12 @@ class DQNAgent(Policy):
         return self.greedy_with_value(obs_BO, mask_BI)[0]
 
     def greedy_with_value(self, obs_BO: np.ndarray, mask_BI: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Greedy ``slate_BS`` and each user's max allowed Q, ``q_max_B`` (what the trainer logs as q_mean)."""
+        """Greedy ``slate_BS`` and each user's max allowed Q in reward units, ``q_max_B`` (the trainer logs
+        it as q_mean beside the realised discounted return)."""
         mask_BI = np.asarray(mask_BI, dtype=bool)
         with torch.inference_mode():
             q_BK, item_BK = self.online.allowed_q(_tensor(obs_BO, np.float32), _tensor(mask_BI, np.bool_))
-        q_BK = q_BK.numpy()
+        q_BK = q_BK.numpy() / self.config.reward_scale
         if item_BK is None:
             slate_BS = top_k_masked(q_BK, mask_BI, self.slate_size)
             return slate_BS, np.take_along_axis(q_BK, slate_BS[:, :1], axis=1)[:, 0]

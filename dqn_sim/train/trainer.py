@@ -215,7 +215,7 @@ class Trainer:
         w = self._window
         rows = np.arange(t_U.shape[0])
         keep = t_U < TRACKED_STEPS
-        self._traj_q[rows[keep], t_U[keep]] = qmax_U[keep] / self.agent_cfg.reward_scale
+        self._traj_q[rows[keep], t_U[keep]] = qmax_U[keep]
         self._traj_r[rows[keep], t_U[keep]] = result.reward_U[keep]
         w.clicks += int((result.clicked_item_U >= 0).sum())
         w.steps += t_U.shape[0]
