@@ -1,0 +1,214 @@
+"""Runs: every stored training run, to come back to, compare, take up again, share as a zip, or delete."""
+
+from __future__ import annotations
+
+import functools
+import re
+
+import streamlit as st
+
+from dqn_sim import plots
+from dqn_sim.config import ConfigError
+from dqn_sim.store import STATUSES, RunImportError, RunNotFound
+from dqn_sim.train.job import RegistryFull
+from ui import history
+from ui.fmt import compact, duration
+from ui.page import header
+from ui.state import active_job
+from ui.status import state_badge
+
+
+def flash(area: str, kind: str, text: str) -> None:
+    """Keep an action's outcome for the next run, where ``show`` draws it next to the control that acted."""
+    st.session_state[f"runs:note:{area}"] = (kind, text)
+
+
+def show(area: str) -> None:
+    if (note := st.session_state.pop(f"runs:note:{area}", None)) is not None:
+        kind, text = note
+        (st.success if kind == "success" else st.error)(text, icon=":material/check_circle:" if kind == "success"
+                                                        else ":material/block:")
+
+
+def pick_row(ids: list[str]) -> None:
+    """A click on a table row picks that run below."""
+    rows = st.session_state["runs:table"]["selection"]["rows"]
+    if rows:
+        st.session_state["runs:pick"] = ids[rows[0]]
+
+
+def on_import() -> None:
+    upload = st.session_state.get("runs:import")
+    if upload is None:
+        return
+    try:
+        run_id = history.import_run(upload.name, upload.getvalue())
+    except (RunImportError, ConfigError) as e:
+        flash("import", "error", f"{upload.name} was not imported: {e}")
+        return
+    st.session_state["runs:pick"] = run_id
+    flash("import", "success", f"Imported **{history.store().get_run(run_id)['name']}** as a new run: it is "
+          "picked below.")
+
+
+def on_save(run_id: str) -> None:
+    name = st.session_state[f"runs:name:{run_id}"].strip()
+    if not name:
+        flash("edit", "error", "A run needs a name: the name was not changed.")
+        return
+    history.store().rename(run_id, name)
+    history.store().set_notes(run_id, st.session_state[f"runs:notes:{run_id}"])
+    flash("edit", "success", "Saved.")
+
+
+def on_delete(run_id: str, name: str) -> None:
+    history.store().delete(run_id)
+    st.session_state.pop("runs:pick", None)
+    flash("pick", "success", f"Deleted **{name}**, its metrics and its model.")
+
+
+def file_name(name: str) -> str:
+    """A run name as a file name people recognise: ``video · fast lr`` -> ``video-fast-lr``."""
+    return re.sub(r"[^\w]+", "-", name).strip("-") or "run"
+
+
+header(
+    "Runs",
+    "Every training run is kept, with its settings, learning curves and model, whether it was started here, "
+    "from the command line, or imported. Find yesterday's runs, note what you tried, take a run up again "
+    "with its settings or its trained model, and hand one to a colleague as a single zip file."
+)
+
+store = history.store()
+runs = store.list_runs()
+
+st.subheader("1 · All runs", divider="violet")
+if runs.empty:
+    st.info("No runs yet. Start one on the **Train** page, or import a run a colleague exported.",
+            icon=":material/info:")
+    st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+else:
+    cols = st.columns([3, 2, 2, 2])
+    text = cols[0].text_input("Search", key="runs:search", placeholder="name or notes",
+                              help="Runs whose name or notes contain this text, in any case.")
+    statuses = cols[1].multiselect("Status", [s for s in STATUSES if s in set(runs["status"])], key="runs:status",
+                                   format_func=lambda s: history.STATUS_LOOK[s][0], placeholder="any")
+    presets = cols[2].multiselect("Scenario", sorted(runs["preset"].dropna().unique()), key="runs:preset",
+                                  placeholder="any")
+    sort = cols[3].selectbox("Sort by", list(history.SORTS), format_func=lambda k: history.SORTS[k][0],
+                             key="runs:sort", help="Or click a column header.")
+    shown = history.filter_runs(history.runs_table(runs), text, statuses, presets, sort)
+    st.dataframe(
+        shown.assign(status=shown["status"].map(lambda s: [s])), hide_index=True,
+        column_order=list(history.RUN_COLUMNS), column_config=history.RUN_COLUMNS, key="runs:table",
+        on_select=functools.partial(pick_row, list(shown["id"])), selection_mode="single-row",
+    )
+    with st.container(horizontal=True, vertical_alignment="center"):
+        st.caption(f"{len(shown)} of {len(runs)} runs. Click a row to look closer.")
+        history.csv_download(shown[list(history.RUN_COLUMNS)], "runs.csv", key="runs:csv")
+
+with st.expander("Import a run from a zip", icon=":material/upload:", expanded=runs.empty):
+    st.file_uploader("Run export (.zip)", type=["zip"], key="runs:import", on_change=on_import,
+                     help="A zip exported here or with `python -m dqn_sim export`: config.json, metrics.csv, "
+                          "summary.json and, when saved, model.pt. A file that is not one changes nothing.")
+    show("import")
+
+show("pick")
+if runs.empty:
+    st.stop()
+
+st.subheader("2 · A closer look", divider="violet")
+labels = history.run_labels(runs)
+if st.session_state.get("runs:pick") not in labels:
+    st.session_state["runs:pick"] = next(iter(labels))
+run_id = st.selectbox("Run", list(labels), format_func=labels.get, key="runs:pick",
+                      help="Newest first. Clicking a row of the table picks it too.")
+try:
+    run = store.get_run(run_id)
+except RunNotFound:  # deleted from another tab or by the CLI since the list was read
+    st.session_state.pop("runs:pick")
+    st.rerun()
+
+summary = run["summary"] or {}
+with st.container(horizontal=True, vertical_alignment="center"):
+    st.markdown(f"**{run['name']}**")
+    state_badge(run["status"])
+    st.caption(f"{run['preset']} · seed {run['seed']} · created {history.ago(run['created'])} · "
+               f"{history.SOURCES[run['source']]} · id `{run_id}`")
+if run["error"]:
+    st.error(f"**{run['status'].title()}**: {run['error']}", icon=":material/error:")
+cols = st.columns(4)
+if "dqn_return" in summary:
+    lo, hi = summary["dqn_return_ci"]
+    lift = summary["dqn_return"] / summary["best_baseline_return"] - 1
+    cols[0].metric("DQN return", f"{summary['dqn_return']:.3g}", delta=f"{lift:+.0%} vs best baseline",
+                   help=f"Final mean return per session on held-out users; 95% CI {lo:.3g} – {hi:.3g}")
+    cols[1].metric(f"Best baseline: {plots.policy_label(summary['best_baseline']).lower()}",
+                   f"{summary['best_baseline_return']:.3g}", help="The best of the four baselines on the same users")
+else:
+    cols[0].metric("DQN return", "—", help="Known when the run has been evaluated to its end")
+    cols[1].metric("Best baseline", "—")
+cols[2].metric("Trained", f"{compact(summary['steps'])} steps" if "steps" in summary else "—",
+               help=f"{summary.get('episodes', 0):,} sessions, {summary.get('updates', 0):,} gradient updates")
+cols[3].metric("Time", duration(summary.get("wall_time")),
+               help=f"{summary['sps']:,.0f} user-steps per second" if "sps" in summary else None)
+metrics, evals = store.metrics(run_id), store.evals(run_id)
+if len(metrics) or len(evals):
+    st.plotly_chart(plots.learning_curve(metrics, evals))
+with st.expander("Settings", icon=":material/tune:"):
+    for tab, cfg in zip(st.tabs(["Scenario", "Agent", "Training"]), ("scenario", "agent", "train"), strict=True):
+        tab.json(run[cfg].to_dict(), expanded=1)
+
+st.subheader("3 · Take it up again", divider="violet")
+load_col, resume_col = st.columns(2, gap="large")
+with load_col:
+    st.markdown("**Continue or tweak its settings**")
+    st.caption("Its scenario goes to the Scenario page and its hyperparameters to the Train form; Train opens.")
+    if st.button("Load into Scenario & Train", icon=":material/input:"):
+        history.load_settings(run)
+        st.switch_page("pages/train.py")
+with resume_col:
+    st.markdown("**Resume training from its checkpoint**")
+    job = active_job()
+    if history.live(run):
+        why_not = "It is still training."
+    elif not store.checkpoint_path(run_id).is_file():
+        why_not = "No model was saved for it: the model is saved when a run ends, and this one did not end cleanly."
+    elif job is not None and job.snapshot().active:
+        why_not = "This session's job is still training: stop it on the Train page first."
+    else:
+        why_not = None
+    st.caption(why_not or f"A new run starts from its trained weights with its settings, for "
+               f"{run['train'].total_steps:,} more steps; Train opens on it.")
+    if st.button("Resume training", icon=":material/play_arrow:", disabled=why_not is not None):
+        try:
+            history.resume(run)
+        except RegistryFull as e:
+            st.error(str(e), icon=":material/block:")
+        else:
+            st.switch_page("pages/train.py")
+
+st.subheader("4 · Name, notes, share, delete", divider="violet")
+edit_col, share_col, delete_col = st.columns(3)
+with edit_col, st.form(f"runs:edit:{run_id}"):
+    st.markdown("**Name and notes**")
+    st.text_input("Name", value=run["name"], key=f"runs:name:{run_id}")
+    st.text_area("Notes", value=run["notes"] or "", key=f"runs:notes:{run_id}", height=100,
+                 placeholder="What did you try, and what did you learn?")
+    st.form_submit_button("Save", on_click=on_save, args=(run_id,), icon=":material/save:")
+    show("edit")
+with share_col, st.container(border=True, height="stretch"):
+    st.markdown("**Share**")
+    st.caption("One zip with its settings (config.json), metrics.csv, summary.json and its model (model.pt). A "
+               "colleague imports it above, or with `python -m dqn_sim import FILE`.")
+    st.download_button("Export zip", data=functools.partial(history.export_bytes, run_id),
+                       file_name=f"{file_name(run['name'])}.zip", mime="application/zip", on_click="ignore",
+                       icon=":material/archive:")
+with delete_col, st.container(border=True, height="stretch"):
+    st.markdown("**Delete**")
+    live = history.live(run)
+    st.caption("Stop it on the Train page first: it is still training." if live else
+               "The run goes for good, with its metrics and its model. Export it first to keep a copy.")
+    confirmed = st.checkbox("Yes, delete this run", key=f"runs:confirm:{run_id}", disabled=live)
+    st.button("Delete run", on_click=on_delete, args=(run_id, run["name"]), disabled=live or not confirmed,
+              icon=":material/delete:")
