@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
+from dqn_sim import make_env
 from dqn_sim.agents.baselines import OraclePolicy, PatientOraclePolicy, RandomPolicy
 from dqn_sim.presets import get_preset, preset_names
-from dqn_sim.sim.env import VecRecEnv, make_env
+from dqn_sim.sim.env import VecRecEnv
 from dqn_sim.train.evaluate import evaluate_policy
 
 
