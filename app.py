@@ -19,11 +19,12 @@ st.set_page_config(page_title="DQN recommender studio", page_icon=":material/rec
 st.html(ASSETS / "style.css")
 st.logo(str(ASSETS / "logo.svg"), size="large")
 
-PAGES = [  # the run history page (pages/runs.py) joins here when the run store lands
+PAGES = [
     st.Page("pages/scenario.py", title="Scenario", icon=":material/tune:", default=True),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page("pages/inspect.py", title="Inspect", icon=":material/person_search:"),
     st.Page("pages/compare.py", title="Compare", icon=":material/leaderboard:"),
+    st.Page("pages/runs.py", title="Runs", icon=":material/history:"),
 ]
 page = st.navigation(PAGES)
 attach_job()

@@ -40,6 +40,7 @@ DASHES = ["dash", "dot", "dashdot", "longdash", "longdashdot"]  # one baseline's
 PATTERNS = ["", "/", "x", ".", "\\", "+"]  # ... on lines and on bars
 LEGEND_BELOW = {"orientation": "h", "yanchor": "top", "y": -0.2, "xanchor": "left", "x": 0.0}  # many runs
 FINAL_RETURN = "Final DQN return"
+MAX_TICKS = 8  # a parallel-coordinates axis with more distinct values gets plotly's own ticks
 
 
 # --------------------------------------------------------------------------------------------- tables
@@ -81,8 +82,8 @@ def _label_series(table: pd.DataFrame, values: list[str]) -> pd.DataFrame:
     for (policy, _), run in first.items():
         variant[policy, run] = seen[policy]
         seen[policy] += 1
-    keep = [policy == "dqn" or (policy, run) in variant for policy, run in zip(table["policy"], table["run"],
-                                                                               strict=True)]
+    keep = np.array([policy == "dqn" or (policy, run) in variant
+                     for policy, run in zip(table["policy"], table["run"], strict=True)], dtype=bool)
     table = table[keep]
     pairs = list(zip(table["policy"], table["run"], strict=True))
     series = [run if policy == "dqn" else f"{policy_label(policy)} · {run}" if seen[policy] > 1
@@ -193,8 +194,8 @@ def hyperparameter_scatter(table: pd.DataFrame, param: str, *, label: str) -> go
     axis, xs = _axis(table[param])
     traces = [
         _line([x], [row.dqn_return], name=row.run, color=run_color(row.run_index), mode="markers",
-              marker={"size": 11}, error_y=_error_y([row.dqn_return], [row.dqn_lo], [row.dqn_hi],
-                                                    run_color(row.run_index)),
+              marker={"size": 11, "color": run_color(row.run_index)},
+              error_y=_error_y([row.dqn_return], [row.dqn_lo], [row.dqn_hi], run_color(row.run_index)),
               hovertemplate=f"{row.run}<br>{label}: %{{x}}<br>return %{{y:.3g}} [{row.dqn_lo:.3g}, "
                             f"{row.dqn_hi:.3g}]<extra></extra>")
         for x, row in zip(xs, table.itertuples(), strict=True)
@@ -207,18 +208,20 @@ def hyperparameter_scatter(table: pd.DataFrame, param: str, *, label: str) -> go
 
 
 def _dimension(values: pd.Series, label: str) -> dict[str, Any]:
-    """A parallel-coordinates axis: log10 positions with the real values as ticks for a log axis; one
-    position per value, in order, for text and booleans."""
+    """A parallel-coordinates axis, ticked at the runs' own values where they are few (no "3.5" between n-steps
+    of 3 and 4): log10 positions for a log axis, one position per value in order for text and booleans."""
     axis, shown = _axis(values)
-    if axis == "linear":
-        return {"label": label, "values": shown}
-    if axis == "log":
-        ticks = sorted(set(shown))
-        return {"label": label, "values": np.log10(shown), "tickvals": np.log10(ticks),
-                "ticktext": [f"{t:g}" for t in ticks]}
     ticks = sorted(set(shown))
-    return {"label": label, "values": [ticks.index(s) for s in shown], "tickvals": list(range(len(ticks))),
-            "ticktext": ticks, "range": [-0.5, len(ticks) - 0.5]}
+    if axis == "category":
+        return {"label": label, "values": [ticks.index(s) for s in shown], "tickvals": list(range(len(ticks))),
+                "ticktext": ticks, "range": [-0.5, len(ticks) - 0.5]}
+    if axis == "linear":
+        dim = {"label": label, "values": shown}
+        return dim | {"tickvals": ticks, "ticktext": [f"{t:g}" for t in ticks]} if len(ticks) <= MAX_TICKS else dim
+    if len(ticks) > MAX_TICKS:  # a log axis is ticked at the decades it spans, never at bare exponents
+        ticks = list(10.0 ** np.arange(np.floor(np.log10(ticks[0])), np.ceil(np.log10(ticks[-1])) + 1))
+    return {"label": label, "values": np.log10(shown), "tickvals": np.log10(ticks),
+            "ticktext": [f"{t:g}" for t in ticks]}
 
 
 def hyperparameter_parcoords(table: pd.DataFrame, params: Sequence[str], labels: Mapping[str, str]) -> go.Figure:

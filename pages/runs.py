@@ -17,21 +17,24 @@ from ui.page import header
 from ui.state import active_job
 from ui.status import state_badge
 
+NOTES = {"success": (st.success, ":material/check_circle:"), "error": (st.error, ":material/block:")}
+
 
 def flash(area: str, kind: str, text: str) -> None:
-    """Keep an action's outcome for the next run, where ``show`` draws it next to the control that acted."""
+    """Keep an action's outcome (``kind`` is a key of ``NOTES``) for the next run, which the callbacks below
+    trigger: ``show`` then draws it next to the control that acted."""
     st.session_state[f"runs:note:{area}"] = (kind, text)
 
 
 def show(area: str) -> None:
     if (note := st.session_state.pop(f"runs:note:{area}", None)) is not None:
         kind, text = note
-        (st.success if kind == "success" else st.error)(text, icon=":material/check_circle:" if kind == "success"
-                                                        else ":material/block:")
+        element, icon = NOTES[kind]
+        element(text, icon=icon)
 
 
 def pick_row(ids: list[str]) -> None:
-    """A click on a table row picks that run below."""
+    """Ticking a table row picks that run below (``ids`` are the table's rows, in order)."""
     rows = st.session_state["runs:table"]["selection"]["rows"]
     if rows:
         st.session_state["runs:pick"] = ids[rows[0]]
@@ -44,7 +47,7 @@ def on_import() -> None:
     try:
         run_id = history.import_run(upload.name, upload.getvalue())
     except (RunImportError, ConfigError) as e:
-        flash("import", "error", f"{upload.name} was not imported: {e}")
+        flash("import", "error", f"Not imported: {e}")
         return
     st.session_state["runs:pick"] = run_id
     flash("import", "success", f"Imported **{history.store().get_run(run_id)['name']}** as a new run: it is "
@@ -104,7 +107,7 @@ else:
         on_select=functools.partial(pick_row, list(shown["id"])), selection_mode="single-row",
     )
     with st.container(horizontal=True, vertical_alignment="center"):
-        st.caption(f"{len(shown)} of {len(runs)} runs. Click a row to look closer.")
+        st.caption(f"{len(shown)} of {len(runs)} runs. Tick a row to look closer.")
         history.csv_download(shown[list(history.RUN_COLUMNS)], "runs.csv", key="runs:csv")
 
 with st.expander("Import a run from a zip", icon=":material/upload:", expanded=runs.empty):
@@ -122,7 +125,7 @@ labels = history.run_labels(runs)
 if st.session_state.get("runs:pick") not in labels:
     st.session_state["runs:pick"] = next(iter(labels))
 run_id = st.selectbox("Run", list(labels), format_func=labels.get, key="runs:pick",
-                      help="Newest first. Clicking a row of the table picks it too.")
+                      help="Newest first. Ticking a row of the table picks it too.")
 try:
     run = store.get_run(run_id)
 except RunNotFound:  # deleted from another tab or by the CLI since the list was read
@@ -137,6 +140,8 @@ with st.container(horizontal=True, vertical_alignment="center"):
                f"{history.SOURCES[run['source']]} · id `{run_id}`")
 if run["error"]:
     st.error(f"**{run['status'].title()}**: {run['error']}", icon=":material/error:")
+metrics, evals = store.metrics(run_id), store.evals(run_id)
+steps = summary.get("steps", metrics["step"].iloc[-1] if len(metrics) else None)  # how far an unfinished one got
 cols = st.columns(4)
 if "dqn_return" in summary:
     lo, hi = summary["dqn_return_ci"]
@@ -148,11 +153,10 @@ if "dqn_return" in summary:
 else:
     cols[0].metric("DQN return", "—", help="Known when the run has been evaluated to its end")
     cols[1].metric("Best baseline", "—")
-cols[2].metric("Trained", f"{compact(summary['steps'])} steps" if "steps" in summary else "—",
-               help=f"{summary.get('episodes', 0):,} sessions, {summary.get('updates', 0):,} gradient updates")
+cols[2].metric("Trained", "—" if steps is None else f"{compact(steps)} steps",
+               help=f"of {run['train'].total_steps:,} planned user-steps")
 cols[3].metric("Time", duration(summary.get("wall_time")),
                help=f"{summary['sps']:,.0f} user-steps per second" if "sps" in summary else None)
-metrics, evals = store.metrics(run_id), store.evals(run_id)
 if len(metrics) or len(evals):
     st.plotly_chart(plots.learning_curve(metrics, evals))
 with st.expander("Settings", icon=":material/tune:"):
@@ -173,7 +177,8 @@ with resume_col:
     if history.live(run):
         why_not = "It is still training."
     elif not store.checkpoint_path(run_id).is_file():
-        why_not = "No model was saved for it: the model is saved when a run ends, and this one did not end cleanly."
+        why_not = ("No model was saved for it: a model is saved when a run ends, and this one was cut short or "
+                   "imported without its model.")
     elif job is not None and job.snapshot().active:
         why_not = "This session's job is still training: stop it on the Train page first."
     else:

@@ -18,14 +18,15 @@ import streamlit as st
 from dqn_sim import history_plots, plots
 from dqn_sim.agents.baselines import BASELINES
 from dqn_sim.config import AgentConfig, TrainConfig, leaf_fields
-from dqn_sim.store import LIVE_STATUSES, STATUSES, RunStore
+from dqn_sim.store import LIVE_STATUSES, STATUSES
 from dqn_sim.train.job import TrainingJob
 from ui import forms
 from ui.fmt import duration
-from ui.state import attach_job, registry, set_scenario
+from ui.state import attach_job, registry, set_scenario, store
 from ui.status import STATES
 
-STATUS_LOOK = {**{s: STATES[s][:2] for s in STATUSES if s in STATES}, "interrupted": ("Interrupted", "gray")}
+# (label, colour) of each stored status: a job's states, and "interrupted" (its process ended while it trained)
+STATUS_LOOK = {s: STATES[s][:2] if s in STATES else (s.title(), "gray") for s in STATUSES}
 SOURCES = {"app": "trained in the studio", "cli": "trained with the CLI", "import": "imported"}
 SORTS = {  # sort key -> (label, ascending)
     "created": ("Newest first", False),
@@ -34,7 +35,7 @@ SORTS = {  # sort key -> (label, ascending)
     "name": ("Name", True),
 }
 RUN_COLUMNS: dict[str, Any] = {  # the runs table, in this order: what it is, how it did, how it was set up
-    "name": st.column_config.TextColumn("Run", width="medium", pinned=True),
+    "name": st.column_config.TextColumn("Run", width="medium"),
     "status": st.column_config.MultiselectColumn(
         "Status", options=list(STATUS_LOOK), color=[color for _, color in STATUS_LOOK.values()],
         format_func=lambda s: STATUS_LOOK[s][0]),
@@ -69,12 +70,6 @@ HYPERPARAMETERS = {  # column -> what people call it: the scenario, then every a
     **{path: forms.label(path, f) for cfg in (AgentConfig(), TrainConfig()) for path, f, _ in leaf_fields(cfg)},
 }
 DEFAULT_RUNS = 3  # the comparison starts with the most recent few
-
-
-@st.cache_resource
-def store() -> RunStore:
-    """The server's run store: one SQLite connection shared by every session and training thread."""
-    return RunStore()
 
 
 # --------------------------------------------------------------------------------------------- tables
@@ -147,8 +142,9 @@ def import_run(file_name: str, data: bytes) -> str:
     Raises ``RunImportError`` naming what is wrong, and then the store is unchanged. The file keeps its name on
     disk, so that the reason names the file the user chose.
     """
+    name = Path(file_name).name  # never a path: the browser sends the name, and "..", "/" must not escape
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / (Path(file_name).name or "upload.zip")
+        path = Path(folder) / (name if name not in ("", ".", "..") else "upload.zip")
         path.write_bytes(data)
         return store().import_zip(path)
 
@@ -251,10 +247,12 @@ def stored_runs_comparison() -> None:
                 "is kept and can be compared here.", icon=":material/info:")
         return
     labels = run_labels(runs)
+    evaluated = list(runs.loc[runs.reindex(columns=["dqn_return"])["dqn_return"].notna(), "id"])
     left, right = st.columns([3, 2])
-    chosen = left.multiselect("Stored runs", list(labels), default=list(labels)[:DEFAULT_RUNS],
+    chosen = left.multiselect("Stored runs", list(labels), default=(evaluated or list(labels))[:DEFAULT_RUNS],
                               format_func=labels.get, key="history:runs", placeholder="Choose runs",
-                              help="Newest first; the most recent ones are chosen to begin with.")
+                              help="Newest first; the most recent runs with a final result are chosen to begin "
+                                   "with.")
     best = runs.reindex(columns=["id", "best_baseline"]).set_index("id")["best_baseline"].reindex(chosen).dropna()
     baselines = right.multiselect("Baselines", list(BASELINES), default=list(best.mode()[:1]),
                                   format_func=plots.policy_label, key="history:baselines",
@@ -269,6 +267,10 @@ def stored_runs_comparison() -> None:
     source, metric, x, smoothing = _curve_controls()
     st.plotly_chart(history_plots.curves_chart({label: (d["metrics"], d["evals"]) for label, d in data.items()},
                                                final, source=source, metric=metric, x=x, smoothing=smoothing))
+    unevaluated = [label for label, d in data.items() if not (d["evals"]["policy"] == "dqn").any()]
+    if source == "eval" and unevaluated:
+        st.caption(f"Not evaluated on held-out users yet: {', '.join(unevaluated)}. The **Training** curve shows "
+                   "how far they got.")
 
     st.subheader("Final results", divider="violet")
     if final.empty:

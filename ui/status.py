@@ -18,6 +18,7 @@ STATES = {  # state -> (label, badge colour, icon)
     "stopped": ("Stopped", "gray", ":material/stop_circle:"),
     "failed": ("Failed", "red", ":material/error:"),
     "diverged": ("Diverged", "red", ":material/warning:"),
+    "interrupted": ("Interrupted", "gray", ":material/link_off:"),
 }
 
 
