@@ -18,7 +18,7 @@ from tests.streamlit_server import goto_page, progress_steps, start_training, wa
 
 pytestmark = pytest.mark.browser
 
-PAGES = ["Scenario", "Train", "Inspect", "Compare"]
+PAGES = ["Scenario", "Train", "Inspect", "Compare", "Runs"]
 LONG_RUN = {"Total steps": 5_000_000, "Eval every": 5_000, "Eval episodes": 50}  # stopped by the test
 TRAINING_CURVE = "DQN training (ε-greedy)"
 CLICK_BOUND_S = 5.0  # generous: the target is 0.5 s, the measured numbers are reported
@@ -121,3 +121,13 @@ def test_live_training_stays_responsive(page, app_url: str, browser) -> None:
     page.get_by_text("DQN (trained)").first.wait_for()
     assert_no_exception(page)
     page.screenshot(path=ARTIFACTS / "inspect_dqn.png")
+
+    # the stopped run was recorded in the run store: the Runs page shows it, Compare can chart it
+    goto_page(page, "Runs")
+    main.get_by_text("Stopped").first.wait_for()
+    assert_no_exception(page)
+    page.screenshot(path=ARTIFACTS / "runs_after_training.png")
+    goto_page(page, "Compare")
+    main.get_by_text("Across stored runs").wait_for()
+    assert_no_exception(page)
+    page.screenshot(path=ARTIFACTS / "compare_after_training.png", full_page=True)
