@@ -110,6 +110,7 @@ class Trainer:
         self._traj_q = np.zeros((u, TRACKED_STEPS), dtype=np.float32)
         self._traj_r = np.zeros((u, TRACKED_STEPS), dtype=np.float32)
         self._baseline_results: dict[str, EvalResult] = {}
+        self._last_agent_eval: tuple[int, EvalResult] | None = None  # (step, result)
 
     @property
     def done(self) -> bool:
@@ -130,14 +131,13 @@ class Trainer:
     def evaluate_agent(self) -> EvalResult:
         result = evaluate_policy(self.agent, self.scenario, self.cfg.eval_episodes, self.eval_seed, learn=False)
         self.evals.append(eval_rows(self.step_count, self.wall_time, result))
+        self._last_agent_eval = (self.step_count, result)
         return result
 
     def finish(self) -> dict:
         """Final evaluation, per-segment results and the run summary."""
-        if not self.evals or self.evals[-1]["policy"] != "dqn" or self.evals[-1]["step"] != self.step_count:
-            final = self.evaluate_agent()
-        else:
-            final = evaluate_policy(self.agent, self.scenario, self.cfg.eval_episodes, self.eval_seed, learn=False)
+        last = self._last_agent_eval
+        final = last[1] if last is not None and last[0] == self.step_count else self.evaluate_agent()
         names = self.env.audience.names
         self.segments = segment_rows(final, names)
         for result in self._baseline_results.values():
