@@ -8,14 +8,15 @@ from typing import TextIO
 
 
 def format_duration(seconds: float | None) -> str:
+    """``75.2`` -> ``1m 15s``; ``None`` or NaN (not known yet) -> ``—``. Shared by the CLI and the studio."""
     if seconds is None or seconds != seconds:
-        return "--"
-    seconds = int(round(seconds))
-    if seconds >= 3600:
-        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-    if seconds >= 60:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds}s"
+        return "—"
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m {s % 60:02d}s"
+    return f"{s // 3600}h {s % 3600 // 60:02d}m"
 
 
 class ProgressBar:

@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
+from dqn_sim.progress import format_duration as duration
 
-def duration(seconds: float | None) -> str:
-    """``75.2`` -> ``1m 15s``; ``None`` (not known yet) -> ``—``."""
-    if seconds is None:
-        return "—"
-    s = int(round(seconds))
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m {s % 60:02d}s"
-    return f"{s // 3600}h {s % 3600 // 60:02d}m"
+__all__ = ["compact", "duration"]
 
 
 def compact(n: float) -> str:
