@@ -80,27 +80,23 @@ def training_benchmark(
     torch.set_num_threads(1)  # as in the training thread of the app
     trainer = Trainer(get_preset(preset), preset_agent(preset), TrainConfig(eval_every=10_000, seed=seed))
     trainer.evaluate_baselines()
-    best = max(trainer.evals, key=lambda e: e["return_mean"])
     while not trainer.done and trainer.wall_time < budget_s:
         trainer.step()
         if progress:
             progress(max(trainer.progress, trainer.wall_time / budget_s))
     if trainer.evals[-1]["step"] != trainer.step_count:
         trainer.evaluate_agent()
-    dqn = [e for e in trainer.evals if e["policy"] == "dqn"]
-    ahead = next((e for e in dqn if e["return_mean"] > best["return_mean"]), None)
-    clear = next((e for e in dqn if e["return_lo"] > best["return_hi"]), None)
-    final_return = dqn[-1]["return_mean"]
+    s = trainer.summary()
     return {
         "preset": preset,
-        "steps": trainer.step_count,
-        "wall_s": trainer.wall_time,
-        "steps_per_s": trainer.step_count / trainer.wall_time,
-        "updates_per_s": trainer.updates / trainer.wall_time,
-        "best_baseline": best["policy"],
-        "best_baseline_return": best["return_mean"],
-        "dqn_final_return": final_return,
-        "dqn_vs_best_baseline": final_return / best["return_mean"],
-        "seconds_to_beat_best_baseline": ahead["wall_time"] if ahead else None,
-        "seconds_to_beat_best_baseline_ci": clear["wall_time"] if clear else None,
+        "steps": s["steps"],
+        "wall_s": s["wall_time"],
+        "steps_per_s": s["sps"],
+        "updates_per_s": s["updates_per_s"],
+        "best_baseline": s["best_baseline"],
+        "best_baseline_return": s["best_baseline_return"],
+        "dqn_final_return": s["dqn_return"],
+        "dqn_vs_best_baseline": s["dqn_return"] / s["best_baseline_return"],
+        "seconds_to_beat_best_baseline": s["time_to_beat_best_baseline_s"],
+        "seconds_to_beat_best_baseline_ci": s["time_to_beat_best_baseline_ci_s"],
     }

@@ -6,7 +6,7 @@ import streamlit as st
 
 from dqn_sim import plots
 from dqn_sim.describe import final_results
-from ui.history import stored_runs_comparison
+from ui.history import stored_runs_comparison, with_intervals
 from ui.page import header
 from ui.state import active_job, session_jobs
 
@@ -49,11 +49,7 @@ def session_run_results() -> None:
                    "result comes when training ends.")
 
     table = final_results(snap.evals)
-    shown = table.assign(
-        policy=table["policy"].map(plots.policy_label),
-        return_ci=[f"{lo:.3g} – {hi:.3g}" for lo, hi in zip(table["return_lo"], table["return_hi"], strict=True)],
-        ctr_ci=[f"{lo:.1%} – {hi:.1%}" for lo, hi in zip(table["ctr_lo"], table["ctr_hi"], strict=True)],
-    )
+    shown = with_intervals(table).assign(policy=table["policy"].map(plots.policy_label))
     st.dataframe(shown, hide_index=True, column_order=list(RESULT_COLUMNS), column_config=RESULT_COLUMNS)
     st.plotly_chart(plots.final_metrics_chart(table))
 

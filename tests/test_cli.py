@@ -107,3 +107,17 @@ def test_corrupt_checkpoint_is_refused_with_a_reason(tmp_path, capsys):
     assert main(["evaluate", "--policy", f"dqn:{tmp_path}", "--episodes", "5"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "Traceback" not in err
+
+
+def test_bench_reports_simulator_rates_with_ratios_to_the_reference_and_training_throughput(capsys):
+    assert main(["bench", "--json", "--seconds", "0.05", "--train-seconds", "2"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    sim, train = out["simulator"], out["training"]
+    for preset in ("video", "recsim-ie"):
+        for batch in (1, 64, 4096):
+            assert sim[f"{preset}_batch{batch}_steps_per_s"] > 0
+    ref = sim["reference_recsim_ie_steps_per_s"]
+    assert sim["recsim-ie_batch4096_vs_reference"] == pytest.approx(sim["recsim-ie_batch4096_steps_per_s"] / ref)
+    assert train["steps"] > 0 and train["steps_per_s"] > 0 and train["updates_per_s"] >= 0
+    assert train["best_baseline"] in ("random", "popularity", "greedy", "oracle")
+    assert train["dqn_vs_best_baseline"] == pytest.approx(train["dqn_final_return"] / train["best_baseline_return"])

@@ -159,8 +159,10 @@ class Trainer:
         if len(base):
             best = base.loc[base.return_mean.idxmax()]
             out.update(best_baseline=best.policy, best_baseline_return=best.return_mean)
-            ahead = dqn[dqn.return_mean > best.return_mean]
+            ahead = dqn[dqn.return_mean > best.return_mean]  # mean above mean
+            clear = dqn[dqn.return_lo > best.return_hi]  # 95% intervals apart
             out["time_to_beat_best_baseline_s"] = float(ahead.wall_time.iloc[0]) if len(ahead) else None
+            out["time_to_beat_best_baseline_ci_s"] = float(clear.wall_time.iloc[0]) if len(clear) else None
         if self.metrics:
             out["sps"] = self.step_count / max(self.wall_time, 1e-9)
             out["updates_per_s"] = self.updates / max(self.wall_time, 1e-9)
