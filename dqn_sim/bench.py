@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from dqn_sim.agents.policy import top_k_masked
+from dqn_sim.agents.policy import random_env_slates
 from dqn_sim.presets import get_preset
 from dqn_sim.sim.env import VecRecEnv
 from dqn_sim.sim.reference import ReferenceRecSimIE
@@ -20,12 +20,13 @@ SIM_BATCHES = (1, 64, 4096)
 
 
 def sim_steps_per_s(preset: str, batch: int, min_seconds: float = 1.0, seed: int = 0) -> float:
-    """User-steps per second of ``VecRecEnv.step`` alone (slates are drawn outside the timed part)."""
+    """User-steps per second of ``VecRecEnv.step`` alone, under uniformly random slates drawn outside the
+    timed part (from the candidates, so no users x items mask is built unless the scenario needs one)."""
     env = VecRecEnv(get_preset(preset), batch, seed)
     rng = np.random.default_rng(seed)
     busy, steps = 0.0, 0
     while busy < min_seconds:
-        slate = top_k_masked(rng.random(env.mask_UI.shape), env.mask_UI, env.slate_size)
+        slate = random_env_slates(env, rng)
         t0 = time.perf_counter()
         env.step(slate)
         busy += time.perf_counter() - t0

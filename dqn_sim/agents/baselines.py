@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dqn_sim.agents.policy import Policy, random_slates, top_k_masked
+from dqn_sim.agents.policy import Policy, random_env_slates, top_k_masked
 from dqn_sim.sim.env import StepResult, VecRecEnv
 
 
@@ -17,7 +17,7 @@ class RandomPolicy(Policy):
         self.rng = np.random.default_rng(seed)
 
     def act(self, env: VecRecEnv) -> np.ndarray:
-        return random_slates(env.mask_UI, env.slate_size, self.rng)
+        return random_env_slates(env, self.rng)
 
 
 class PopularityPolicy(Policy):

@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
+from dqn_sim.sim.candidates import CandidateWindows
 from dqn_sim.sim.env import StepResult, VecRecEnv
 
 
@@ -30,6 +31,14 @@ def random_slates(mask_BI: np.ndarray, k: int, rng: np.random.Generator) -> np.n
         top_k_masked(rng.random(mask.shape, dtype=np.float32), mask, k)
         for mask in (mask_BI[lo:lo + rows] for lo in range(0, len(mask_BI), rows))
     ])
+
+
+def random_env_slates(env: VecRecEnv, rng: np.random.Generator) -> np.ndarray:
+    """Uniform slates over each user's recommendable items; drawn straight from sampled candidate windows
+    when the env has them, without building the (users x items) mask."""
+    if isinstance(env.candidates, CandidateWindows):
+        return env.candidates.random_slates(env.slate_size, rng)
+    return random_slates(env.mask_UI, env.slate_size, rng)
 
 
 class Policy(ABC):

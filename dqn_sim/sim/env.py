@@ -14,11 +14,19 @@ import numpy as np
 
 from dqn_sim.config import ScenarioConfig
 from dqn_sim.sim.audience import Audience, build_audience
+from dqn_sim.sim.candidates import Candidates, CandidateSampler, contains, mask_of
 from dqn_sim.sim.catalogue import Catalogue, build_catalogue
-from dqn_sim.sim.dynamics import choice_probs, drift_interests, item_scores, purchase_prob, sample_choice
+from dqn_sim.sim.dynamics import (
+    cells,
+    choice_probs,
+    drift_clicked_topic,
+    drift_interests,
+    item_scores,
+    purchase_prob,
+    sample_choice,
+)
 
 HISTORY_DECAY = 0.8  # retention of the clicked-topic history the recommender observes
-N_CANDIDATE_PERMS = 8  # random catalogue orders that candidate windows are cut from
 
 
 @dataclass(frozen=True)
@@ -50,17 +58,25 @@ class StepResult:
     (when auto-resetting) and ``final_obs_UO``/``final_mask_UI`` hold the state the episode ended in."""
 
     obs_UO: np.ndarray
-    mask_UI: np.ndarray
+    candidates: Candidates
     reward_U: np.ndarray
     terminated_U: np.ndarray
     truncated_U: np.ndarray
     clicked_item_U: np.ndarray  # -1 = no click
     final_obs_UO: np.ndarray
-    final_mask_UI: np.ndarray
+    final_candidates: Candidates
     episode_return_U: np.ndarray  # valid where done
     episode_len_U: np.ndarray
     episode_clicks_U: np.ndarray
     segment_U: np.ndarray  # segment of the user who took this step
+
+    @property
+    def mask_UI(self) -> np.ndarray:
+        return mask_of(self.candidates)
+
+    @property
+    def final_mask_UI(self) -> np.ndarray:
+        return mask_of(self.final_candidates)
 
     @property
     def done_U(self) -> np.ndarray:
@@ -89,7 +105,7 @@ class VecRecEnv:
         self.rng = np.random.default_rng(seed)
         self._full_mask: np.ndarray | None = None
         self._topic_I = self.catalogue.topic_I if self.catalogue.onehot else None
-        self._perm_PI = np.stack([self.rng.permutation(self.n_items) for _ in range(N_CANDIDATE_PERMS)])
+        self._sampler = CandidateSampler(self.n_items, self.dyn.n_candidates, self.rng)
         self.obs_names = self._obs_names()
         self.obs_dim = len(self.obs_names)
         self.reset()
@@ -114,7 +130,7 @@ class VecRecEnv:
         self.ep_clicks_U = np.zeros(u, dtype=np.int64)
         self.active_U = np.ones(u, dtype=bool)
         self._new_users(np.arange(u), users_U)
-        self.mask_UI = self._mask(np.arange(u))
+        self.candidates = self._candidates(np.arange(u))
         self.obs_UO = self._observe()
         return self.obs_UO
 
@@ -131,11 +147,16 @@ class VecRecEnv:
                   self.last_click_U, self.ep_return_U, self.ep_clicks_U):
             a[idx] = 0
 
-    def _mask(self, idx: np.ndarray) -> np.ndarray:
+    @property
+    def mask_UI(self) -> np.ndarray:
+        """Recommendable items of every user now, as a boolean (users x items) mask."""
+        return mask_of(self.candidates)
+
+    def _candidates(self, idx: np.ndarray) -> Candidates:
         """Recommendable items for users ``idx``: on air, and among this step's sampled candidates.
 
         The common cases avoid full (users x items) passes: an always-on catalogue without candidate
-        sampling shares one read-only all-true mask, and candidate masks are built by a scatter.
+        sampling shares one read-only all-true mask, and sampled candidates stay windows (mask on demand).
         """
         n, c = idx.shape[0], self.dyn.n_candidates
         if self.catalogue.always_on and not c:
@@ -144,15 +165,10 @@ class VecRecEnv:
                 self._full_mask.setflags(write=False)
             return self._full_mask
         if c:
-            which_U = self.rng.integers(0, N_CANDIDATE_PERMS, n)
-            start_U = self.rng.integers(0, self.n_items, n)
-            cols_UC = (start_U[:, None] + np.arange(c)[None, :]) % self.n_items
-            items_UC = self._perm_PI[which_U[:, None], cols_UC]
-            mask = np.zeros((n, self.n_items), dtype=bool)
-            mask.reshape(-1)[(np.arange(n)[:, None] * self.n_items + items_UC).reshape(-1)] = True
+            windows = self._sampler.draw(self.rng, n)
             if self.catalogue.always_on:
-                return mask  # config validation guarantees n_candidates >= slate_size
-            mask &= self.catalogue.available_UI(self.clock_U[idx])
+                return windows  # config validation guarantees n_candidates >= slate_size
+            mask = windows.mask_UI & self.catalogue.available_UI(self.clock_U[idx])
         else:
             mask = self.catalogue.available_UI(self.clock_U[idx])
         short = mask.sum(axis=1) < self.slate_size
@@ -203,29 +219,34 @@ class VecRecEnv:
             cols.append((self.budget_U[idx] / scale)[:, None])
         return np.concatenate(cols, axis=1, dtype=np.float32)
 
+    def _fatigue(self) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Topic and ad fatigue as the click model takes them (scaled by their gains; None when off)."""
+        dyn = self.dyn
+        return (dyn.fatigue_gain * self.shown_UK if dyn.fatigue_gain > 0 else None,
+                dyn.ad_fatigue_gain * self.ad_shown_U if dyn.ad_fatigue_gain > 0 else None)
+
     # ------------------------------------------------------------------ step
     def step(self, slate_US: np.ndarray) -> StepResult:
         cat, dyn = self.catalogue, self.dyn
         u = self.n_envs
         rows = np.arange(u)
         slate_US = np.asarray(slate_US, dtype=np.int64).reshape(u, self.slate_size)
-        slate_US = np.clip(slate_US, 0, self.n_items - 1)
-        valid_US = self.mask_UI[rows[:, None], slate_US]
+        slate_US = np.minimum(np.maximum(slate_US, 0), self.n_items - 1)
+        valid_US = contains(self.candidates, slate_US)
 
         affinity_US, extra_US = item_scores(
-            cat, dyn, self.interest_UK, dyn.fatigue_gain * self.shown_UK,
-            dyn.ad_fatigue_gain * self.ad_shown_U, self.clock_U, slate_US, self._topic_I,
+            cat, dyn, self.interest_UK, *self._fatigue(), self.clock_U, slate_US, self._topic_I
         )
         p_US = choice_probs(dyn, affinity_US, extra_US, valid_US)
         uniform_U3 = self.rng.random((u, 3))
         pos_U = sample_choice(p_US, uniform_U3[:, 0])
         clicked = pos_U >= 0
-        item_U = np.where(clicked, slate_US[rows, np.maximum(pos_U, 0)], -1)
+        chosen_U = cells(self.slate_size, np.maximum(pos_U, 0))
+        item_U = np.where(clicked, slate_US.reshape(-1)[chosen_U], -1)
         item_safe = np.maximum(item_U, 0)
 
         watch_U = np.where(clicked, np.minimum(self.budget_U, cat.length_I[item_safe]), 0.0)
-        reward_U = self._reward(clicked, item_safe, watch_U, affinity_US[rows, np.maximum(pos_U, 0)],
-                                uniform_U3[:, 1])
+        reward_U = self._reward(clicked, item_safe, watch_U, affinity_US.reshape(-1)[chosen_U], uniform_U3[:, 1])
         # session budget: consumption costs time, quality refills it, an empty step costs a little
         self.budget_U = np.where(
             clicked,
@@ -234,21 +255,27 @@ class VecRecEnv:
         ).astype(np.float32)
         self.elapsed_U += np.where(clicked, watch_U, dyn.no_click_cost).astype(np.float32)
 
-        topics_UK = cat.topics_IK[item_safe] * clicked[:, None]
-        if dyn.drift_rate > 0:
-            drifted = drift_interests(self.interest_UK, topics_UK, dyn.drift_rate, uniform_U3[:, 2])
-            self.interest_UK = np.where(clicked[:, None], drifted, self.interest_UK).astype(np.float32)
         self.shown_UK *= dyn.fatigue_decay
-        if self._topic_I is not None:
-            for pos in range(self.slate_size):  # one (user, topic) cell per user and position: no clashes
-                self.shown_UK[rows, self._topic_I[slate_US[:, pos]]] += valid_US[:, pos]
+        self.clicked_UK *= HISTORY_DECAY
+        if self._topic_I is not None:  # one topic per item: touch one (user, topic) cell, not a row of topics
+            topic_U = self._topic_I[item_safe]
+            if dyn.drift_rate > 0:
+                drift_clicked_topic(self.interest_UK, topic_U, clicked, dyn.drift_rate, uniform_U3[:, 2])
+            k = self.catalogue.n_topics
+            self.clicked_UK.reshape(-1)[cells(k, topic_U)] += clicked
+            for pos in range(self.slate_size):  # one cell per user and position: no clashes
+                self.shown_UK.reshape(-1)[cells(k, self._topic_I[slate_US[:, pos]])] += valid_US[:, pos]
         else:
+            topics_UK = cat.topics_IK[item_safe] * clicked[:, None]
+            if dyn.drift_rate > 0:
+                drifted = drift_interests(self.interest_UK, topics_UK, dyn.drift_rate, uniform_U3[:, 2])
+                self.interest_UK[clicked] = drifted[clicked]
+            self.clicked_UK += topics_UK
             self.shown_UK += (cat.topics_IK[slate_US] * valid_US[:, :, None]).sum(axis=1)
-        self.clicked_UK = (HISTORY_DECAY * self.clicked_UK + topics_UK).astype(np.float32)
         if dyn.ad_fatigue_gain > 0:
             ads = (cat.is_ad_I[slate_US] & valid_US).sum(axis=1)
             self.ad_shown_U = (dyn.fatigue_decay * self.ad_shown_U + ads).astype(np.float32)
-        self.last_click_U = clicked.astype(np.float32)
+        self.last_click_U[:] = clicked
         self.t_U += 1
         self.clock_U += 1
 
@@ -268,14 +295,14 @@ class VecRecEnv:
         segment_U = self.segment_U.copy()
         ep_return, ep_len, ep_clicks = self.ep_return_U.copy(), self.t_U.copy(), self.ep_clicks_U.copy()
         final_obs = self._observe()
-        final_mask = self.mask_UI
-        self.mask_UI = self._mask(rows)
+        final_candidates = self.candidates
+        self.candidates = self._candidates(rows)
         done_idx = np.flatnonzero(done)
         if done_idx.size:
             if self.autoreset:
                 self._new_users(done_idx)
                 if not self.catalogue.always_on:  # a new user arrives at another time of day
-                    self.mask_UI[done_idx] = self._mask(done_idx)
+                    self.candidates[done_idx] = mask_of(self._candidates(done_idx))
             else:
                 self.active_U[done_idx] = False
         self.obs_UO = final_obs
@@ -284,13 +311,13 @@ class VecRecEnv:
             self.obs_UO[done_idx] = self._observe(done_idx)
         return StepResult(
             obs_UO=self.obs_UO,
-            mask_UI=self.mask_UI,
+            candidates=self.candidates,
             reward_U=reward_U,
             terminated_U=terminated,
             truncated_U=truncated,
             clicked_item_U=np.where(self.active_U | done, item_U, -1),
             final_obs_UO=final_obs,
-            final_mask_UI=final_mask,
+            final_candidates=final_candidates,
             episode_return_U=ep_return,
             episode_len_U=ep_len,
             episode_clicks_U=ep_clicks,
@@ -319,10 +346,7 @@ class VecRecEnv:
         cat, dyn = self.catalogue, self.dyn
         u = self.n_envs
         items = np.broadcast_to(np.arange(self.n_items), (u, self.n_items))
-        affinity_UI, extra_UI = item_scores(
-            cat, dyn, self.interest_UK, dyn.fatigue_gain * self.shown_UK,
-            dyn.ad_fatigue_gain * self.ad_shown_U, self.clock_U, items,
-        )
+        affinity_UI, extra_UI = item_scores(cat, dyn, self.interest_UK, *self._fatigue(), self.clock_U, items)
         if dyn.choice_model == "logit":
             z = dyn.affinity_weight * affinity_UI + extra_UI - dyn.no_click_score
             p_click = 1.0 / (1.0 + np.exp(-z))
