@@ -23,8 +23,8 @@ def cells(n_cols: int, col_UX: np.ndarray) -> np.ndarray:
 def item_scores(
     cat: Catalogue,
     dyn: DynamicsConfig,
-    interest_UK: np.ndarray,
-    fatigue_UK: np.ndarray | None,
+    interest_KU: np.ndarray,
+    fatigue_KU: np.ndarray | None,
     ad_fatigue_U: np.ndarray | None,
     clock_U: np.ndarray,
     item_US: np.ndarray,
@@ -32,19 +32,21 @@ def item_scores(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Affinity (interest . topic) and the remaining click logit of each slate item.
 
-    ``fatigue_UK`` and ``ad_fatigue_U`` (already scaled by their gains) are ``None`` when fatigue is off."""
+    User state comes topic-major (``_KU``, C-contiguous). ``fatigue_KU`` and ``ad_fatigue_U`` (already scaled
+    by their gains) are ``None`` when fatigue is off."""
     if topic_I is not None:  # one topic per item: a gather instead of a dot product
-        cell_US = cells(interest_UK.shape[1], topic_I[item_US])
-        dot = lambda user_UK: user_UK.reshape(-1)[cell_US]  # noqa: E731
+        n_users = interest_KU.shape[1]
+        cell_US = topic_I[item_US] * n_users + np.arange(n_users)[:, None]
+        dot = lambda user_KU: user_KU.reshape(-1)[cell_US]  # noqa: E731
     else:
         topics_USK = cat.topics_IK[item_US]
-        dot = lambda user_UK: np.einsum("uk,usk->us", user_UK, topics_USK)  # noqa: E731
-    affinity_US = dot(interest_UK)
+        dot = lambda user_KU: np.einsum("uk,usk->us", np.ascontiguousarray(user_KU.T), topics_USK)  # noqa: E731
+    affinity_US = dot(interest_KU)
     extra_US = cat.static_logit_I[item_US]
     if cat.fresh_boost:
         extra_US = extra_US + cat.fresh_logit_US(clock_U, item_US)
-    if fatigue_UK is not None:
-        extra_US = extra_US - dyn.fatigue_weight * dot(fatigue_UK)
+    if fatigue_KU is not None:
+        extra_US = extra_US - dyn.fatigue_weight * dot(fatigue_KU)
     if ad_fatigue_U is not None:
         extra_US = extra_US - dyn.fatigue_weight * ad_fatigue_U[:, None] * cat.is_ad_I[item_US]
     return affinity_US.astype(np.float32), extra_US.astype(np.float32)
@@ -112,14 +114,14 @@ def drift_interests(
 
 
 def drift_clicked_topic(
-    interest_UK: np.ndarray, topic_U: np.ndarray, clicked_U: np.ndarray, rate: float, uniform_U: np.ndarray
+    interest_KU: np.ndarray, topic_U: np.ndarray, clicked_U: np.ndarray, rate: float, uniform_U: np.ndarray
 ) -> None:
     """``drift_interests`` in place for one-topic items (RecSim's documents): with ``d`` one-hot, only the
     clicked topic's interest can move, so this is a gather and a scatter over the users who clicked instead
     of arithmetic over every user x topic. Same formulas, same float32 results."""
     rows = np.flatnonzero(clicked_U)
-    cell = rows * interest_UK.shape[1] + topic_U[rows]
-    flat = interest_UK.reshape(-1)
+    cell = topic_U[rows] * interest_KU.shape[1] + rows
+    flat = interest_KU.reshape(-1)
     u = flat[cell]
     delta = (rate - rate * np.abs(u)) * (1.0 - u)
     sign = np.where(uniform_U[rows] < (u + 1.0) / 2.0, 1.0, -1.0).astype(np.float32)

@@ -106,8 +106,12 @@ class VecRecEnv:
         self._full_mask: np.ndarray | None = None
         self._topic_I = self.catalogue.topic_I if self.catalogue.onehot else None
         self._sampler = CandidateSampler(self.n_items, self.dyn.n_candidates, self.rng)
+        self._observes_segment = scenario.audience.segment_observed and self.audience.n_segments > 1
         self.obs_names = self._obs_names()
         self.obs_dim = len(self.obs_names)
+        # state rows: the hidden interests, then every observed feature in obs_names order (see reset)
+        self._obs_start = 0 if scenario.audience.interests_observed else self.catalogue.n_topics
+        self._row = {name: self._obs_start + i for i, name in enumerate(self.obs_names)}
         self.reset()
 
     # ------------------------------------------------------------------ state
@@ -115,17 +119,21 @@ class VecRecEnv:
         """Start a session in every slot, for random users of the population or for ``users_U`` (ids)."""
         u = self.n_envs
         k = self.catalogue.n_topics
+        # interests, topic histories and every observed feature are rows of one (features x users) array:
+        # each update runs over contiguous rows, and an observation is a single block copy, handed out as
+        # its transpose (a Fortran-ordered users x features array; a row-major copy would cost 30x more)
+        self._state_XU = np.zeros((self._obs_start + self.obs_dim, u), dtype=np.float32)
+        self.interest_KU = self._state_XU[:k]
+        self.clicked_KU = self._rows("clicked_topic[0]", k)
+        self.shown_KU = self._rows("shown_topic[0]", k)
+        self.last_click_U = self._state_XU[self._row["last_click"]]
         self.user_U = np.zeros(u, dtype=np.int64)
         self.segment_U = np.zeros(u, dtype=np.int64)
-        self.interest_UK = np.zeros((u, k), dtype=np.float32)
-        self.shown_UK = np.zeros((u, k), dtype=np.float32)
-        self.clicked_UK = np.zeros((u, k), dtype=np.float32)
         self.ad_shown_U = np.zeros(u, dtype=np.float32)
         self.budget_U = np.zeros(u, dtype=np.float32)
         self.elapsed_U = np.zeros(u, dtype=np.float32)
         self.t_U = np.zeros(u, dtype=np.int64)
         self.clock_U = np.zeros(u, dtype=np.int64)
-        self.last_click_U = np.zeros(u, dtype=np.float32)
         self.ep_return_U = np.zeros(u, dtype=np.float64)
         self.ep_clicks_U = np.zeros(u, dtype=np.int64)
         self.active_U = np.ones(u, dtype=bool)
@@ -134,17 +142,38 @@ class VecRecEnv:
         self.obs_UO = self._observe()
         return self.obs_UO
 
+    def _rows(self, first: str, n: int) -> np.ndarray:
+        """``n`` state rows starting at the observed feature ``first``."""
+        return self._state_XU[self._row[first]:self._row[first] + n]
+
+    @property
+    def interest_UK(self) -> np.ndarray:
+        """Hidden interests, users x topics (a view)."""
+        return self.interest_KU.T
+
+    @property
+    def shown_UK(self) -> np.ndarray:
+        return self.shown_KU.T
+
+    @property
+    def clicked_UK(self) -> np.ndarray:
+        return self.clicked_KU.T
+
     def _new_users(self, idx: np.ndarray, users: np.ndarray | None = None) -> None:
         aud = self.audience
         if users is None:
             users = self.rng.integers(0, aud.n_users, idx.shape[0])
         self.user_U[idx] = users
         self.segment_U[idx] = aud.segment_N[users]
-        self.interest_UK[idx] = aud.interest_NK[users]
+        self.interest_KU[:, idx] = aud.interest_NK[users].T
         self.budget_U[idx] = aud.budget_N[users]
         self.clock_U[idx] = self.rng.integers(0, self.catalogue.period, idx.shape[0])
-        for a in (self.shown_UK, self.clicked_UK, self.ad_shown_U, self.elapsed_U, self.t_U,
-                  self.last_click_U, self.ep_return_U, self.ep_clicks_U):
+        if self._observes_segment:
+            segment_SU = self._rows(f"segment[{aud.names[0]}]", aud.n_segments)
+            segment_SU[:, idx] = np.eye(aud.n_segments, dtype=np.float32)[:, self.segment_U[idx]]
+        self.shown_KU[:, idx] = 0
+        self.clicked_KU[:, idx] = 0
+        for a in (self.ad_shown_U, self.elapsed_U, self.t_U, self.last_click_U, self.ep_return_U, self.ep_clicks_U):
             a[idx] = 0
 
     @property
@@ -184,7 +213,7 @@ class VecRecEnv:
             names += [f"interest[{i}]" for i in range(k)]
         names += [f"clicked_topic[{i}]" for i in range(k)]
         names += [f"shown_topic[{i}]" for i in range(k)]
-        if aud.segment_observed and self.audience.n_segments > 1:
+        if self._observes_segment:
             names += [f"segment[{s}]" for s in self.audience.names]
         if not self.catalogue.always_on:
             names += ["time_sin", "time_cos"]
@@ -197,32 +226,23 @@ class VecRecEnv:
 
     def _observe(self, idx: np.ndarray | slice = slice(None)) -> np.ndarray:
         """What the recommender sees of users ``idx`` (all by default), laid out as ``obs_names``."""
-        aud = self.scenario.audience
-        cols: list[np.ndarray] = []
-        if aud.interests_observed:
-            cols.append(self.interest_UK[idx])
-        cols += [self.clicked_UK[idx], self.shown_UK[idx]]
-        if aud.segment_observed and self.audience.n_segments > 1:
-            cols.append(np.eye(self.audience.n_segments, dtype=np.float32)[self.segment_U[idx]])
+        state, row, scale = self._state_XU, self._row, self.scenario.audience.budget_mean
         if not self.catalogue.always_on:
             phase = 2 * np.pi * (self.clock_U[idx] % self.catalogue.period) / self.catalogue.period
-            cols += [np.sin(phase)[:, None], np.cos(phase)[:, None]]
-        scale = aud.budget_mean
-        cols += [
-            (self.t_U[idx] / self.dyn.max_steps)[:, None],
-            (self.elapsed_U[idx] / scale)[:, None],
-            self.last_click_U[idx, None],
-        ]
-        if self.dyn.ad_fatigue_gain > 0:
-            cols.append(self.ad_shown_U[idx, None])
-        if aud.budget_observed:
-            cols.append((self.budget_U[idx] / scale)[:, None])
-        return np.concatenate(cols, axis=1, dtype=np.float32)
+            state[row["time_sin"], idx] = np.sin(phase)
+            state[row["time_cos"], idx] = np.cos(phase)
+        state[row["session_progress"], idx] = self.t_U[idx] / self.dyn.max_steps
+        state[row["minutes_consumed"], idx] = self.elapsed_U[idx] / scale
+        if "ads_shown" in row:
+            state[row["ads_shown"], idx] = self.ad_shown_U[idx]
+        if "budget_left" in row:
+            state[row["budget_left"], idx] = self.budget_U[idx] / scale
+        return state[self._obs_start:, idx].copy().T
 
     def _fatigue(self) -> tuple[np.ndarray | None, np.ndarray | None]:
         """Topic and ad fatigue as the click model takes them (scaled by their gains; None when off)."""
         dyn = self.dyn
-        return (dyn.fatigue_gain * self.shown_UK if dyn.fatigue_gain > 0 else None,
+        return (dyn.fatigue_gain * self.shown_KU if dyn.fatigue_gain > 0 else None,
                 dyn.ad_fatigue_gain * self.ad_shown_U if dyn.ad_fatigue_gain > 0 else None)
 
     # ------------------------------------------------------------------ step
@@ -235,7 +255,7 @@ class VecRecEnv:
         valid_US = contains(self.candidates, slate_US)
 
         affinity_US, extra_US = item_scores(
-            cat, dyn, self.interest_UK, *self._fatigue(), self.clock_U, slate_US, self._topic_I
+            cat, dyn, self.interest_KU, *self._fatigue(), self.clock_U, slate_US, self._topic_I
         )
         p_US = choice_probs(dyn, affinity_US, extra_US, valid_US)
         uniform_U3 = self.rng.random((u, 3))
@@ -255,23 +275,23 @@ class VecRecEnv:
         ).astype(np.float32)
         self.elapsed_U += np.where(clicked, watch_U, dyn.no_click_cost).astype(np.float32)
 
-        self.shown_UK *= dyn.fatigue_decay
-        self.clicked_UK *= HISTORY_DECAY
-        if self._topic_I is not None:  # one topic per item: touch one (user, topic) cell, not a row of topics
+        self.shown_KU *= dyn.fatigue_decay
+        self.clicked_KU *= HISTORY_DECAY
+        if self._topic_I is not None:  # one topic per item: touch one (topic, user) cell, not a row of topics
             topic_U = self._topic_I[item_safe]
             if dyn.drift_rate > 0:
-                drift_clicked_topic(self.interest_UK, topic_U, clicked, dyn.drift_rate, uniform_U3[:, 2])
-            k = self.catalogue.n_topics
-            self.clicked_UK.reshape(-1)[cells(k, topic_U)] += clicked
+                drift_clicked_topic(self.interest_KU, topic_U, clicked, dyn.drift_rate, uniform_U3[:, 2])
+            self.clicked_KU.reshape(-1)[topic_U * u + rows] += clicked
             for pos in range(self.slate_size):  # one cell per user and position: no clashes
-                self.shown_UK.reshape(-1)[cells(k, self._topic_I[slate_US[:, pos]])] += valid_US[:, pos]
+                self.shown_KU.reshape(-1)[self._topic_I[slate_US[:, pos]] * u + rows] += valid_US[:, pos]
         else:
             topics_UK = cat.topics_IK[item_safe] * clicked[:, None]
             if dyn.drift_rate > 0:
-                drifted = drift_interests(self.interest_UK, topics_UK, dyn.drift_rate, uniform_U3[:, 2])
-                self.interest_UK[clicked] = drifted[clicked]
-            self.clicked_UK += topics_UK
-            self.shown_UK += (cat.topics_IK[slate_US] * valid_US[:, :, None]).sum(axis=1)
+                drifted = drift_interests(np.ascontiguousarray(self.interest_UK), topics_UK, dyn.drift_rate,
+                                          uniform_U3[:, 2])
+                self.interest_KU[:, clicked] = drifted[clicked].T
+            self.clicked_KU += topics_UK.T
+            self.shown_KU += (cat.topics_IK[slate_US] * valid_US[:, :, None]).sum(axis=1).T
         if dyn.ad_fatigue_gain > 0:
             ads = (cat.is_ad_I[slate_US] & valid_US).sum(axis=1)
             self.ad_shown_U = (dyn.fatigue_decay * self.ad_shown_U + ads).astype(np.float32)
@@ -307,7 +327,7 @@ class VecRecEnv:
                 self.active_U[done_idx] = False
         self.obs_UO = final_obs
         if done_idx.size and self.autoreset:
-            self.obs_UO = final_obs.copy()
+            self.obs_UO = final_obs.copy(order="K")
             self.obs_UO[done_idx] = self._observe(done_idx)
         return StepResult(
             obs_UO=self.obs_UO,
@@ -346,7 +366,7 @@ class VecRecEnv:
         cat, dyn = self.catalogue, self.dyn
         u = self.n_envs
         items = np.broadcast_to(np.arange(self.n_items), (u, self.n_items))
-        affinity_UI, extra_UI = item_scores(cat, dyn, self.interest_UK, *self._fatigue(), self.clock_U, items)
+        affinity_UI, extra_UI = item_scores(cat, dyn, self.interest_KU, *self._fatigue(), self.clock_U, items)
         if dyn.choice_model == "logit":
             z = dyn.affinity_weight * affinity_UI + extra_UI - dyn.no_click_score
             p_click = 1.0 / (1.0 + np.exp(-z))
