@@ -19,6 +19,17 @@ from ui.status import POLL_S, progress_bar, state_badge
 
 TABS = {"train": "Run", "network": "Network", "replay": "Replay", "learning": "Learning",
         "exploration": "Exploration"}
+# the diagnostic drawn under the return curve: name -> figure of (metrics, evals, x-axis, smoothing)
+LOWER_PANELS: dict[str, Callable[[pd.DataFrame, pd.DataFrame, str, float], go.Figure]] = {
+    "Click-through rate": lambda m, e, x, s: plots.learning_curve(m, e, metric="ctr", x=x, smoothing=s),
+    "Q-values vs return": lambda m, e, x, s: plots.q_vs_return(m, x=x, smoothing=s),
+    "TD loss": lambda m, e, x, s: plots.metric_chart(m, "loss", title="TD loss", y_title="Loss", x=x, smoothing=s,
+                                                     log_y=True),
+    "Exploration ε": lambda m, e, x, s: plots.metric_chart(m, "epsilon", title="Exploration rate ε", y_title="ε",
+                                                           x=x),
+    "Throughput": lambda m, e, x, s: plots.metric_chart(m, "sps", title="Throughput", y_title="User-steps per second",
+                                                        x=x, smoothing=s, color="#0F766E"),
+}
 STOP_WAIT_S = 3.0  # a stop finishes the step and the final evaluation; wait that long for a clean state
 
 
@@ -96,31 +107,15 @@ def headline(snap: JobSnapshot) -> None:
         cols[3].metric("DQN held-out return", "—", help="Appears at the first evaluation")
 
 
-def diagnostics(m: pd.DataFrame, e: pd.DataFrame, x: str, smoothing: float) -> dict[str, Callable[[], go.Figure]]:
-    """The second-row charts by tab title; each is only built when its tab is open."""
-    return {
-        "Click-through rate": lambda: plots.learning_curve(m, e, metric="ctr", x=x, smoothing=smoothing),
-        "Q-values vs return": lambda: plots.q_vs_return(m, x=x, smoothing=smoothing),
-        "TD loss": lambda: plots.metric_chart(m, "loss", title="TD loss", y_title="Loss", x=x, smoothing=smoothing,
-                                              log_y=True),
-        "Exploration ε": lambda: plots.metric_chart(m, "epsilon", title="Exploration rate ε", y_title="ε", x=x),
-        "Throughput": lambda: plots.metric_chart(m, "sps", title="Throughput", y_title="User-steps per second",
-                                                 x=x, smoothing=smoothing, color="#0F766E"),
-    }
-
-
-def charts(snap: JobSnapshot, smoothing: float, x: str, live: bool) -> None:
-    """Return against the baselines, then one diagnostic at a time: the live page redraws two charts a second
-    rather than six (the redraws run in the process that trains). While live they are static images (no hover
-    layer to rebuild each second): zooming needs Live off anyway, as a refresh resets it."""
+def charts(snap: JobSnapshot, smoothing: float, x: str, lower: str, live: bool) -> None:
+    """Return against the baselines above one diagnostic, drawn as a single figure: Streamlit remounts a chart
+    whenever its data changes, so the live page's cost in the browser is per figure, and one figure a second
+    keeps clicks answered while training shares the machine. While live the figure is a static image (no
+    hover layer to rebuild each second): zooming needs Live off anyway, as a refresh resets it."""
     m, e = snap.metrics, snap.evals
     config = {"staticPlot": True} if live else {"displaylogo": False}
-    st.plotly_chart(plots.learning_curve(m, e, metric="return", x=x, smoothing=smoothing), config=config)
-    charts_by_tab = diagnostics(m, e, x, smoothing)
-    for tab, make in zip(st.tabs(list(charts_by_tab), key="train:tab", on_change="rerun"), charts_by_tab.values(),
-                         strict=True):
-        if tab.open:
-            tab.plotly_chart(make(), config=config)
+    top = plots.learning_curve(m, e, metric="return", x=x, smoothing=smoothing)
+    st.plotly_chart(plots.stack(top, LOWER_PANELS[lower](m, e, x, smoothing)), config=config)
 
 
 def outcome(snap: JobSnapshot) -> None:
@@ -145,14 +140,18 @@ def outcome(snap: JobSnapshot) -> None:
         cols[1].page_link("pages/compare.py", label="Compare with the baselines", icon=":material/leaderboard:")
 
 
-def chart_controls() -> tuple[float, str]:
-    """Smoothing and x-axis; inside the live fragment, so a change redraws the charts, not the whole page."""
-    left, right = st.columns(2, vertical_alignment="bottom")
+def chart_controls() -> tuple[float, str, str]:
+    """Smoothing, x-axis and the lower panel; inside the live fragment, so a change redraws the chart, not the
+    whole page."""
+    left, middle, right = st.columns([2, 2, 3], vertical_alignment="bottom")
     smoothing = left.slider("Smoothing", 0.0, 0.99, 0.6, 0.01, key="train:smoothing", persist_state="session",
                             help="Exponential moving average, as in TensorBoard (0 = raw).")
-    x = right.segmented_control("X-axis", list(plots.X_AXES), format_func=plots.X_AXES.get, default="step",
-                                key="train:x", persist_state="session", required=True)
-    return smoothing, x or "step"
+    x = middle.segmented_control("X-axis", list(plots.X_AXES), format_func=plots.X_AXES.get, default="step",
+                                 key="train:x", persist_state="session", required=True)
+    lower = right.segmented_control("Lower panel", list(LOWER_PANELS), default=next(iter(LOWER_PANELS)),
+                                    key="train:lower", persist_state="session", required=True,
+                                    help="The diagnostic drawn under the return curve.")
+    return smoothing, x or "step", lower or next(iter(LOWER_PANELS))
 
 
 def live_view(job: TrainingJob, polling: bool) -> None:
@@ -166,8 +165,8 @@ def live_view(job: TrainingJob, polling: bool) -> None:
     progress_bar(snap)
     outcome(snap)
     headline(snap)
-    smoothing, x = chart_controls()
-    charts(snap, smoothing, x, live=polling)
+    smoothing, x, lower = chart_controls()
+    charts(snap, smoothing, x, lower, live=polling)
     if polling and not snap.active:
         st.rerun()  # the run ended: redraw the page once, which stops the polling
 

@@ -151,7 +151,7 @@ def test_start_pause_resume_stop() -> None:
     button(at, "Stop").click().run()
     assert not at.exception
     assert job.snapshot().state == "stopped"
-    assert "Stopped" in at.success[0].value and len(at.get("plotly_chart")) == 2
+    assert "Stopped" in at.success[0].value and len(at.get("plotly_chart")) == 1
 
 
 def test_finished_run_reaches_inspect_and_compare() -> None:
@@ -190,7 +190,7 @@ def test_failed_job_shows_its_error_and_keeps_its_charts(monkeypatch) -> None:
     assert job.join(TIMEOUT)
     at.run()
     assert any("simulated failure" in e for e in texts(at.error))
-    assert len(at.get("plotly_chart")) == 2  # the baselines were evaluated before the failure
+    assert len(at.get("plotly_chart")) == 1  # the baselines were evaluated before the failure
 
 
 def test_reload_reattaches_and_two_tabs_run_their_own_jobs() -> None:

@@ -47,12 +47,39 @@ def wait_for(predicate, timeout_s: float = 60.0, every_s: float = 0.25) -> None:
         time.sleep(every_s)
 
 
-def timed_click(locator, answer) -> float:
-    """Seconds from a click until the server's answer is on screen."""
+ANSWER_WATCH = """(answered) => {
+    window.__answer = null;
+    let clicked = null;
+    document.addEventListener('pointerdown', () => { clicked = performance.now(); }, {capture: true, once: true});
+    const seen = new Function('return (' + answered + ')');
+    const watch = new MutationObserver(() => {
+        if (clicked === null || !seen()) return;
+        watch.disconnect();
+        requestAnimationFrame(() => { window.__answer = (performance.now() - clicked) / 1000; });
+    });
+    watch.observe(document.body, {subtree: true, childList: true, characterData: true, attributes: true});
+}"""
+
+
+def timed_click(page, locator, answer, answered_js: str) -> tuple[float, float]:
+    """Seconds from a click until the server's answer is on screen, two ways: in the page (pointer down to the
+    first frame after the answer is in the DOM, which is what a person sees) and as the test harness sees it
+    (playwright's click and wait, which add their own polling of a busy page)."""
+    page.evaluate(ANSWER_WATCH, answered_js)
     t0 = time.perf_counter()
     locator.click()
     answer.wait_for()
-    return time.perf_counter() - t0
+    harness = time.perf_counter() - t0
+    page.wait_for_function("() => window.__answer !== null")
+    return page.evaluate("() => window.__answer"), harness
+
+
+def x_title_is(label: str) -> str:
+    return f"[...document.querySelectorAll('.js-plotly-plot .xtitle')].some(t => t.textContent === '{label}')"
+
+
+def button_shown(label: str) -> str:
+    return f"[...document.querySelectorAll('[data-testid=stMain] button')].some(b => b.innerText.includes('{label}'))"
 
 
 def test_walk_every_page(page, app_url: str) -> None:
@@ -77,25 +104,33 @@ def test_live_training_stays_responsive(page, app_url: str, browser) -> None:
     wait_for(lambda: chart_points(page, TRAINING_CURVE) > points0 and progress_steps(page) > steps0)
     page.screenshot(path=ARTIFACTS / "train_live.png")
 
-    # clicks are answered while it trains: the x-axis choice reruns the page and redraws every chart
-    latencies = []
-    x_axis = main.get_by_test_id("stButtonGroup").last
+    # clicks are answered while it trains: the x-axis choice reruns the live fragment and redraws its chart
+    in_page, harness = [], []
+
+    def click(locator, answer, answered_js: str) -> None:
+        seen, waited = timed_click(page, locator, answer, answered_js)
+        in_page.append(seen)
+        harness.append(waited)
+
+    x_axis = main.get_by_test_id("stButtonGroup").filter(has_text="User-steps")
     for label in ["Episodes", "User-steps"] * 3:
-        answer = main.locator(".js-plotly-plot .xtitle", has_text=label).first
-        latencies.append(timed_click(x_axis.get_by_text(label, exact=True), answer))
+        click(x_axis.get_by_text(label, exact=True), main.locator(".js-plotly-plot .xtitle", has_text=label).first,
+              x_title_is(label))
     # pause: the counter freezes
-    latencies.append(timed_click(main.get_by_role("button", name="Pause"), main.get_by_role("button", name="Resume")))
+    click(main.get_by_role("button", name="Pause"), main.get_by_role("button", name="Resume"), button_shown("Resume"))
     time.sleep(1.5)  # the batch step under way when Pause arrived still finishes and is published
     frozen = progress_steps(page, "stMain")
     time.sleep(3.0)  # three refreshes
     assert progress_steps(page, "stMain") == frozen
-    latencies.append(timed_click(main.get_by_role("button", name="Resume"), main.get_by_role("button", name="Pause")))
+    click(main.get_by_role("button", name="Resume"), main.get_by_role("button", name="Pause"), button_shown("Pause"))
     wait_for(lambda: progress_steps(page, "stMain") > frozen)
 
-    report = {"clicks": len(latencies), "median_s": statistics.median(latencies), "max_s": max(latencies),
-              "all_s": [round(t, 3) for t in latencies]}
+    report = {"clicks": len(in_page), "median_s": statistics.median(in_page), "max_s": max(in_page),
+              "all_s": [round(t, 3) for t in in_page],
+              "harness_median_s": statistics.median(harness), "harness_all_s": [round(t, 3) for t in harness]}
     (ARTIFACTS / "latency.json").write_text(json.dumps(report, indent=2))
-    print(f"\nclick latency while training: median {report['median_s']:.3f}s, max {report['max_s']:.3f}s")
+    print(f"\nclick latency while training: median {report['median_s']:.3f}s, max {report['max_s']:.3f}s "
+          f"(in the page); median {report['harness_median_s']:.3f}s through playwright")
     assert report["max_s"] < CLICK_BOUND_S
 
     # another tab is another session: it has no job of its own

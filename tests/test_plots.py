@@ -163,3 +163,16 @@ def test_compare_charts() -> None:
     assert len(named(evals_fig, "run b").x) == 2
     train_fig = valid(plots.runs_chart(runs, source="train", smoothing=0.0))
     assert [t.name for t in train_fig.data] == ["run a", "run b"]
+
+
+def test_stack_puts_two_charts_in_one_figure_with_their_own_axes_and_titles() -> None:
+    m, e = make_metrics(30), make_evals()
+    top, bottom = plots.learning_curve(m, e), plots.metric_chart(m, "loss", title="TD loss", y_title="Loss",
+                                                                 log_y=True)
+    fig = valid(plots.stack(top, bottom))
+    assert len(fig.data) == len(top.data) + len(bottom.data)
+    assert {t.yaxis for t in fig.data[len(top.data):]} == {"y2"}
+    assert fig.layout.yaxis2.type == "log" and fig.layout.yaxis.domain[0] > fig.layout.yaxis2.domain[1]
+    assert {a.text for a in fig.layout.annotations} >= {"<b>Return per session: DQN vs baselines</b>", "<b>TD loss</b>"}
+    assert fig.layout.height == top.layout.height + bottom.layout.height
+    assert not any(t.showlegend for t in fig.data[len(top.data):])  # the TD-loss chart has no legend
