@@ -9,6 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from dqn_sim.train.foreground import FOREGROUND
 from ui.state import attach_job
 from ui.status import sidebar_status
 
@@ -27,6 +28,13 @@ PAGES = [
     st.Page("pages/runs.py", title="Runs", icon=":material/history:"),
 ]
 page = st.navigation(PAGES)
-attach_job()
-sidebar_status()
-page.run()
+
+
+@FOREGROUND  # training threads step aside while a page is drawn
+def render() -> None:
+    attach_job()
+    sidebar_status()
+    page.run()
+
+
+render()

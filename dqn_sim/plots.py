@@ -46,6 +46,10 @@ METRICS = {  # metric -> (training column, evaluation mean, low, high, axis titl
     "return": ("episode_return", "return_mean", "return_lo", "return_hi", "Return per session"),
     "ctr": ("ctr", "ctr", "ctr_lo", "ctr_hi", "Click-through rate"),
 }
+# the look of Streamlit's chart theme, for figures drawn without it (see ``stack``)
+STUDIO_LOOK = {"font": {"family": '"Source Sans", "Source Sans Pro", sans-serif', "color": "#1F2937", "size": 13},
+               "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)"}
+AXIS_LOOK = {"gridcolor": "#E5E7EB", "zerolinecolor": "#D1D5DB", "linecolor": "#D1D5DB", "automargin": True}
 RUN_PALETTE = [c if c.startswith("#") else "#" + "".join(f"{int(v):02x}" for v in c[4:-1].split(","))
                for c in qualitative.Bold]
 INTEREST_BAR = {"title": {"text": "Interest", "side": "right"}, "thickness": 12, "tickvals": [-1, 0, 1]}
@@ -236,14 +240,16 @@ def stack(top: go.Figure, bottom: go.Figure, *, top_share: float = 0.58, gap: fl
 
     Streamlit mounts a chart afresh whenever its data changes, so on the live Train page the browser's cost
     per refresh is per figure: one figure with two panels costs about half of two figures, which is what
-    keeps the page answering clicks while a run trains on the same machine.
+    keeps the page answering clicks while a run trains on the same machine. For the same reason the figure
+    is meant to be drawn without Streamlit's theme pass (``theme=None``): it carries the studio's look itself.
     """
     t, b = top.to_dict(), bottom.to_dict()
     lt, lb = t["layout"], b["layout"]
     split = (1.0 - top_share) - gap / 2
+    in_top_legend = {trace.get("name") for trace in t["data"]}
     for trace in b["data"]:
         trace["xaxis"], trace["yaxis"] = "x2", "y2"
-        if lb.get("showlegend") is False:
+        if lb.get("showlegend") is False or trace.get("name") in in_top_legend:  # one legend entry per series
             trace["showlegend"] = False
     titles = [
         {"text": f"<b>{layout['title']['text']}</b>", "x": 0.0, "xref": "paper", "xanchor": "left",
@@ -261,7 +267,10 @@ def stack(top: go.Figure, bottom: go.Figure, *, top_share: float = 0.58, gap: fl
         "xaxis2": {**lb.get("xaxis", {}), "anchor": "y2"},
         "yaxis2": {**lb.get("yaxis", {}), "domain": [0.0, split]},
         "legend": {**lt.get("legend", {}), "y": 1.0 + 30 / (lt.get("height", 360) + lb.get("height", 260))},
+        **STUDIO_LOOK,
     }
+    for axis in ("xaxis", "yaxis", "xaxis2", "yaxis2"):
+        layout[axis] = {**AXIS_LOOK, **layout[axis]}
     return _figure(t["data"] + b["data"], layout)
 
 

@@ -10,6 +10,7 @@ import streamlit as st
 
 from dqn_sim import plots
 from dqn_sim.config import AgentConfig, TrainConfig
+from dqn_sim.train.foreground import FOREGROUND
 from dqn_sim.train.job import JobSnapshot, RegistryFull, TrainingJob
 from ui import forms
 from ui.fmt import compact, duration
@@ -115,7 +116,7 @@ def charts(snap: JobSnapshot, smoothing: float, x: str, lower: str, live: bool) 
     m, e = snap.metrics, snap.evals
     config = {"staticPlot": True} if live else {"displaylogo": False}
     top = plots.learning_curve(m, e, metric="return", x=x, smoothing=smoothing)
-    st.plotly_chart(plots.stack(top, LOWER_PANELS[lower](m, e, x, smoothing)), config=config)
+    st.plotly_chart(plots.stack(top, LOWER_PANELS[lower](m, e, x, smoothing)), config=config, theme=None)
 
 
 def outcome(snap: JobSnapshot) -> None:
@@ -143,14 +144,13 @@ def outcome(snap: JobSnapshot) -> None:
 def chart_controls() -> tuple[float, str, str]:
     """Smoothing, x-axis and the lower panel; inside the live fragment, so a change redraws the chart, not the
     whole page."""
-    left, middle, right = st.columns([2, 2, 3], vertical_alignment="bottom")
+    left, middle, right = st.columns([3, 4, 3], vertical_alignment="bottom")
     smoothing = left.slider("Smoothing", 0.0, 0.99, 0.6, 0.01, key="train:smoothing", persist_state="session",
                             help="Exponential moving average, as in TensorBoard (0 = raw).")
     x = middle.segmented_control("X-axis", list(plots.X_AXES), format_func=plots.X_AXES.get, default="step",
                                  key="train:x", persist_state="session", required=True)
-    lower = right.segmented_control("Lower panel", list(LOWER_PANELS), default=next(iter(LOWER_PANELS)),
-                                    key="train:lower", persist_state="session", required=True,
-                                    help="The diagnostic drawn under the return curve.")
+    lower = right.selectbox("Lower panel", list(LOWER_PANELS), key="train:lower", persist_state="session",
+                            help="The diagnostic drawn under the return curve.")
     return smoothing, x or "step", lower or next(iter(LOWER_PANELS))
 
 
@@ -203,4 +203,4 @@ else:
     live = st.toggle("Live", value=True, key="train:live", persist_state="session",
                      help="Refresh every second. Turn off to zoom and hover on the charts: training goes on.")
     every = POLL_S if live and active else None
-    st.fragment(run_every=every)(live_view)(job, every is not None)
+    st.fragment(run_every=every)(FOREGROUND(live_view))(job, every is not None)

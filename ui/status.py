@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dqn_sim.train.foreground import FOREGROUND
 from dqn_sim.train.job import JobSnapshot
 from ui.fmt import duration
 from ui.state import active_job
@@ -38,6 +39,7 @@ def sidebar_status() -> None:
     every = SIDEBAR_POLL_S if job is not None and job.snapshot().active else None
 
     @st.fragment(run_every=every)
+    @FOREGROUND
     def card() -> None:
         job = active_job()
         if job is None:

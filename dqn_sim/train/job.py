@@ -21,11 +21,13 @@ import torch
 
 from dqn_sim.agents.dqn import DQNAgent
 from dqn_sim.config import AgentConfig, ScenarioConfig, TrainConfig
+from dqn_sim.train.foreground import FOREGROUND, lower_thread_priority
 from dqn_sim.train.trainer import EVAL_COLUMNS, METRIC_COLUMNS, SEGMENT_COLUMNS, Trainer
 
 PUBLISH_EVERY_S = 0.25  # how fresh snapshots are
 YIELD_EVERY_S = 0.02  # give the GIL to the web server this often ...
-YIELD_FOR_S = 0.001  # ... for this long, so pages stay responsive while a job trains
+YIELD_FOR_S = 0.001  # ... for this long, so its I/O goes on while a job trains (renders: see foreground.py)
+BACKGROUND_NICENESS = 10  # jobs of a registry (the studio's) let a browser on the same cores go first
 
 ACTIVE_STATES = ("pending", "running", "paused")
 FINAL_STATES = ("finished", "stopped", "failed", "diverged")
@@ -87,6 +89,7 @@ class TrainingJob:
         observer: JobObserver | None = None,
         trainer_factory: Callable[..., Trainer] = Trainer,
         init_from: Path | None = None,
+        niceness: int = 0,
     ) -> None:
         self.id = uuid.uuid4().hex[:8]
         self.name = name or f"{scenario.name} · seed {train_cfg.seed} · {self.id[:4]}"
@@ -94,6 +97,7 @@ class TrainingJob:
         self.observer = observer or JobObserver()
         self._factory = trainer_factory
         self.init_from = init_from  # checkpoint to resume from
+        self.niceness = niceness  # > 0: the thread yields the CPU to interactive processes (see foreground.py)
         self._lock = threading.Lock()
         self._resume = threading.Event()
         self._resume.set()
@@ -178,6 +182,7 @@ class TrainingJob:
     # ------------------------------------------------------------------ the thread
     def _run(self) -> None:
         torch.set_num_threads(1)  # two threads beside the web server collapse throughput
+        lower_thread_priority(self.niceness)
         trainer = None
         final = "finished"
         try:
@@ -208,7 +213,10 @@ class TrainingJob:
                 if now - last_publish > PUBLISH_EVERY_S:
                     self._publish(trainer)
                     last_publish = now
-                if now - last_yield > YIELD_EVERY_S:
+                if FOREGROUND.busy:  # a page is being drawn: it goes first
+                    FOREGROUND.step_aside(wake=self._policy_wanted)
+                    last_yield = time.perf_counter()
+                elif now - last_yield > YIELD_EVERY_S:
                     time.sleep(YIELD_FOR_S)
                     last_yield = time.perf_counter()
             if final != "diverged":
@@ -257,8 +265,10 @@ class RegistryFull(RuntimeError):
 class JobRegistry:
     """Process-wide set of jobs; at most ``max_running`` train at once (paused ones hold their slot)."""
 
-    def __init__(self, max_running: int = 2, observer_factory: Callable[[], JobObserver] | None = None) -> None:
+    def __init__(self, max_running: int = 2, observer_factory: Callable[[], JobObserver] | None = None,
+                 niceness: int = BACKGROUND_NICENESS) -> None:
         self.max_running = max_running
+        self.niceness = niceness
         self._observer_factory = observer_factory
         self._jobs: dict[str, TrainingJob] = {}
         self._lock = threading.Lock()
@@ -275,7 +285,8 @@ class JobRegistry:
                     "stop one before starting another"
                 )
             observer = self._observer_factory() if self._observer_factory else None
-            job = TrainingJob(scenario, agent_cfg, train_cfg, name=name, observer=observer, init_from=init_from)
+            job = TrainingJob(scenario, agent_cfg, train_cfg, name=name, observer=observer, init_from=init_from,
+                              niceness=self.niceness)
             self._jobs[job.id] = job
         return job.start()
 
