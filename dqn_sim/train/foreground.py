@@ -62,10 +62,13 @@ class Foreground:
     def busy(self) -> bool:
         return not self._idle.is_set()
 
-    def step_aside(self, wake: threading.Event | None = None, most_s: float = MAX_STEP_ASIDE_S) -> float:
-        """Wait while a render is under way (at most ``most_s``, or until ``wake`` is set); seconds waited."""
+    def step_aside(self, wake: Callable[[], bool] = lambda: False, most_s: float | None = None) -> float:
+        """Wait while a render is under way: at most ``most_s`` (default ``MAX_STEP_ASIDE_S``), and not once
+        ``wake()`` is true (the render may be waiting on this thread, e.g. for a stop or a policy copy).
+        Returns the seconds waited."""
+        most_s = MAX_STEP_ASIDE_S if most_s is None else most_s
         t0 = time.perf_counter()
-        while self.busy and time.perf_counter() - t0 < most_s and not (wake and wake.is_set()):
+        while self.busy and time.perf_counter() - t0 < most_s and not wake():
             self._idle.wait(POLL_S)
         return time.perf_counter() - t0
 

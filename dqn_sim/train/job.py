@@ -214,7 +214,7 @@ class TrainingJob:
                     self._publish(trainer)
                     last_publish = now
                 if FOREGROUND.busy:  # a page is being drawn: it goes first
-                    FOREGROUND.step_aside(wake=self._policy_wanted)
+                    FOREGROUND.step_aside(wake=self._wanted)
                     last_yield = time.perf_counter()
                 elif now - last_yield > YIELD_EVERY_S:
                     time.sleep(YIELD_FOR_S)
@@ -239,6 +239,10 @@ class TrainingJob:
             except Exception as e:  # persisting must never hide the training outcome
                 with self._lock:
                     self._error = (self._error + "; " if self._error else "") + f"saving failed: {e}"
+
+    def _wanted(self) -> bool:
+        """Whether a reader waits on this thread: a stop, a pause or a policy copy."""
+        return self._stop.is_set() or not self._resume.is_set() or self._policy_wanted.is_set()
 
     def _serve_policy(self, trainer: Trainer) -> None:
         if self._policy_wanted.is_set():
