@@ -56,6 +56,7 @@ INTEREST_BAR = {"title": {"text": "Interest", "side": "right"}, "thickness": 12,
 # red = dislikes, blue = likes; spelled out, as plotly.js reads the name "RdBu" the other way round
 INTEREST_SCALE = get_colorscale("RdBu")
 Trace = dict[str, Any]
+Panel = tuple[list[Trace], dict]  # a chart's traces and layout, before it becomes a figure (see ``stack``)
 
 
 # --------------------------------------------------------------------------------------------- helpers
@@ -191,6 +192,13 @@ def learning_curve(
     smoothing: float = 0.6,
 ) -> go.Figure:
     """DQN's training episodes (smoothed) and held-out evaluations, against every baseline's 95% band."""
+    return _figure(*learning_curve_panel(metrics, evals, metric=metric, x=x, smoothing=smoothing))
+
+
+def learning_curve_panel(
+    metrics: pd.DataFrame, evals: pd.DataFrame, *, metric: str = "return", x: str = "step",
+    smoothing: float = 0.6,
+) -> Panel:
     train_col, mean, lo, hi, y_title = METRICS[metric]
     xs = metrics[x].to_numpy(dtype=np.float64) if len(metrics) else np.array([])
     traces = series_traces(xs, metrics[train_col], name="DQN training (ε-greedy)", color=POLICY_COLORS["dqn"],
@@ -205,8 +213,8 @@ def learning_curve(
                             dash="dot", width=1, mode="lines+markers", marker={"size": 7},
                             error_y=_error_y(dqn[mean], dqn[lo], dqn[hi], POLICY_COLORS["dqn"])))
     title = "Return per session" if metric == "return" else "Click-through rate"
-    return _figure(traces, _layout(title=f"{title}: DQN vs baselines", x_title=X_AXES[x], y_title=y_title,
-                                   height=360, revision=f"{metric}-{x}"))
+    return traces, _layout(title=f"{title}: DQN vs baselines", x_title=X_AXES[x], y_title=y_title, height=360,
+                           revision=f"{metric}-{x}")
 
 
 def q_vs_return(metrics: pd.DataFrame, *, x: str = "step", smoothing: float = 0.6) -> go.Figure:
@@ -214,13 +222,16 @@ def q_vs_return(metrics: pd.DataFrame, *, x: str = "step", smoothing: float = 0.
 
     A Q line above the realised-return line is over-estimation; the gap should close as learning goes on.
     """
+    return _figure(*q_vs_return_panel(metrics, x=x, smoothing=smoothing))
+
+
+def q_vs_return_panel(metrics: pd.DataFrame, *, x: str = "step", smoothing: float = 0.6) -> Panel:
     xs = metrics[x] if len(metrics) else []
     traces = series_traces(xs, metrics["q_mean"], name="Q estimate (max over slate)", color=POLICY_COLORS["dqn"],
                            smoothing=smoothing)
     traces += series_traces(xs, metrics["disc_return"], name="Realised discounted return", color="#059669",
                             smoothing=smoothing, dash="dash")
-    return _figure(traces, _layout(title="Q-values vs realised return", x_title=X_AXES[x], y_title="Value",
-                                   revision=f"q-{x}"))
+    return traces, _layout(title="Q-values vs realised return", x_title=X_AXES[x], y_title="Value", revision=f"q-{x}")
 
 
 def metric_chart(
@@ -228,29 +239,36 @@ def metric_chart(
     log_y: bool = False, color: str = POLICY_COLORS["dqn"],
 ) -> go.Figure:
     """One training metric over time (exploration rate, TD loss, throughput)."""
+    return _figure(*metric_panel(metrics, column, title=title, y_title=y_title, x=x, smoothing=smoothing,
+                                 log_y=log_y, color=color))
+
+
+def metric_panel(
+    metrics: pd.DataFrame, column: str, *, title: str, y_title: str, x: str = "step", smoothing: float = 0.0,
+    log_y: bool = False, color: str = POLICY_COLORS["dqn"],
+) -> Panel:
     traces = series_traces(metrics[x] if len(metrics) else [], metrics[column], name=title, color=color,
                            smoothing=smoothing)
-    return _figure(traces, _layout(title=title, x_title=X_AXES[x], y_title=y_title, height=260,
-                                   revision=f"{column}-{x}", showlegend=False,
-                                   yaxis={"type": "log"} if log_y else None))
+    return traces, _layout(title=title, x_title=X_AXES[x], y_title=y_title, height=260, revision=f"{column}-{x}",
+                           showlegend=False, yaxis={"type": "log"} if log_y else None)
 
 
-def stack(top: go.Figure, bottom: go.Figure, *, top_share: float = 0.58, gap: float = 0.14) -> go.Figure:
-    """Two charts as one figure, one panel above the other, each keeping its title and axes.
+def stack(top: Panel, bottom: Panel, *, top_share: float = 0.58, gap: float = 0.14) -> go.Figure:
+    """Two charts (their panels) as one figure, one above the other, each keeping its title and axes.
 
     Streamlit mounts a chart afresh whenever its data changes, so on the live Train page the browser's cost
     per refresh is per figure: one figure with two panels costs about half of two figures, which is what
     keeps the page answering clicks while a run trains on the same machine. For the same reason the figure
     is meant to be drawn without Streamlit's theme pass (``theme=None``): it carries the studio's look itself.
     """
-    t, b = top.to_dict(), bottom.to_dict()
-    lt, lb = t["layout"], b["layout"]
+    (top_traces, lt), (bottom_traces, lb) = top, bottom
     split = (1.0 - top_share) - gap / 2
-    in_top_legend = {trace.get("name") for trace in t["data"]}
-    for trace in b["data"]:
-        trace["xaxis"], trace["yaxis"] = "x2", "y2"
-        if lb.get("showlegend") is False or trace.get("name") in in_top_legend:  # one legend entry per series
-            trace["showlegend"] = False
+    in_top_legend = {trace.get("name") for trace in top_traces}
+    bottom_traces = [
+        {**trace, "xaxis": "x2", "yaxis": "y2"}
+        | ({"showlegend": False} if lb.get("showlegend") is False or trace.get("name") in in_top_legend else {})
+        for trace in bottom_traces  # one legend entry per series
+    ]
     titles = [
         {"text": f"<b>{layout['title']['text']}</b>", "x": 0.0, "xref": "paper", "xanchor": "left",
          "y": y, "yref": "paper", "yanchor": "bottom", "showarrow": False, "font": {"size": 14}}
@@ -271,7 +289,7 @@ def stack(top: go.Figure, bottom: go.Figure, *, top_share: float = 0.58, gap: fl
     }
     for axis in ("xaxis", "yaxis", "xaxis2", "yaxis2"):
         layout[axis] = {**AXIS_LOOK, **layout[axis]}
-    return _figure(t["data"] + b["data"], layout)
+    return _figure(top_traces + bottom_traces, layout)
 
 
 # --------------------------------------------------------------------------------------------- scenario

@@ -5,30 +5,28 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from dqn_sim import plots
 from dqn_sim.config import AgentConfig, TrainConfig
-from dqn_sim.train.foreground import FOREGROUND
 from dqn_sim.train.job import JobSnapshot, RegistryFull, TrainingJob
 from ui import forms
 from ui.fmt import compact, duration
 from ui.page import header
 from ui.state import active_job, current_scenario, start_job
-from ui.status import POLL_S, progress_bar, state_badge
+from ui.status import POLL_S, act, clicked, foreground_when_clicked, progress_bar, state_badge
 
 TABS = {"train": "Run", "network": "Network", "replay": "Replay", "learning": "Learning",
         "exploration": "Exploration"}
-# the diagnostic drawn under the return curve: name -> figure of (metrics, evals, x-axis, smoothing)
-LOWER_PANELS: dict[str, Callable[[pd.DataFrame, pd.DataFrame, str, float], go.Figure]] = {
-    "Click-through rate": lambda m, e, x, s: plots.learning_curve(m, e, metric="ctr", x=x, smoothing=s),
-    "Q-values vs return": lambda m, e, x, s: plots.q_vs_return(m, x=x, smoothing=s),
-    "TD loss": lambda m, e, x, s: plots.metric_chart(m, "loss", title="TD loss", y_title="Loss", x=x, smoothing=s,
+# the diagnostic drawn under the return curve: name -> panel of (metrics, evals, x-axis, smoothing)
+LOWER_PANELS: dict[str, Callable[[pd.DataFrame, pd.DataFrame, str, float], plots.Panel]] = {
+    "Click-through rate": lambda m, e, x, s: plots.learning_curve_panel(m, e, metric="ctr", x=x, smoothing=s),
+    "Q-values vs return": lambda m, e, x, s: plots.q_vs_return_panel(m, x=x, smoothing=s),
+    "TD loss": lambda m, e, x, s: plots.metric_panel(m, "loss", title="TD loss", y_title="Loss", x=x, smoothing=s,
                                                      log_y=True),
-    "Exploration ε": lambda m, e, x, s: plots.metric_chart(m, "epsilon", title="Exploration rate ε", y_title="ε",
+    "Exploration ε": lambda m, e, x, s: plots.metric_panel(m, "epsilon", title="Exploration rate ε", y_title="ε",
                                                            x=x),
-    "Throughput": lambda m, e, x, s: plots.metric_chart(m, "sps", title="Throughput", y_title="User-steps per second",
+    "Throughput": lambda m, e, x, s: plots.metric_panel(m, "sps", title="Throughput", y_title="User-steps per second",
                                                         x=x, smoothing=s, color="#0F766E"),
 }
 STOP_WAIT_S = 3.0  # a stop finishes the step and the final evaluation; wait that long for a clean state
@@ -80,10 +78,11 @@ def controls(job: TrainingJob, snap: JobSnapshot) -> None:
     """Pause / Resume and Stop; callbacks act before the view redraws, so the new state shows at once."""
     with st.container(horizontal=True, horizontal_alignment="right"):
         if snap.state == "paused":
-            st.button("Resume", on_click=job.resume, icon=":material/play_arrow:")
+            st.button("Resume", on_click=act, args=(job.resume,), icon=":material/play_arrow:")
         else:
-            st.button("Pause", on_click=job.pause, icon=":material/pause:", disabled=snap.state != "running")
-        st.button("Stop", on_click=stop, args=(job,), icon=":material/stop:", disabled=not snap.active)
+            st.button("Pause", on_click=act, args=(job.pause,), icon=":material/pause:",
+                      disabled=snap.state != "running")
+        st.button("Stop", on_click=act, args=(lambda: stop(job),), icon=":material/stop:", disabled=not snap.active)
 
 
 def headline(snap: JobSnapshot) -> None:
@@ -115,7 +114,7 @@ def charts(snap: JobSnapshot, smoothing: float, x: str, lower: str, live: bool) 
     hover layer to rebuild each second): zooming needs Live off anyway, as a refresh resets it."""
     m, e = snap.metrics, snap.evals
     config = {"staticPlot": True} if live else {"displaylogo": False}
-    top = plots.learning_curve(m, e, metric="return", x=x, smoothing=smoothing)
+    top = plots.learning_curve_panel(m, e, metric="return", x=x, smoothing=smoothing)
     st.plotly_chart(plots.stack(top, LOWER_PANELS[lower](m, e, x, smoothing)), config=config, theme=None)
 
 
@@ -146,11 +145,11 @@ def chart_controls() -> tuple[float, str, str]:
     whole page."""
     left, middle, right = st.columns([3, 4, 3], vertical_alignment="bottom")
     smoothing = left.slider("Smoothing", 0.0, 0.99, 0.6, 0.01, key="train:smoothing", persist_state="session",
-                            help="Exponential moving average, as in TensorBoard (0 = raw).")
+                            help="Exponential moving average, as in TensorBoard (0 = raw).", on_change=clicked)
     x = middle.segmented_control("X-axis", list(plots.X_AXES), format_func=plots.X_AXES.get, default="step",
-                                 key="train:x", persist_state="session", required=True)
+                                 key="train:x", persist_state="session", required=True, on_change=clicked)
     lower = right.selectbox("Lower panel", list(LOWER_PANELS), key="train:lower", persist_state="session",
-                            help="The diagnostic drawn under the return curve.")
+                            help="The diagnostic drawn under the return curve.", on_change=clicked)
     return smoothing, x or "step", lower or next(iter(LOWER_PANELS))
 
 
@@ -203,4 +202,4 @@ else:
     live = st.toggle("Live", value=True, key="train:live", persist_state="session",
                      help="Refresh every second. Turn off to zoom and hover on the charts: training goes on.")
     every = POLL_S if live and active else None
-    st.fragment(run_every=every)(FOREGROUND(live_view))(job, every is not None)
+    st.fragment(run_every=every)(foreground_when_clicked(live_view))(job, every is not None)

@@ -167,12 +167,17 @@ def test_compare_charts() -> None:
 
 def test_stack_puts_two_charts_in_one_figure_with_their_own_axes_and_titles() -> None:
     m, e = make_metrics(30), make_evals()
+    top_panel = plots.learning_curve_panel(m, e)
+    bottom_panel = plots.metric_panel(m, "loss", title="TD loss", y_title="Loss", log_y=True)
     top, bottom = plots.learning_curve(m, e), plots.metric_chart(m, "loss", title="TD loss", y_title="Loss",
                                                                  log_y=True)
-    fig = valid(plots.stack(top, bottom))
+    fig = valid(plots.stack(top_panel, bottom_panel))
     assert len(fig.data) == len(top.data) + len(bottom.data)
     assert {t.yaxis for t in fig.data[len(top.data):]} == {"y2"}
     assert fig.layout.yaxis2.type == "log" and fig.layout.yaxis.domain[0] > fig.layout.yaxis2.domain[1]
     assert {a.text for a in fig.layout.annotations} >= {"<b>Return per session: DQN vs baselines</b>", "<b>TD loss</b>"}
     assert fig.layout.height == top.layout.height + bottom.layout.height
     assert not any(t.showlegend for t in fig.data[len(top.data):])  # the TD-loss chart has no legend
+    ctr = valid(plots.stack(top_panel, plots.learning_curve_panel(m, e, metric="ctr")))
+    legend = [t.name for t in ctr.data if t.showlegend is not False]
+    assert len(legend) == len(set(legend))  # CTR repeats the return chart's series: one legend entry each
