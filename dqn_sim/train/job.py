@@ -25,7 +25,7 @@ from dqn_sim.train.foreground import FOREGROUND, lower_thread_priority
 from dqn_sim.train.trainer import EVAL_COLUMNS, METRIC_COLUMNS, SEGMENT_COLUMNS, Trainer
 
 PUBLISH_EVERY_S = 0.25  # how fresh snapshots are
-YIELD_EVERY_S = 0.02  # give the GIL to the web server this often ...
+YIELD_EVERY_S = 0.1  # give the GIL to the web server this often ...
 YIELD_FOR_S = 0.001  # ... for this long, so its I/O goes on while a job trains (renders: see foreground.py)
 BACKGROUND_NICENESS = 10  # jobs of a registry (the studio's) let a browser on the same cores go first
 
