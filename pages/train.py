@@ -153,7 +153,9 @@ def chart_controls() -> tuple[float, str, str]:
     return smoothing, x or "step", lower or next(iter(LOWER_PANELS))
 
 
-def live_view(job: TrainingJob, polling: bool) -> None:
+def live_status(job: TrainingJob, polling: bool) -> None:
+    """State, Pause / Resume / Stop, progress and the headline numbers: one fragment, so a button click redraws
+    only these (the chart has its own fragment)."""
     snap = job.snapshot()
     head, buttons = st.columns([3, 2], vertical_alignment="center")
     with head, st.container(horizontal=True, vertical_alignment="center"):
@@ -164,10 +166,14 @@ def live_view(job: TrainingJob, polling: bool) -> None:
     progress_bar(snap)
     outcome(snap)
     headline(snap)
-    smoothing, x, lower = chart_controls()
-    charts(snap, smoothing, x, lower, live=polling)
     if polling and not snap.active:
         st.rerun()  # the run ended: redraw the page once, which stops the polling
+
+
+def live_charts(job: TrainingJob, polling: bool) -> None:
+    """The chart and its controls: a control change redraws this fragment alone."""
+    smoothing, x, lower = chart_controls()
+    charts(job.snapshot(), smoothing, x, lower, live=polling)
 
 
 header(
@@ -202,4 +208,5 @@ else:
     live = st.toggle("Live", value=True, key="train:live", persist_state="session",
                      help="Refresh every second. Turn off to zoom and hover on the charts: training goes on.")
     every = POLL_S if live and active else None
-    st.fragment(run_every=every)(foreground_when_clicked(live_view))(job, every is not None)
+    for view in (live_status, live_charts):
+        st.fragment(run_every=every)(foreground_when_clicked(view))(job, every is not None)

@@ -150,6 +150,8 @@ def test_start_pause_resume_stop() -> None:
     assert job.snapshot().state == "running"
     button(at, "Stop").click().run()
     assert not at.exception
+    assert job.join(TIMEOUT)  # a stop during the baselines' evaluation waits for it: poll like the page does
+    at.run()
     assert job.snapshot().state == "stopped"
     assert "Stopped" in at.success[0].value and len(at.get("plotly_chart")) == 1
 
