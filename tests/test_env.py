@@ -63,6 +63,21 @@ def test_candidates_sampled_per_step_for_recsim():
     assert not np.array_equal(before, env.mask_UI)
 
 
+def test_candidate_windows_agree_with_their_mask_and_random_slates_stay_inside():
+    """recsim-ie keeps candidates as windows; the mask, the slate test and the random policy all agree."""
+    env = VecRecEnv(get_preset("recsim-ie"), 64, 3)
+    for _ in range(5):
+        windows, mask = env.candidates, env.mask_UI
+        items_UC = windows.items_UC()
+        assert (np.sort(items_UC, axis=1) == np.sort(np.flatnonzero(mask.reshape(-1)).reshape(64, 10) % 500,
+                                                      axis=1)).all()
+        probe_US = np.random.default_rng(0).integers(0, 500, (64, 50))
+        np.testing.assert_array_equal(windows.contains(probe_US), np.take_along_axis(mask, probe_US, axis=1))
+        slate_US = RandomPolicy(seed=1).act(env)
+        assert np.take_along_axis(mask, slate_US, axis=1).all() and (slate_US[:, 0] != slate_US[:, 1]).all()
+        env.step(slate_US)
+
+
 def test_hidden_interests_are_not_observed_unless_the_scenario_says_so():
     video = VecRecEnv(get_preset("video"), 4, 0)
     recsim = VecRecEnv(get_preset("recsim-ie"), 4, 0)
