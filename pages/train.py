@@ -141,8 +141,7 @@ def outcome(snap: JobSnapshot) -> None:
 
 
 def chart_controls() -> tuple[float, str, str]:
-    """Smoothing, x-axis and the lower panel; inside the live fragment, so a change redraws the chart, not the
-    whole page."""
+    """Smoothing, x-axis and the lower panel; inside the chart's fragment, so a change redraws the chart alone."""
     left, middle, right = st.columns([3, 4, 3], vertical_alignment="bottom")
     smoothing = left.slider("Smoothing", 0.0, 0.99, 0.6, 0.01, key="train:smoothing", persist_state="session",
                             help="Exponential moving average, as in TensorBoard (0 = raw).", on_change=clicked)
@@ -150,7 +149,7 @@ def chart_controls() -> tuple[float, str, str]:
                                  key="train:x", persist_state="session", required=True, on_change=clicked)
     lower = right.selectbox("Lower panel", list(LOWER_PANELS), key="train:lower", persist_state="session",
                             help="The diagnostic drawn under the return curve.", on_change=clicked)
-    return smoothing, x or "step", lower or next(iter(LOWER_PANELS))
+    return smoothing, x or "step", lower
 
 
 def live_status(job: TrainingJob, polling: bool) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import nullcontext
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
@@ -82,7 +81,7 @@ def foreground_when_clicked(render: Callable[P, R]) -> Callable[P, R]:
 
     @wraps(render)
     def drawing(*args: P.args, **kwargs: P.kwargs) -> R:
-        with FOREGROUND.held() if st.session_state.pop(CLICKED, False) else nullcontext():
-            return render(*args, **kwargs)
+        draw = FOREGROUND(render) if st.session_state.pop(CLICKED, False) else render
+        return draw(*args, **kwargs)
 
     return drawing

@@ -13,6 +13,8 @@ from functools import cached_property
 
 import numpy as np
 
+from dqn_sim.sim.dynamics import cells
+
 N_ORDERS = 8  # random catalogue orders that candidate windows are cut from
 
 
@@ -62,9 +64,8 @@ class CandidateWindows:
     @cached_property
     def mask_UI(self) -> np.ndarray:
         """The same sets as a (users x items) boolean mask, built once, on first use."""
-        n = self.which_U.shape[0]
-        mask = np.zeros((n, self.sampler.n_items), dtype=bool)
-        mask.reshape(-1)[(np.arange(n) * self.sampler.n_items)[:, None] + self.items_UC()] = True
+        mask = np.zeros((self.which_U.shape[0], self.sampler.n_items), dtype=bool)
+        mask.reshape(-1)[cells(self.sampler.n_items, self.items_UC())] = True
         return mask
 
 
@@ -79,5 +80,4 @@ def contains(candidates: Candidates, item_US: np.ndarray) -> np.ndarray:
     """Whether each slate item may be recommended to its user."""
     if isinstance(candidates, CandidateWindows):
         return candidates.contains(item_US)
-    n_users, n_items = candidates.shape
-    return candidates.reshape(-1)[(np.arange(n_users) * n_items)[:, None] + item_US]
+    return candidates.reshape(-1)[cells(candidates.shape[1], item_US)]

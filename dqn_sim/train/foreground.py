@@ -1,11 +1,10 @@
 """Foreground work (a page a person is waiting for) goes first; training threads step aside meanwhile.
 
 Python runs one thread at a time (the GIL). A training thread beside a web server takes about half of the
-interpreter while a page is drawn, which a person feels as a slow click. So each page render holds
-``FOREGROUND`` and the training loop, between batch steps, waits while it is held. Training loses the time
-pages take to draw (a tenth of a second per second while a live page refreshes), and the OS may lower the
-training thread's CPU priority (``lower_thread_priority``) so that a browser on the same machine also goes
-first.
+interpreter while a page is drawn, which a person feels as a slow click. So a render a person waits for (a
+whole page, or a fragment run that answers a click) holds ``FOREGROUND``, and the training loop, between batch
+steps, waits while it is held; periodic refreshes draw beside training. The OS may also lower the training
+thread's CPU priority (``lower_thread_priority``) so that a browser on the same machine goes first.
 """
 
 from __future__ import annotations
@@ -62,15 +61,13 @@ class Foreground:
     def busy(self) -> bool:
         return not self._idle.is_set()
 
-    def step_aside(self, wake: Callable[[], bool] = lambda: False, most_s: float | None = None) -> float:
+    def step_aside(self, wake: Callable[[], bool] = lambda: False, most_s: float | None = None) -> None:
         """Wait while a render is under way: at most ``most_s`` (default ``MAX_STEP_ASIDE_S``), and not once
-        ``wake()`` is true (the render may be waiting on this thread, e.g. for a stop or a policy copy).
-        Returns the seconds waited."""
+        ``wake()`` is true (the render may be waiting on this thread, e.g. for a stop or a policy copy)."""
         most_s = MAX_STEP_ASIDE_S if most_s is None else most_s
         t0 = time.perf_counter()
         while self.busy and time.perf_counter() - t0 < most_s and not wake():
             self._idle.wait(POLL_S)
-        return time.perf_counter() - t0
 
 
 FOREGROUND = Foreground()
