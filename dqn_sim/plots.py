@@ -282,8 +282,9 @@ def stack(top: Panel, bottom: Panel, *, top_share: float = 0.58, gap: float = 0.
         "annotations": [*lt.get("annotations", ()), *titles],
         "xaxis": {**lt.get("xaxis", {}), "anchor": "y"},
         "yaxis": {**lt.get("yaxis", {}), "domain": [split + gap, 1.0]},
-        "xaxis2": {**lb.get("xaxis", {}), "anchor": "y2"},
-        "yaxis2": {**lb.get("yaxis", {}), "domain": [0.0, split]},
+        # the lower panel keeps its own zoom: picking another diagnostic must not inherit the last one's range
+        "xaxis2": {**lb.get("xaxis", {}), "anchor": "y2", "uirevision": lb.get("uirevision")},
+        "yaxis2": {**lb.get("yaxis", {}), "domain": [0.0, split], "uirevision": lb.get("uirevision")},
         "legend": {**lt.get("legend", {}), "y": 1.0 + 30 / (lt.get("height", 360) + lb.get("height", 260))},
         **STUDIO_LOOK,
     }

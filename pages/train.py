@@ -12,6 +12,7 @@ from dqn_sim.config import AgentConfig, TrainConfig
 from dqn_sim.train.job import JobSnapshot, RegistryFull, TrainingJob
 from ui import forms
 from ui.fmt import compact, duration
+from ui.live_chart import live_chart
 from ui.page import header
 from ui.state import active_job, current_scenario, start_job
 from ui.status import POLL_S, act, clicked, foreground_when_clicked, progress_bar, state_badge
@@ -107,15 +108,12 @@ def headline(snap: JobSnapshot) -> None:
         cols[3].metric("DQN held-out return", "—", help="Appears at the first evaluation")
 
 
-def charts(snap: JobSnapshot, smoothing: float, x: str, lower: str, live: bool) -> None:
-    """Return against the baselines above one diagnostic, drawn as a single figure: Streamlit remounts a chart
-    whenever its data changes, so the live page's cost in the browser is per figure, and one figure a second
-    keeps clicks answered while training shares the machine. While live the figure is a static image (no
-    hover layer to rebuild each second): zooming needs Live off anyway, as a refresh resets it."""
+def charts(snap: JobSnapshot, smoothing: float, x: str, lower: str) -> None:
+    """Return against the baselines above one diagnostic, as one figure updated in place each refresh (see
+    ``ui.live_chart``): a zoom or a hover survives the refresh, and the browser redraws only what changed."""
     m, e = snap.metrics, snap.evals
-    config = {"staticPlot": True} if live else {"displaylogo": False}
     top = plots.learning_curve_panel(m, e, metric="return", x=x, smoothing=smoothing)
-    st.plotly_chart(plots.stack(top, LOWER_PANELS[lower](m, e, x, smoothing)), config=config, theme=None)
+    live_chart(plots.stack(top, LOWER_PANELS[lower](m, e, x, smoothing)), key="train:chart")
 
 
 def outcome(snap: JobSnapshot) -> None:
@@ -169,10 +167,10 @@ def live_status(job: TrainingJob, polling: bool) -> None:
         st.rerun()  # the run ended: redraw the page once, which stops the polling
 
 
-def live_charts(job: TrainingJob, polling: bool) -> None:
+def live_charts(job: TrainingJob) -> None:
     """The chart and its controls: a control change redraws this fragment alone."""
     smoothing, x, lower = chart_controls()
-    charts(job.snapshot(), smoothing, x, lower, live=polling)
+    charts(job.snapshot(), smoothing, x, lower)
 
 
 header(
@@ -205,7 +203,8 @@ if job is None:
     st.info("Press **Start training**: progress and live charts appear here.", icon=":material/info:")
 else:
     live = st.toggle("Live", value=True, key="train:live", persist_state="session",
-                     help="Refresh every second. Turn off to zoom and hover on the charts: training goes on.")
+                     help="Refresh every second; a zoom or hover on the chart survives the refresh. Turn off to "
+                     "freeze the view: training goes on.")
     every = POLL_S if live and active else None
-    for view in (live_status, live_charts):
-        st.fragment(run_every=every)(foreground_when_clicked(view))(job, every is not None)
+    st.fragment(run_every=every)(foreground_when_clicked(live_status))(job, every is not None)
+    st.fragment(run_every=every)(foreground_when_clicked(live_charts))(job)

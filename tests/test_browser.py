@@ -28,14 +28,19 @@ def assert_no_exception(page) -> None:
     assert page.locator("[data-testid='stException']").count() == 0
 
 
+# the page's documents: the app's and those of its component frames (the Train page's live chart is one)
+DOCUMENTS = "[document, ...[...document.querySelectorAll('iframe')].map(f => f.contentDocument).filter(Boolean)]"
+LIVE_CHART = "iframe[title*='live_chart']"
+
+
 def chart_points(page, trace: str) -> int:
     """Points of a named trace in the first chart that has it (read from Plotly's own data)."""
     return page.evaluate(
-        """(name) => {
-            for (const gd of document.querySelectorAll('.js-plotly-plot'))
+        f"""(name) => {{
+            for (const gd of {DOCUMENTS}.flatMap(d => [...d.querySelectorAll('.js-plotly-plot')]))
                 for (const t of (gd._fullData || [])) if (t.name === name) return t._length ?? t.x.length;
             return 0;
-        }""",
+        }}""",
         trace,
     )
 
@@ -47,17 +52,18 @@ def wait_for(predicate, timeout_s: float = 60.0, every_s: float = 0.25) -> None:
         time.sleep(every_s)
 
 
+# checked once a frame from the pointer down (a mutation observer would miss changes inside the chart's frame)
 ANSWER_WATCH = """(answered) => {
     window.__answer = null;
-    let clicked = null;
-    document.addEventListener('pointerdown', () => { clicked = performance.now(); }, {capture: true, once: true});
     const seen = new Function('return (' + answered + ')');
-    const watch = new MutationObserver(() => {
-        if (clicked === null || !seen()) return;
-        watch.disconnect();
-        requestAnimationFrame(() => { window.__answer = (performance.now() - clicked) / 1000; });
-    });
-    watch.observe(document.body, {subtree: true, childList: true, characterData: true, attributes: true});
+    document.addEventListener('pointerdown', () => {
+        const clicked = performance.now();
+        const check = () => {
+            if (!seen()) return requestAnimationFrame(check);
+            requestAnimationFrame(() => { window.__answer = (performance.now() - clicked) / 1000; });
+        };
+        requestAnimationFrame(check);
+    }, {capture: true, once: true});
 }"""
 
 
@@ -75,7 +81,8 @@ def timed_click(page, locator, answer, answered_js: str) -> tuple[float, float]:
 
 
 def x_title_is(label: str) -> str:
-    return f"[...document.querySelectorAll('.js-plotly-plot .xtitle')].some(t => t.textContent === '{label}')"
+    titles = f"{DOCUMENTS}.flatMap(d => [...d.querySelectorAll('.js-plotly-plot .xtitle')])"
+    return f"{titles}.some(t => t.textContent === '{label}')"
 
 
 def button_shown(label: str) -> str:
@@ -113,9 +120,19 @@ def test_live_training_stays_responsive(page, app_url: str, browser) -> None:
         harness.append(waited)
 
     x_axis = main.get_by_test_id("stButtonGroup").filter(has_text="User-steps")
+    chart = main.frame_locator(LIVE_CHART)
     for label in ["Episodes", "User-steps"] * 3:
-        click(x_axis.get_by_text(label, exact=True), main.locator(".js-plotly-plot .xtitle", has_text=label).first,
-              x_title_is(label))
+        click(x_axis.get_by_text(label, exact=True), chart.locator(".xtitle", has_text=label).first, x_title_is(label))
+    # a zoom survives the refreshes: each one updates the chart in place and keeps the reader's axes
+    plot = chart.locator(".js-plotly-plot")
+    zoom = plot.evaluate("""gd => {
+        const [lo, hi] = gd._fullLayout.xaxis.range, range = [lo, lo + (hi - lo) / 2];
+        return Plotly.relayout(gd, {'xaxis.range': range}).then(() => range);
+    }""")
+    drawn, points = int(plot.get_attribute("data-drawn")), chart_points(page, TRAINING_CURVE)
+    wait_for(lambda: int(plot.get_attribute("data-drawn")) >= drawn + 2)
+    assert chart_points(page, TRAINING_CURVE) > points
+    assert plot.evaluate("gd => gd._fullLayout.xaxis.range") == pytest.approx(zoom)
     # pause: the counter freezes
     click(main.get_by_role("button", name="Pause"), main.get_by_role("button", name="Resume"), button_shown("Resume"))
     time.sleep(1.5)  # the batch step under way when Pause arrived still finishes and is published

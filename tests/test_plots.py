@@ -181,3 +181,6 @@ def test_stack_puts_two_charts_in_one_figure_with_their_own_axes_and_titles() ->
     ctr = valid(plots.stack(top_panel, plots.learning_curve_panel(m, e, metric="ctr")))
     legend = [t.name for t in ctr.data if t.showlegend is not False]
     assert len(legend) == len(set(legend))  # CTR repeats the return chart's series: one legend entry each
+    # a zoom of the lower panel is kept per diagnostic: another diagnostic starts unzoomed
+    assert fig.layout.yaxis2.uirevision != ctr.layout.yaxis2.uirevision
+    assert fig.layout.uirevision == ctr.layout.uirevision
