@@ -9,7 +9,6 @@ from pathlib import Path
 
 import streamlit as st
 
-from dqn_sim.train.foreground import FOREGROUND
 from ui.state import attach_job
 from ui.status import sidebar_status
 
@@ -30,7 +29,6 @@ PAGES = [
 page = st.navigation(PAGES)
 
 
-@FOREGROUND  # training threads step aside while a page is drawn
 def render() -> None:
     attach_job()
     sidebar_status()

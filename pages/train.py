@@ -15,7 +15,7 @@ from ui.fmt import compact, duration
 from ui.live_chart import live_chart
 from ui.page import header
 from ui.state import active_job, current_scenario, start_job
-from ui.status import POLL_S, act, clicked, foreground_when_clicked, progress_bar, state_badge
+from ui.status import POLL_S, progress_bar, state_badge
 
 TABS = {"train": "Run", "network": "Network", "replay": "Replay", "learning": "Learning",
         "exploration": "Exploration"}
@@ -79,11 +79,11 @@ def controls(job: TrainingJob, snap: JobSnapshot) -> None:
     """Pause / Resume and Stop; callbacks act before the view redraws, so the new state shows at once."""
     with st.container(horizontal=True, horizontal_alignment="right"):
         if snap.state == "paused":
-            st.button("Resume", on_click=act, args=(job.resume,), icon=":material/play_arrow:")
+            st.button("Resume", on_click=job.resume, icon=":material/play_arrow:")
         else:
-            st.button("Pause", on_click=act, args=(job.pause,), icon=":material/pause:",
+            st.button("Pause", on_click=job.pause, icon=":material/pause:",
                       disabled=snap.state != "running")
-        st.button("Stop", on_click=act, args=(lambda: stop(job),), icon=":material/stop:", disabled=not snap.active)
+        st.button("Stop", on_click=stop, args=(job,), icon=":material/stop:", disabled=not snap.active)
 
 
 def headline(snap: JobSnapshot) -> None:
@@ -142,11 +142,11 @@ def chart_controls() -> tuple[float, str, str]:
     """Smoothing, x-axis and the lower panel; inside the chart's fragment, so a change redraws the chart alone."""
     left, middle, right = st.columns([3, 4, 3], vertical_alignment="bottom")
     smoothing = left.slider("Smoothing", 0.0, 0.99, 0.6, 0.01, key="train:smoothing", persist_state="session",
-                            help="Exponential moving average, as in TensorBoard (0 = raw).", on_change=clicked)
+                            help="Exponential moving average, as in TensorBoard (0 = raw).")
     x = middle.segmented_control("X-axis", list(plots.X_AXES), format_func=plots.X_AXES.get, default="step",
-                                 key="train:x", persist_state="session", required=True, on_change=clicked)
+                                 key="train:x", persist_state="session", required=True)
     lower = right.selectbox("Lower panel", list(LOWER_PANELS), key="train:lower", persist_state="session",
-                            help="The diagnostic drawn under the return curve.", on_change=clicked)
+                            help="The diagnostic drawn under the return curve.")
     return smoothing, x or "step", lower
 
 
@@ -206,5 +206,5 @@ else:
                      help="Refresh every second; a zoom or hover on the chart survives the refresh. Turn off to "
                      "freeze the view: training goes on.")
     every = POLL_S if live and active else None
-    st.fragment(run_every=every)(foreground_when_clicked(live_status))(job, every is not None)
-    st.fragment(run_every=every)(foreground_when_clicked(live_charts))(job)
+    st.fragment(run_every=every)(live_status)(job, every is not None)
+    st.fragment(run_every=every)(live_charts)(job)

@@ -7,6 +7,7 @@ AppTest never fires ``run_every`` timers: a test polls by calling ``at.run()`` a
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -53,7 +54,13 @@ def start(at: AppTest, settings: dict[str, int]) -> str:
         at.number_input(key=key).set_value(value)
     at.button(key="FormSubmitter:hyperparameters-Start training").click().run()
     assert not at.exception
-    return at.session_state["job_id"]
+    job_id = at.session_state["job_id"]
+    job, deadline = registry().get(job_id), time.monotonic() + TIMEOUT
+    while job.state == "pending":  # the training process is starting (a fresh interpreter: a few seconds)
+        assert time.monotonic() < deadline, "the training process did not start"
+        time.sleep(0.05)
+    at.run()
+    return job_id
 
 
 def button(at: AppTest, label: str):
@@ -190,11 +197,15 @@ def test_inspect_without_model_compares_baselines() -> None:
     assert not at.exception and "User **42**" in at.caption[0].value
 
 
-def test_failed_job_shows_its_error_and_keeps_its_charts(monkeypatch) -> None:
-    def broken_step(self: Trainer) -> None:
+class BrokenTrainer(Trainer):
+    """Fails at its first step (module level: the training process imports it by name)."""
+
+    def step(self) -> None:
         raise RuntimeError("simulated failure")
 
-    monkeypatch.setattr(Trainer, "step", broken_step)
+
+def test_failed_job_shows_its_error_and_keeps_its_charts(monkeypatch) -> None:
+    monkeypatch.setattr(registry(), "trainer_factory", BrokenTrainer)
     at = open_page("pages/train.py")
     job = registry().get(start(at, QUICK))
     assert job.join(TIMEOUT)

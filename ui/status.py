@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-from typing import ParamSpec, TypeVar
-
 import streamlit as st
 
-from dqn_sim.train.foreground import FOREGROUND
 from dqn_sim.train.job import JobSnapshot
 from ui.fmt import duration
 from ui.state import active_job
 
-P = ParamSpec("P")
-R = TypeVar("R")
-CLICKED = "ui:clicked"  # session flag: the coming rerun answers a click
 POLL_S = 1.0  # live refresh period of the Train page while its job is active
 SIDEBAR_POLL_S = 2.0  # the sidebar card: progress and ETA need no faster refresh
 STATES = {  # state -> (label, badge colour, icon)
@@ -61,27 +53,3 @@ def sidebar_status() -> None:
     with st.sidebar.container(border=True):
         st.caption("Training job")
         card()
-
-
-def clicked() -> None:
-    """Widget callback: the rerun that follows answers a click (see ``foreground_when_clicked``)."""
-    st.session_state[CLICKED] = True
-
-
-def act(action: Callable[[], object]) -> None:
-    """Button callback: do ``action`` and answer the click in the foreground."""
-    clicked()
-    action()
-
-
-def foreground_when_clicked(render: Callable[P, R]) -> Callable[P, R]:
-    """A fragment that refreshes itself: its periodic runs draw beside training (they cost the trainer nothing
-    but shared time), while a run that answers a click holds ``FOREGROUND`` so the person gets the interpreter.
-    Whole-page runs (navigation, forms) always hold it: see ``app.py``."""
-
-    @wraps(render)
-    def drawing(*args: P.args, **kwargs: P.kwargs) -> R:
-        draw = FOREGROUND(render) if st.session_state.pop(CLICKED, False) else render
-        return draw(*args, **kwargs)
-
-    return drawing

@@ -11,6 +11,7 @@ stands in for the value of the next slate, as in item-wise Q-learning, and avoid
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from pathlib import Path
@@ -227,11 +228,16 @@ class DQNAgent(Policy):
             self.target.load_state_dict(self.online.state_dict())  # ItemQNet drops its cache here
 
     # ------------------------------------------------------------------ checkpoints
-    def save(self, path: str | Path, scenario: ScenarioConfig | None = None) -> None:
-        """One file with weights, configs (as JSON text), shapes and item features; written atomically."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        payload = {
+    def to_bytes(self, scenario: ScenarioConfig | None = None) -> bytes:
+        """Everything needed to rebuild this agent for acting (no replay or optimizer state): a checkpoint
+        file's content, and what a training process sends to the studio for a policy copy. Plain bytes: torch's
+        own pickling of tensors between processes shares memory with the sender, which may be gone by then."""
+        buffer = io.BytesIO()
+        torch.save(self._payload(scenario), buffer)
+        return buffer.getvalue()
+
+    def _payload(self, scenario: ScenarioConfig | None) -> dict[str, Any]:
+        return {
             "format": CHECKPOINT_FORMAT,
             "format_version": CHECKPOINT_VERSION,
             "agent_config": self.config.to_json(),
@@ -247,8 +253,13 @@ class DQNAgent(Policy):
             "item_features_IF": torch.from_numpy(self.item_features_IF),
             "weights": self.online.state_dict(),
         }
+
+    def save(self, path: str | Path, scenario: ScenarioConfig | None = None) -> None:
+        """One file with weights, configs (as JSON text), shapes and item features; written atomically."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
-        torch.save(payload, tmp)
+        tmp.write_bytes(self.to_bytes(scenario))
         os.replace(tmp, path)
 
     @classmethod
@@ -260,16 +271,21 @@ class DQNAgent(Policy):
         path = Path(path)
         if not path.is_file():
             raise CheckpointError(f"no checkpoint file at {path}")
+        return cls.from_bytes(path.read_bytes(), source=str(path))
+
+    @classmethod
+    def from_bytes(cls, content: bytes, source: str = "the checkpoint") -> tuple[DQNAgent, dict[str, Any] | None]:
+        """The agent in ``to_bytes``'s content, and its scenario dict; ``source`` names the content in errors."""
         try:
-            data = torch.load(path, map_location="cpu", weights_only=True)
+            data = torch.load(io.BytesIO(content), map_location="cpu", weights_only=True)
         except Exception as e:  # torch raises many types for bad files; all mean "not readable"
-            raise CheckpointError(f"{path} is not a readable checkpoint ({type(e).__name__})") from None
+            raise CheckpointError(f"{source} is not a readable checkpoint ({type(e).__name__})") from None
         if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
-            raise CheckpointError(f"{path} is not a dqn_sim DQN checkpoint")
+            raise CheckpointError(f"{source} is not a dqn_sim DQN checkpoint")
         version = data.get("format_version")
         if version != CHECKPOINT_VERSION:
             raise CheckpointError(
-                f"{path} has checkpoint format version {version!r}; this version of dqn_sim reads "
+                f"{source} has checkpoint format version {version!r}; this version of dqn_sim reads "
                 f"version {CHECKPOINT_VERSION}"
             )
         try:
@@ -287,12 +303,12 @@ class DQNAgent(Policy):
             )
             agent.updates = int(data["updates"])
         except (KeyError, TypeError, ValueError, AttributeError) as e:
-            raise CheckpointError(f"{path} is a damaged checkpoint: {e}") from None
+            raise CheckpointError(f"{source} is a damaged checkpoint: {e}") from None
         try:
             agent.online.load_state_dict(data["weights"])
         except (RuntimeError, TypeError, AttributeError):
             raise CheckpointError(
-                f"{path}: the stored weights do not fit a {agent.network!r} network with "
+                f"{source}: the stored weights do not fit a {agent.network!r} network with "
                 f"obs_dim={agent.obs_dim}, n_items={agent.n_items} and hidden_sizes={config.hidden_sizes}"
             ) from None
         agent.target.load_state_dict(agent.online.state_dict())

@@ -1,33 +1,30 @@
-"""Background training: a ``TrainingJob`` runs a Trainer in a thread; a ``JobRegistry`` caps how many run.
+"""Background training: a ``TrainingJob`` runs a Trainer in a child process; a ``JobRegistry`` caps how many run.
 
-Readers (the Streamlit pages) never touch the trainer: the job thread publishes copies of new metric rows
-under a lock and ``snapshot()`` hands out those copies. Pause/resume/stop are events the loop checks
-between batch steps, so a stop always ends on a clean step with everything recorded.
+Readers (the Streamlit pages, the CLI) never touch the trainer: the training process (``worker``) reports new
+metric rows, a thread of this process files them under a lock, and ``snapshot()`` hands out copies.
+Pause/resume/stop are events the training loop checks between batch steps, so a stop always ends on a clean
+step with everything recorded. If the training process dies, the job ends as failed and keeps its rows.
 """
 
 from __future__ import annotations
 
-import copy
-import math
+import multiprocessing
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-import torch
 
 from dqn_sim.agents.dqn import DQNAgent
 from dqn_sim.config import AgentConfig, ScenarioConfig, TrainConfig
-from dqn_sim.train.foreground import FOREGROUND, lower_thread_priority
+from dqn_sim.train import worker
 from dqn_sim.train.trainer import EVAL_COLUMNS, METRIC_COLUMNS, SEGMENT_COLUMNS, Trainer
 
-PUBLISH_EVERY_S = 0.25  # how fresh snapshots are
-YIELD_EVERY_S = 0.1  # give the GIL to the web server this often ...
-YIELD_FOR_S = 0.001  # ... for this long, so its I/O goes on while a job trains (renders: see foreground.py)
-BACKGROUND_NICENESS = 10  # jobs of a registry (the studio's) let a browser on the same cores go first
+BACKGROUND_NICENESS = 10  # jobs of a registry (the studio's) let the web server and a browser go first
+# a fresh interpreter per job: forking a multi-threaded web server is unsafe, and spawn is the same everywhere
+PROCESSES = multiprocessing.get_context("spawn")
 
 ACTIVE_STATES = ("pending", "running", "paused")
 FINAL_STATES = ("finished", "stopped", "failed", "diverged")
@@ -60,8 +57,17 @@ class JobSnapshot:
         return self.state in ACTIVE_STATES
 
 
+@dataclass
+class JobResult:
+    """What a job that built its trainer leaves: the trained agent, its summary and per-segment results."""
+
+    agent: DQNAgent
+    summary: dict
+    segments: list[dict]
+
+
 class JobObserver:
-    """Hooks a job calls from its thread (e.g. to persist rows); all no-ops by default."""
+    """Hooks a job calls from its watching thread (e.g. to persist rows); all no-ops by default."""
 
     def started(self, job: TrainingJob) -> str | None:
         """Called once before training; may return a run id."""
@@ -73,12 +79,13 @@ class JobObserver:
     def state_changed(self, job: TrainingJob, state: str) -> None:
         """Called on pause and resume (from the caller's thread)."""
 
-    def ended(self, job: TrainingJob, trainer: Trainer | None) -> None:
-        """Called once when the job reaches a final state."""
+    def ended(self, job: TrainingJob, result: JobResult | None) -> None:
+        """Called once when the job reaches a final state (``result`` is None if no trainer was built)."""
 
 
 class TrainingJob:
-    """A Trainer running in a daemon thread, controllable with pause/resume/stop."""
+    """A Trainer running in a child process, controllable with pause/resume/stop; a daemon thread of this
+    process watches it and files what it reports (the ``on_*`` methods, see ``worker``)."""
 
     def __init__(
         self,
@@ -95,18 +102,15 @@ class TrainingJob:
         self.name = name or f"{scenario.name} · seed {train_cfg.seed} · {self.id[:4]}"
         self.scenario, self.agent_cfg, self.train_cfg = scenario, agent_cfg, train_cfg
         self.observer = observer or JobObserver()
-        self._factory = trainer_factory
         self.init_from = init_from  # checkpoint to resume from
-        self.niceness = niceness  # > 0: the thread yields the CPU to interactive processes (see foreground.py)
+        self._work = worker.Work(scenario, agent_cfg, train_cfg, trainer_factory, init_from, niceness)
+        self._controls = worker.Controls(stop=PROCESSES.Event(), resume=PROCESSES.Event(),
+                                         policy_wanted=PROCESSES.Event())
+        self._controls.resume.set()
         self._lock = threading.Lock()
-        self._resume = threading.Event()
-        self._resume.set()
-        self._stop = threading.Event()
-        self._policy_wanted = threading.Event()
         self._policy_ready = threading.Event()
         self._policy: DQNAgent | None = None
-        self._thread = threading.Thread(target=self._run, name=f"dqn-job-{self.id}", daemon=True)
-        self._trainer: Trainer | None = None
+        self._thread = threading.Thread(target=self._watch, name=f"dqn-job-{self.id}", daemon=True)
         self._state = "pending"
         self._error: str | None = None
         self._run_id: str | None = None
@@ -134,15 +138,15 @@ class TrainingJob:
                 return
             self._state = after
             if after == "paused":
-                self._resume.clear()
+                self._controls.resume.clear()
             else:
-                self._resume.set()
+                self._controls.resume.set()
         self.observer.state_changed(self, after)
 
     def stop(self) -> None:
         """Ask the loop to end after the current step; recorded metrics are kept."""
-        self._stop.set()
-        self._resume.set()
+        self._controls.stop.set()
+        self._controls.resume.set()
 
     def join(self, timeout: float | None = None) -> bool:
         self._thread.join(timeout)
@@ -154,13 +158,12 @@ class TrainingJob:
             return self._state
 
     def policy(self, timeout: float = 5.0) -> DQNAgent | None:
-        """A frozen copy of the current agent (taken between steps by the job thread)."""
-        if self._thread.is_alive() and self.state != "pending":
+        """A frozen copy of the current agent (taken between steps by the training process); None before the
+        trainer exists."""
+        if self.state in ("running", "paused"):
             self._policy_ready.clear()
-            self._policy_wanted.set()  # served between steps, and while paused
+            self._controls.policy_wanted.set()  # served between steps, and while paused
             self._policy_ready.wait(timeout)
-        elif self._trainer is not None:
-            self._policy = copy.deepcopy(self._trainer.agent)
         return self._policy
 
     def snapshot(self) -> JobSnapshot:
@@ -179,87 +182,68 @@ class TrainingJob:
                 summary=dict(self._summary),
             )
 
-    # ------------------------------------------------------------------ the thread
-    def _run(self) -> None:
-        torch.set_num_threads(1)  # two threads beside the web server collapse throughput
-        lower_thread_priority(self.niceness)
-        trainer = None
-        final = "finished"
+    # ------------------------------------------------------------------ the watching thread
+    def _watch(self) -> None:
+        """Start the training process and file its reports until it ends (or dies)."""
+        ended = False
         try:
-            with self._lock:
-                self._state = "running"
             self._run_id = self.observer.started(self)
-            trainer = self._factory(self.scenario, self.agent_cfg, self.train_cfg, init_from=self.init_from)
-            self._trainer = trainer
-            trainer.evaluate_baselines()
-            self._publish(trainer)
-            last_publish = last_yield = time.perf_counter()
-            while not trainer.done:
-                if self._stop.is_set():
-                    final = "stopped"
-                    break
-                if not self._resume.is_set():
-                    self._serve_policy(trainer)
-                    self._resume.wait(0.05)
-                    continue
-                trainer.step()
-                self._serve_policy(trainer)
-                if not math.isfinite(trainer.last_loss) and trainer.updates > 0:
-                    final = "diverged"
-                    self._error = f"training diverged: the TD loss became {trainer.last_loss} at step " \
-                                  f"{trainer.step_count}; try a lower learning rate or reward_scale"
-                    break
-                now = time.perf_counter()
-                if now - last_publish > PUBLISH_EVERY_S:
-                    self._publish(trainer)
-                    last_publish = now
-                if FOREGROUND.busy:  # a page is being drawn: it goes first
-                    FOREGROUND.step_aside(wake=self._wanted)
-                    last_yield = time.perf_counter()
-                elif now - last_yield > YIELD_EVERY_S:
-                    time.sleep(YIELD_FOR_S)
-                    last_yield = time.perf_counter()
-            if final != "diverged":
-                summary = trainer.finish()
-                with self._lock:
-                    self._summary = summary
-                    self._segments = list(trainer.segments)
-        except Exception as e:  # the job ends as failed, with what it had recorded
-            final = "failed"
-            self._error = f"{type(e).__name__}: {e}"
-        finally:
-            if trainer is not None:
-                self._publish(trainer)
-                self._policy = copy.deepcopy(trainer.agent)
-            with self._lock:
-                self._state = final
-            self._policy_ready.set()
-            try:
-                self.observer.ended(self, trainer)
-            except Exception as e:  # persisting must never hide the training outcome
-                with self._lock:
-                    self._error = (self._error + "; " if self._error else "") + f"saving failed: {e}"
+            reports, sender = PROCESSES.Pipe(duplex=False)
+            process = PROCESSES.Process(target=worker.run, args=(sender, self._controls, self._work),
+                                        name=f"dqn-job-{self.id}", daemon=True)
+            process.start()
+            sender.close()  # ours: with it closed, the child's end is the last, and its death reads as EOF
+            with reports:
+                while not ended:
+                    try:
+                        kind, args = reports.recv()
+                    except EOFError:
+                        break
+                    getattr(self, f"on_{kind}")(*args)
+                    ended = kind == "ended"
+            process.join()
+            error = f"the training process exited unexpectedly (exit code {process.exitcode})"
+        except Exception as e:  # the run could not start (e.g. the store refused it)
+            error = f"{type(e).__name__}: {e}"
+        if not ended:
+            self.on_ended("failed", error, None, {})
 
-    def _wanted(self) -> bool:
-        """Whether a reader waits on this thread: a stop, a pause or a policy copy."""
-        return self._stop.is_set() or not self._resume.is_set() or self._policy_wanted.is_set()
-
-    def _serve_policy(self, trainer: Trainer) -> None:
-        if self._policy_wanted.is_set():
-            self._policy_wanted.clear()
-            self._policy = copy.deepcopy(trainer.agent)
-            self._policy_ready.set()
-
-    def _publish(self, trainer: Trainer) -> None:
+    def on_started(self) -> None:
         with self._lock:
-            new_metrics = trainer.metrics[len(self._metrics):]
-            new_evals = trainer.evals[len(self._evals):]
-            self._metrics.extend(new_metrics)
-            self._evals.extend(new_evals)
-            self._step = trainer.step_count
-            self._elapsed = trainer.wall_time
-        if new_metrics or new_evals:
-            self.observer.rows(new_metrics, new_evals)
+            if self._state == "pending":
+                self._state = "running"
+
+    def on_progress(self, step: int, elapsed: float, metrics: list[dict], evals: list[dict]) -> None:
+        with self._lock:
+            self._metrics.extend(metrics)
+            self._evals.extend(evals)
+            self._step, self._elapsed = step, elapsed
+        if metrics or evals:
+            self.observer.rows(metrics, evals)
+
+    def on_policy(self, payload: bytes) -> None:
+        self._policy, _ = DQNAgent.from_bytes(payload)
+        self._policy_ready.set()
+
+    def on_finished(self, summary: dict, segments: list[dict]) -> None:
+        with self._lock:
+            self._summary, self._segments = summary, segments
+
+    def on_ended(self, state: str, error: str | None, payload: bytes | None, summary: dict) -> None:
+        """The final state; ``summary`` is the trainer's at its end (a run that did not finish has no final
+        evaluation in it)."""
+        result = None
+        if payload is not None:
+            self._policy, _ = DQNAgent.from_bytes(payload)
+            result = JobResult(self._policy, self._summary or summary, list(self._segments))
+        with self._lock:
+            self._state, self._error = state, error
+        self._policy_ready.set()
+        try:
+            self.observer.ended(self, result)
+        except Exception as e:  # persisting must never hide the training outcome
+            with self._lock:
+                self._error = (self._error + "; " if self._error else "") + f"saving failed: {e}"
 
 
 class RegistryFull(RuntimeError):
@@ -270,9 +254,10 @@ class JobRegistry:
     """Process-wide set of jobs; at most ``max_running`` train at once (paused ones hold their slot)."""
 
     def __init__(self, max_running: int = 2, observer_factory: Callable[[], JobObserver] | None = None,
-                 niceness: int = BACKGROUND_NICENESS) -> None:
+                 niceness: int = BACKGROUND_NICENESS, trainer_factory: Callable[..., Trainer] = Trainer) -> None:
         self.max_running = max_running
         self.niceness = niceness
+        self.trainer_factory = trainer_factory
         self._observer_factory = observer_factory
         self._jobs: dict[str, TrainingJob] = {}
         self._lock = threading.Lock()
@@ -290,7 +275,7 @@ class JobRegistry:
                 )
             observer = self._observer_factory() if self._observer_factory else None
             job = TrainingJob(scenario, agent_cfg, train_cfg, name=name, observer=observer, init_from=init_from,
-                              niceness=self.niceness)
+                              niceness=self.niceness, trainer_factory=self.trainer_factory)
             self._jobs[job.id] = job
         return job.start()
 

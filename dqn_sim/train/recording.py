@@ -5,8 +5,7 @@ from __future__ import annotations
 import time
 
 from dqn_sim.store import RunStore
-from dqn_sim.train.job import JobObserver, TrainingJob
-from dqn_sim.train.trainer import Trainer
+from dqn_sim.train.job import JobObserver, JobResult, TrainingJob
 
 FLUSH_EVERY_S = 2.0  # a crash loses at most this much of a run's metric rows
 
@@ -48,13 +47,13 @@ class StoreObserver(JobObserver):
         if self.run_id is not None:
             self.store.set_status(self.run_id, state)
 
-    def ended(self, job: TrainingJob, trainer: Trainer | None) -> None:
+    def ended(self, job: TrainingJob, result: JobResult | None) -> None:
         if self.run_id is None:
             return
         self.flush()
+        if result is not None:
+            result.agent.save(self.store.checkpoint_path(self.run_id), job.scenario)
+            self.store.set_segment_results(self.run_id, result.segments)
+            self.store.set_summary(self.run_id, result.summary)
         snap = job.snapshot()
-        if trainer is not None:
-            trainer.agent.save(self.store.checkpoint_path(self.run_id), job.scenario)
-            self.store.set_segment_results(self.run_id, trainer.segments)
-            self.store.set_summary(self.run_id, snap.summary or trainer.summary())
         self.store.set_status(self.run_id, snap.state, error=snap.error)

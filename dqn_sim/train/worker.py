@@ -1,0 +1,132 @@
+"""The training process: a Trainer's loop in a child process, reporting to its ``TrainingJob`` over a pipe.
+
+Training runs in its own process, not in a thread of the web server, because Python runs one thread of a
+process at a time (the GIL): every page a server thread draws, every websocket message it handles, stalls a
+training thread beside it, and each hand-over costs more than the work itself. Measured on 2 cores with the
+Train page open, a training thread in the server ran at ~0.66 of the headless trainer's steps/s; a process has
+its own interpreter, and the page its own.
+
+The protocol is one-way messages ``(kind, args)``, answered by ``TrainingJob.on_<kind>``: ``started``,
+``progress`` (new metric and evaluation rows, at most every ``PUBLISH_EVERY_S``), ``policy`` (a copy of the
+agent, on request), ``finished`` (summary and per-segment results) and ``ended`` (the final state, an error,
+the agent). Requests go the other way as events (``Controls``), checked between batch steps, so a stop always
+ends on a clean step with everything recorded.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+
+from dqn_sim.config import AgentConfig, ScenarioConfig, TrainConfig
+from dqn_sim.train.trainer import Trainer
+
+PUBLISH_EVERY_S = 0.25  # how fresh a job's snapshots are
+
+
+class Event(Protocol):
+    def set(self) -> None: ...
+    def clear(self) -> None: ...
+    def is_set(self) -> bool: ...
+    def wait(self, timeout: float | None = None) -> bool: ...
+
+
+@dataclass
+class Controls:
+    """What the job asks of the training process (multiprocessing events, shared with it)."""
+
+    stop: Event
+    resume: Event  # cleared while paused
+    policy_wanted: Event
+
+
+@dataclass
+class Work:
+    """What to train: everything the child process needs, sent to it once (so all of it must pickle; a
+    ``trainer_factory`` is pickled by reference, so it must be importable, e.g. a module-level class)."""
+
+    scenario: ScenarioConfig
+    agent: AgentConfig
+    train: TrainConfig
+    trainer_factory: Callable[..., Trainer]
+    init_from: Path | None
+    niceness: int
+
+
+def run(pipe: Connection, controls: Controls, work: Work) -> None:
+    """The child process's entry point: train, reporting on ``pipe``. If the studio goes away the next report
+    fails (the pipe is broken) and the process ends with it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C in a terminal is the parent's to handle: it stops us
+    torch.set_num_threads(1)  # one core per job: more threads contend with the web server and other jobs
+    if work.niceness > 0:
+        os.nice(work.niceness)  # the web server and a browser on the same cores are scheduled first
+
+    def report(kind: str, *args: Any) -> None:
+        pipe.send((kind, args))
+
+    try:
+        train(report, controls, work)
+    finally:
+        pipe.close()
+
+
+def train(report: Callable[..., None], controls: Controls, work: Work) -> None:
+    """The loop: build the trainer, evaluate the baselines, step until done or stopped, finish; report as it
+    goes. Any exception ends the run as failed, keeping what was reported."""
+    trainer, final, error, sent = None, "finished", None, (0, 0)
+    report("started")
+    try:
+        trainer = work.trainer_factory(work.scenario, work.agent, work.train, init_from=work.init_from)
+        trainer.evaluate_baselines()
+        sent = publish(report, trainer, sent)
+        last_publish = time.perf_counter()
+        while not trainer.done:
+            if controls.stop.is_set():
+                final = "stopped"
+                break
+            if not controls.resume.is_set():
+                serve_policy(report, controls, trainer)
+                controls.resume.wait(0.05)
+                continue
+            trainer.step()
+            serve_policy(report, controls, trainer)
+            if not math.isfinite(trainer.last_loss) and trainer.updates > 0:
+                final = "diverged"
+                error = (f"training diverged: the TD loss became {trainer.last_loss} at step {trainer.step_count}; "
+                         "try a lower learning rate or reward_scale")
+                break
+            if time.perf_counter() - last_publish > PUBLISH_EVERY_S:
+                sent = publish(report, trainer, sent)
+                last_publish = time.perf_counter()
+        if final != "diverged":
+            summary = trainer.finish()
+            report("finished", summary, list(trainer.segments))
+    except Exception as e:  # the job ends as failed, with what it had recorded
+        final, error = "failed", f"{type(e).__name__}: {e}"
+    if trainer is None:
+        report("ended", final, error, None, {})
+        return
+    publish(report, trainer, sent)
+    report("ended", final, error, trainer.agent.to_bytes(), trainer.summary())
+
+
+def publish(report: Callable[..., None], trainer: Trainer, sent: tuple[int, int]) -> tuple[int, int]:
+    """Report the rows logged since ``sent`` (counts of metric and evaluation rows already reported)."""
+    metrics, evals = trainer.metrics[sent[0]:], trainer.evals[sent[1]:]
+    report("progress", trainer.step_count, trainer.wall_time, metrics, evals)
+    return len(trainer.metrics), len(trainer.evals)
+
+
+def serve_policy(report: Callable[..., None], controls: Controls, trainer: Trainer) -> None:
+    if controls.policy_wanted.is_set():
+        controls.policy_wanted.clear()
+        report("policy", trainer.agent.to_bytes())
