@@ -1,5 +1,6 @@
 """TrainingJob and JobRegistry: background training that can pause, resume, stop, fail and diverge."""
 
+import multiprocessing
 import time
 
 import numpy as np
@@ -80,6 +81,26 @@ def test_an_exception_ends_the_job_as_failed_with_its_message_and_metrics():
     assert snap.state == "failed"
     assert "simulated failure in the training loop" in snap.error
     assert len(snap.metrics) >= 2  # rows logged before the failure are kept
+
+
+def test_a_training_process_that_dies_fails_the_job_which_keeps_its_metrics():
+    job = TrainingJob(SCENARIO, AGENT, _train()).start()
+    _wait(lambda: len(job.snapshot().metrics) >= 2)
+    [process] = [p for p in multiprocessing.active_children() if p.name == f"dqn-job-{job.id}"]
+    process.kill()  # as the OOM killer would
+    assert job.join(timeout=60)
+    snap = job.snapshot()
+    assert snap.state == "failed" and "exited unexpectedly (exit code -9)" in snap.error
+    assert len(snap.metrics) >= 2 and job.policy() is None
+
+
+def test_a_stopped_job_leaves_no_training_process_behind():
+    job = TrainingJob(SCENARIO, AGENT, _train()).start()
+    _wait(lambda: job.snapshot().state == "running")
+    [process] = [p for p in multiprocessing.active_children() if p.name == f"dqn-job-{job.id}"]
+    job.stop()
+    assert job.join(60) and job.snapshot().state == "stopped"
+    assert not process.is_alive()
 
 
 class _PoisonedRewardTrainer(Trainer):
