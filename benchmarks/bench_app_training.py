@@ -2,10 +2,11 @@
 
     .venv/bin/python benchmarks/bench_app_training.py [--steps 100000] [--repeats 2] [--json]
 
-Headless: a ``Trainer`` loop in this process, as ``python -m dqn_sim train`` runs it. In the app: a
-``streamlit run app.py`` server, chromium (playwright) opens the Train page, sets the same TrainConfig,
-presses Start and keeps watching the live charts (the costliest realistic case: every second the page
-rebuilds six charts in the process that trains) until the run finishes. Both report the trainer's own
+Headless: a ``TrainingJob`` started from this script, as ``python -m dqn_sim train`` runs one (its own
+process, one torch thread). In the app: a ``streamlit run app.py`` server, chromium (playwright) opens the
+Train page, sets the same TrainConfig, presses Start and keeps watching the live chart (the costliest
+realistic case: every second the server redraws the page's status and chart, and the browser the chart)
+until the run finishes. Both report the trainer's own
 steps/s (user-steps over time spent in ``Trainer.step``, the number the app shows at the end) and a
 wall-clock rate (steps over the whole run, baselines included). Runs alternate headless / app so that a
 machine shared with other work loads both alike; medians are reported. The target: app >= 80% of headless.
@@ -32,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from dqn_sim.config import AgentConfig, TrainConfig  # noqa: E402
 from dqn_sim.presets import DEFAULT_PRESET, get_preset  # noqa: E402
-from dqn_sim.train.trainer import Trainer  # noqa: E402
+from dqn_sim.train.job import TrainingJob  # noqa: E402
 from tests.streamlit_server import (  # noqa: E402
     CHROMIUM,
     goto_page,
@@ -48,13 +49,11 @@ AVERAGE = re.compile(r"([\d,]+) steps/s on average")
 
 
 def headless(train: TrainConfig) -> dict[str, float]:
+    """A training job as ``python -m dqn_sim train`` runs one: its own process, one torch thread, no viewer."""
     t0 = time.perf_counter()
-    trainer = Trainer(get_preset(DEFAULT_PRESET), AgentConfig(), train)
-    trainer.evaluate_baselines()
-    while not trainer.done:
-        trainer.step()
-    trainer.finish()
-    return {"sps": trainer.summary()["sps"], "wall_sps": train.total_steps / (time.perf_counter() - t0)}
+    job = TrainingJob(get_preset(DEFAULT_PRESET), AgentConfig(), train).start()
+    job.join()
+    return {"sps": job.snapshot().summary["sps"], "wall_sps": train.total_steps / (time.perf_counter() - t0)}
 
 
 def in_app(browser, url: str, train: TrainConfig) -> dict[str, float]:
