@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -121,3 +122,21 @@ def test_bench_reports_simulator_rates_with_ratios_to_the_reference_and_training
     assert train["steps"] > 0 and train["steps_per_s"] > 0 and train["updates_per_s"] >= 0
     assert train["best_baseline"] in ("random", "popularity", "greedy", "oracle")
     assert train["dqn_vs_best_baseline"] == pytest.approx(train["dqn_final_return"] / train["best_baseline_return"])
+
+
+def test_ctrl_c_stops_training_cleanly_and_keeps_the_run(tmp_path):
+    """Ctrl+C reaches the whole process group (the CLI, its training process, the fork server): the CLI stops
+    the job, which finishes its step and final evaluation; the training process itself ignores the signal."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DQN_SIM_HOME": str(tmp_path / "home")}
+    cli = subprocess.Popen([sys.executable, "-m", "dqn_sim", "train", "--preset", "video", "--steps", "50000000",
+                            "--out", str(tmp_path / "out"), "--json", *SMALL], cwd=ROOT, env=env, text=True,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    for line in iter(cli.stderr.readline, ""):  # the progress bar: training is under way
+        if " steps/s" in line:
+            break
+    os.killpg(cli.pid, signal.SIGINT)
+    out, _ = cli.communicate(timeout=120)
+    assert cli.returncode == 0
+    report = json.loads(out)
+    assert report["state"] == "stopped" and 0 < report["steps"] < 50_000_000 and "dqn_return" in report
+    assert (tmp_path / "out" / "model.pt").is_file()

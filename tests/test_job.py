@@ -1,7 +1,10 @@
 """TrainingJob and JobRegistry: background training that can pause, resume, stop, fail and diverge."""
 
 import multiprocessing
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -136,3 +139,30 @@ def test_registry_caps_concurrent_jobs_with_a_clear_refusal():
         job.join(60)
     assert registry.running_count() == 0
     assert a.snapshot().state == "stopped"
+
+
+ORPHAN_SCRIPT = """
+import sys, time
+sys.path.insert(0, {root!r})
+from tests.test_job import AGENT, SCENARIO, _train, _wait
+from dqn_sim.train.job import TrainingJob
+import multiprocessing
+if __name__ == "__main__":
+    job = TrainingJob(SCENARIO, AGENT, _train()).start()
+    _wait(lambda: job.snapshot().step > 500)
+    job.pause()
+    [process] = [p for p in multiprocessing.active_children() if p.name == f"dqn-job-{{job.id}}"]
+    print(process.pid, flush=True)
+    time.sleep(600)
+"""
+
+
+def test_a_paused_job_of_a_studio_that_dies_ends_with_it(tmp_path):
+    script = tmp_path / "studio.py"
+    script.write_text(ORPHAN_SCRIPT.format(root=str(Path(__file__).resolve().parent.parent)))
+    studio = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    child = int(studio.stdout.readline())
+    studio.kill()  # no clean-up of any kind, as when the server is killed
+    studio.wait()
+    _wait(lambda: not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2],
+          timeout=10)

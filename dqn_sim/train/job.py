@@ -111,6 +111,7 @@ class TrainingJob:
         self._controls.resume.set()
         self._lock = threading.Lock()
         self._policy_ready = threading.Event()
+        self._done = threading.Event()
         self._policy: DQNAgent | None = None
         self._thread = threading.Thread(target=self._watch, name=f"dqn-job-{self.id}", daemon=True)
         self._state = "pending"
@@ -151,8 +152,9 @@ class TrainingJob:
         self._controls.resume.set()
 
     def join(self, timeout: float | None = None) -> bool:
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
+        """Wait until the job has ended and its end is recorded. (An event, not ``Thread.join``: a Ctrl+C that
+        interrupts ``Thread.join`` on Python 3.11 leaves the thread looking finished while it still runs.)"""
+        return self._done.wait(timeout)
 
     @property
     def state(self) -> str:
@@ -187,6 +189,12 @@ class TrainingJob:
     # ------------------------------------------------------------------ the watching thread
     def _watch(self) -> None:
         """Start the training process and file its reports until it ends (or dies)."""
+        try:
+            self._follow()
+        finally:
+            self._done.set()
+
+    def _follow(self) -> None:
         ended = False
         try:
             self._run_id = self.observer.started(self)
@@ -205,7 +213,7 @@ class TrainingJob:
                     ended = kind == "ended"
             process.join()
             error = f"the training process exited unexpectedly (exit code {process.exitcode})"
-        except Exception as e:  # the run could not start (e.g. the store refused it)
+        except Exception as e:  # the run could not start (e.g. the store refused it), or a report was unreadable
             error = f"{type(e).__name__}: {e}"
         if not ended:
             self.on_ended("failed", error, None, {})

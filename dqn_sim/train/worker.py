@@ -75,6 +75,8 @@ def run(pipe: Connection, controls: Controls, work: Work) -> None:
 
     try:
         train(report, controls, work)
+    except (BrokenPipeError, ConnectionResetError):
+        return  # the studio that started this job is gone: so is its reader, and the job with it
     finally:
         pipe.close()
 
@@ -93,17 +95,17 @@ def train(report: Callable[..., None], controls: Controls, work: Work) -> None:
             if controls.stop.is_set():
                 final = "stopped"
                 break
-            if not controls.resume.is_set():
-                serve_policy(report, controls, trainer)
+            if controls.resume.is_set():
+                trainer.step()
+                if not math.isfinite(trainer.last_loss) and trainer.updates > 0:
+                    final = "diverged"
+                    error = (f"training diverged: the TD loss became {trainer.last_loss} at step "
+                             f"{trainer.step_count}; try a lower learning rate or reward_scale")
+                    break
+            else:
                 controls.resume.wait(0.05)
-                continue
-            trainer.step()
             serve_policy(report, controls, trainer)
-            if not math.isfinite(trainer.last_loss) and trainer.updates > 0:
-                final = "diverged"
-                error = (f"training diverged: the TD loss became {trainer.last_loss} at step {trainer.step_count}; "
-                         "try a lower learning rate or reward_scale")
-                break
+            # also while paused: a report is the heartbeat that ends this process once the studio is gone
             if time.perf_counter() - last_publish > PUBLISH_EVERY_S:
                 sent = publish(report, trainer, sent)
                 last_publish = time.perf_counter()
