@@ -100,7 +100,7 @@ def training_benchmark(
     from dqn_sim.presets import preset_agent
     from dqn_sim.train.trainer import Trainer
 
-    torch.set_num_threads(1)  # as in the training thread of the app
+    torch.set_num_threads(1)  # as in a training process of the app and the CLI
     trainer = Trainer(get_preset(preset), preset_agent(preset), TrainConfig(eval_every=10_000, seed=seed))
     trainer.evaluate_baselines()
     while not trainer.done and trainer.wall_time < budget_s:

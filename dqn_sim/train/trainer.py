@@ -1,7 +1,7 @@
 """The training loop: collect from a batch of simulated users, store, learn, evaluate on held-out seeds.
 
-One ``Trainer.step()`` advances every user of the batch by one recommendation; the caller (the CLI, or a
-``TrainingJob`` thread) decides when to stop, pause or log. Metrics are plain dict rows so any reader
+One ``Trainer.step()`` advances every user of the batch by one recommendation; the caller (a ``TrainingJob``'s
+training process, or a script) decides when to stop, pause or log. Metrics are plain dict rows so any reader
 (CSV, SQLite store, dashboards) can take them without knowing the trainer.
 """
 
