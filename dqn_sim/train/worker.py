@@ -3,8 +3,8 @@
 Training runs in its own process, not in a thread of the web server, because Python runs one thread of a
 process at a time (the GIL): every page a server thread draws, every websocket message it handles, stalls a
 training thread beside it, and each hand-over costs more than the work itself. Measured on 2 cores with the
-Train page open, a training thread in the server ran at ~0.66 of the headless trainer's steps/s; a process has
-its own interpreter, and the page its own.
+Train page open, a training thread in the server ran at ~0.66 of the headless trainer's steps/s, and a training
+process at ~0.96: it has an interpreter of its own.
 
 The protocol is one-way messages ``(kind, args)``, answered by ``TrainingJob.on_<kind>``: ``started``,
 ``progress`` (new metric and evaluation rows, at most every ``PUBLISH_EVERY_S``), ``policy`` (a copy of the
