@@ -27,12 +27,6 @@ PAGES = [
     st.Page("pages/runs.py", title="Runs", icon=":material/history:"),
 ]
 page = st.navigation(PAGES)
-
-
-def render() -> None:
-    attach_job()
-    sidebar_status()
-    page.run()
-
-
-render()
+attach_job()
+sidebar_status()
+page.run()

@@ -22,6 +22,7 @@ from dqn_sim.config import AgentConfig, ScenarioConfig, TrainConfig
 from dqn_sim.train import worker
 from dqn_sim.train.trainer import EVAL_COLUMNS, METRIC_COLUMNS, SEGMENT_COLUMNS, Trainer
 
+EXIT_WAIT_S = 10.0  # a training process that has ended its job gets this long to exit
 BACKGROUND_NICENESS = 10  # jobs of a registry (the studio's) let the web server and a browser go first
 # Jobs are forked from a server process that has imported the trainer once, so a job starts in well under a
 # second rather than the ~4 s of a fresh interpreter; forking the multi-threaded web server itself is unsafe.
@@ -211,7 +212,9 @@ class TrainingJob:
                         break
                     getattr(self, f"on_{kind}")(*args)
                     ended = kind == "ended"
-            process.join()
+            process.join(EXIT_WAIT_S)
+            if process.is_alive():  # it has said all it had to say: it must not keep a core
+                process.kill()
             error = f"the training process exited unexpectedly (exit code {process.exitcode})"
         except Exception as e:  # the run could not start (e.g. the store refused it), or a report was unreadable
             error = f"{type(e).__name__}: {e}"
