@@ -6,10 +6,10 @@ Headless: a ``TrainingJob`` started from this script, as ``python -m dqn_sim tra
 process, one torch thread). In the app: a ``streamlit run app.py`` server, chromium (playwright) opens the
 Train page, sets the same TrainConfig, presses Start and keeps watching the live chart (the costliest
 realistic case: every second the server redraws the page's status and chart, and the browser the chart)
-until the run finishes. Both report the trainer's own
-steps/s (user-steps over time spent in ``Trainer.step``, the number the app shows at the end) and a
-wall-clock rate (steps over the whole run, baselines included). Runs alternate headless / app so that a
-machine shared with other work loads both alike; medians are reported. The target: app >= 80% of headless.
+until the run finishes. Both report the trainer's own steps/s (user-steps over time spent in
+``Trainer.step``, the number the app shows at the end) and a wall-clock rate (steps over the whole run,
+baselines included). Runs alternate headless / app so that a machine shared with other work loads both
+alike; medians are reported. The target: app >= 80% of headless.
 
 Chromium renders on the same machine here, where in use it runs on the viewer's computer. On a small machine
 its rendering would take CPU from the trainer, so by default it runs at the lowest priority (``nice 19``):

@@ -81,8 +81,7 @@ def controls(job: TrainingJob, snap: JobSnapshot) -> None:
         if snap.state == "paused":
             st.button("Resume", on_click=job.resume, icon=":material/play_arrow:")
         else:
-            st.button("Pause", on_click=job.pause, icon=":material/pause:",
-                      disabled=snap.state != "running")
+            st.button("Pause", on_click=job.pause, icon=":material/pause:", disabled=snap.state != "running")
         st.button("Stop", on_click=stop, args=(job,), icon=":material/stop:", disabled=not snap.active)
 
 

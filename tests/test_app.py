@@ -56,7 +56,7 @@ def start(at: AppTest, settings: dict[str, int]) -> str:
     assert not at.exception
     job_id = at.session_state["job_id"]
     job, deadline = registry().get(job_id), time.monotonic() + TIMEOUT
-    while job.state == "pending":  # the training process is starting (a fresh interpreter: a few seconds)
+    while job.state == "pending":  # the training process is starting (the first also starts the fork server)
         assert time.monotonic() < deadline, "the training process did not start"
         time.sleep(0.05)
     at.run()

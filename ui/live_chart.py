@@ -42,5 +42,6 @@ def served_dir() -> Path:
 
 def live_chart(fig: go.Figure, *, key: str) -> None:
     """Draw ``fig``; later calls with the same ``key`` update that chart in place."""
+    # declared per call: registration goes to the runtime of the running script (AppTest makes one per test)
     component = declare_component("live_chart", path=served_dir())
     component(figure=fig.to_json(), config={"displaylogo": False}, key=key, default=None)

@@ -22,8 +22,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from multiprocessing.synchronize import Event
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 
@@ -31,13 +32,6 @@ from dqn_sim.config import AgentConfig, ScenarioConfig, TrainConfig
 from dqn_sim.train.trainer import Trainer
 
 PUBLISH_EVERY_S = 0.25  # how fresh a job's snapshots are
-
-
-class Event(Protocol):
-    def set(self) -> None: ...
-    def clear(self) -> None: ...
-    def is_set(self) -> bool: ...
-    def wait(self, timeout: float | None = None) -> bool: ...
 
 
 @dataclass
