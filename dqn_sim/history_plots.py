@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from dqn_sim import policies
 from dqn_sim.describe import final_results
 from dqn_sim.plots import (
     METRICS,
@@ -28,8 +29,6 @@ from dqn_sim.plots import (
     _layout,
     _line,
     _subplots,
-    policy_color,
-    policy_label,
     runs_chart,
 )
 
@@ -52,7 +51,7 @@ def run_color(run_index: int) -> str:
 
 
 def _series_color(policy: str, run_index: int) -> str:
-    return run_color(run_index) if policy == "dqn" else policy_color(policy)
+    return run_color(run_index) if policy == "dqn" else policies.color(policy)
 
 
 def _stack(frames: Mapping[str, pd.DataFrame], baselines: Sequence[str]) -> pd.DataFrame:
@@ -86,8 +85,8 @@ def _label_series(table: pd.DataFrame, values: list[str]) -> pd.DataFrame:
                      for policy, run in zip(table["policy"], table["run"], strict=True)], dtype=bool)
     table = table[keep]
     pairs = list(zip(table["policy"], table["run"], strict=True))
-    series = [run if policy == "dqn" else f"{policy_label(policy)} · {run}" if seen[policy] > 1
-              else policy_label(policy) for policy, run in pairs]
+    series = [run if policy == "dqn" else f"{policies.label(policy)} · {run}" if seen[policy] > 1
+              else policies.label(policy) for policy, run in pairs]
     return table.assign(series=series, variant=[variant.get(pair, 0) for pair in pairs]).reset_index(drop=True)
 
 
@@ -141,7 +140,7 @@ def curves_chart(
     xs = np.array([0.0, x1])
     traces: list[Trace] = []
     for row in baselines[baselines["policy"] != "dqn"].itertuples():
-        color, name = policy_color(row.policy), row.series
+        color, name = policies.color(row.policy), row.series
         traces += [
             _band(xs, np.full(2, getattr(row, lo)), np.full(2, getattr(row, hi)), color, name),
             _line(xs, np.full(2, getattr(row, mean)), name=name, color=color, width=1.5,

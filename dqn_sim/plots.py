@@ -23,24 +23,11 @@ import plotly.graph_objects as go
 from plotly.colors import get_colorscale, qualitative
 from plotly.subplots import make_subplots
 
+from dqn_sim import policies
 from dqn_sim.describe import topic_names
-from dqn_sim.train.metrics import ema
+from dqn_sim.stats import ema
 
 MAX_POINTS = 1500  # per trace, like W&B
-POLICY_COLORS = {
-    "dqn": "#6D28D9",
-    "random": "#9CA3AF",
-    "popularity": "#F59E0B",
-    "greedy": "#0EA5E9",
-    "oracle": "#E11D48",
-}
-POLICY_LABELS = {
-    "dqn": "DQN",
-    "random": "Random",
-    "popularity": "Popularity",
-    "greedy": "Greedy ranker",
-    "oracle": "Myopic oracle",
-}
 X_AXES = {"step": "User-steps", "episode": "Episodes", "wall_time": "Wall time (s)"}
 METRICS = {  # metric -> (training column, evaluation mean, low, high, axis title)
     "return": ("episode_return", "return_mean", "return_lo", "return_hi", "Return per session"),
@@ -60,14 +47,6 @@ Panel = tuple[list[Trace], dict]  # a chart's traces and layout, before it becom
 
 
 # --------------------------------------------------------------------------------------------- helpers
-
-
-def policy_label(name: str) -> str:
-    return POLICY_LABELS.get(name, name)
-
-
-def policy_color(name: str) -> str:
-    return POLICY_COLORS.get(name, "#64748B")
 
 
 def downsample_index(y: np.ndarray, max_points: int = MAX_POINTS) -> np.ndarray:
@@ -178,7 +157,7 @@ def x_values(frame: pd.DataFrame, x: str, metrics: pd.DataFrame) -> np.ndarray:
 def _baseline_traces(row: pd.Series, metric: str, x0: float, x1: float) -> list[Trace]:
     """A baseline as a horizontal line at its mean with its 95% interval as a band."""
     _, mean, lo, hi, _ = METRICS[metric]
-    color, label = policy_color(row["policy"]), policy_label(row["policy"])
+    color, label = policies.color(row["policy"]), policies.label(row["policy"])
     xs = np.array([x0, x1])
     return [
         _band(xs, np.full(2, row[lo]), np.full(2, row[hi]), color, label),
@@ -201,7 +180,7 @@ def learning_curve_panel(
 ) -> Panel:
     train_col, mean, lo, hi, y_title = METRICS[metric]
     xs = metrics[x].to_numpy(dtype=np.float64) if len(metrics) else np.array([])
-    traces = series_traces(xs, metrics[train_col], name="DQN training (ε-greedy)", color=POLICY_COLORS["dqn"],
+    traces = series_traces(xs, metrics[train_col], name="DQN training (ε-greedy)", color=policies.color("dqn"),
                            smoothing=smoothing)
     dqn = evals[evals["policy"] == "dqn"]
     dqn_x = x_values(dqn, x, metrics)
@@ -209,9 +188,9 @@ def learning_curve_panel(
     for _, row in evals[evals["policy"] != "dqn"].iterrows():
         traces += _baseline_traces(row, metric, 0.0, x1)
     if len(dqn):
-        traces.append(_line(dqn_x, dqn[mean].to_numpy(), name="DQN held-out", color=POLICY_COLORS["dqn"],
+        traces.append(_line(dqn_x, dqn[mean].to_numpy(), name="DQN held-out", color=policies.color("dqn"),
                             dash="dot", width=1, mode="lines+markers", marker={"size": 7},
-                            error_y=_error_y(dqn[mean], dqn[lo], dqn[hi], POLICY_COLORS["dqn"])))
+                            error_y=_error_y(dqn[mean], dqn[lo], dqn[hi], policies.color("dqn"))))
     title = "Return per session" if metric == "return" else "Click-through rate"
     return traces, _layout(title=f"{title}: DQN vs baselines", x_title=X_AXES[x], y_title=y_title, height=360,
                            revision=f"{metric}-{x}")
@@ -227,7 +206,7 @@ def q_vs_return(metrics: pd.DataFrame, *, x: str = "step", smoothing: float = 0.
 
 def q_vs_return_panel(metrics: pd.DataFrame, *, x: str = "step", smoothing: float = 0.6) -> Panel:
     xs = metrics[x] if len(metrics) else []
-    traces = series_traces(xs, metrics["q_mean"], name="Q estimate (max over slate)", color=POLICY_COLORS["dqn"],
+    traces = series_traces(xs, metrics["q_mean"], name="Q estimate (max over slate)", color=policies.color("dqn"),
                            smoothing=smoothing)
     traces += series_traces(xs, metrics["disc_return"], name="Realised discounted return", color="#059669",
                             smoothing=smoothing, dash="dash")
@@ -236,7 +215,7 @@ def q_vs_return_panel(metrics: pd.DataFrame, *, x: str = "step", smoothing: floa
 
 def metric_chart(
     metrics: pd.DataFrame, column: str, *, title: str, y_title: str, x: str = "step", smoothing: float = 0.0,
-    log_y: bool = False, color: str = POLICY_COLORS["dqn"],
+    log_y: bool = False, color: str = policies.color("dqn"),
 ) -> go.Figure:
     """One training metric over time (exploration rate, TD loss, throughput)."""
     return _figure(*metric_panel(metrics, column, title=title, y_title=y_title, x=x, smoothing=smoothing,
@@ -245,7 +224,7 @@ def metric_chart(
 
 def metric_panel(
     metrics: pd.DataFrame, column: str, *, title: str, y_title: str, x: str = "step", smoothing: float = 0.0,
-    log_y: bool = False, color: str = POLICY_COLORS["dqn"],
+    log_y: bool = False, color: str = policies.color("dqn"),
 ) -> Panel:
     traces = series_traces(metrics[x] if len(metrics) else [], metrics[column], name=title, color=color,
                            smoothing=smoothing)
@@ -302,9 +281,9 @@ def topic_mix_chart(topics_IK: np.ndarray, clickbait_I: np.ndarray) -> go.Figure
     share = topics_IK / max(topics_IK.shape[0], 1)
     traces = [
         {"type": "bar", "x": names, "y": share[~clickbait_I].sum(axis=0), "name": "Regular",
-         "marker": {"color": POLICY_COLORS["dqn"]}},
+         "marker": {"color": policies.color("dqn")}},
         {"type": "bar", "x": names, "y": share[clickbait_I].sum(axis=0), "name": "Clickbait",
-         "marker": {"color": POLICY_COLORS["oracle"]}},
+         "marker": {"color": policies.color("oracle")}},
     ]
     return _figure(traces, _layout(title="Topic mix of the catalogue", y_title="Share of items", height=300,
                                    barmode="stack", yaxis={"tickformat": ".0%"}))
@@ -314,7 +293,7 @@ def quality_chart(quality_I: np.ndarray, clickbait_I: np.ndarray) -> go.Figure:
     """Quality distribution: what refills a user's session budget (clickbait sits in the low tail)."""
     traces = [
         {"type": "histogram", "x": quality_I[mask], "name": name, "opacity": 0.75,
-         "marker": {"color": POLICY_COLORS[color]}}
+         "marker": {"color": policies.color(color)}}
         for mask, name, color in ((~clickbait_I, "Regular", "dqn"), (clickbait_I, "Clickbait", "oracle"))
     ]
     return _figure(traces, _layout(title="Item quality", x_title="Quality", y_title="Items", height=300,
@@ -325,7 +304,7 @@ def popularity_chart(popularity_I: np.ndarray) -> go.Figure:
     """The popularity prior by rank on log-log axes: a straight line is a Zipf law."""
     pop = np.sort(np.asarray(popularity_I, dtype=np.float64))[::-1]
     top = max(pop.size // 10, 1)
-    trace = _line(np.arange(1, pop.size + 1), pop, name="Popularity", color=POLICY_COLORS["popularity"],
+    trace = _line(np.arange(1, pop.size + 1), pop, name="Popularity", color=policies.color("popularity"),
                   mode="lines+markers", marker={"size": 4})
     note = {"xref": "paper", "yref": "paper", "x": 1.0, "y": 1.0, "showarrow": False, "xanchor": "right",
             "yanchor": "bottom", "font": {"size": 11},
@@ -397,7 +376,7 @@ def candidates_chart(
     keep = np.unique(np.r_[best, np.asarray(slate, dtype=np.int64)])
     keep = keep[np.argsort(-np.nan_to_num(score[keep], nan=-np.inf), kind="stable")]
     labels = [f"#{i}" for i in keep]
-    marker = {"color": np.where(np.isin(keep, slate), POLICY_COLORS["dqn"], "#CBD5E1").tolist(),
+    marker = {"color": np.where(np.isin(keep, slate), policies.color("dqn"), "#CBD5E1").tolist(),
               "line": {"color": np.where(keep == clicked_item, "#111827", "rgba(0,0,0,0)").tolist(), "width": 2.5}}
     panels = [("Q-value", q_I)] if q_I is not None else []
     panels.append(("True click chance", p_click_I))
@@ -416,8 +395,8 @@ def candidates_chart(
 
 def final_metrics_chart(table: pd.DataFrame) -> go.Figure:
     """Return and click-through rate per policy with 95% intervals (``table`` has the evaluation columns)."""
-    colors = [policy_color(p) for p in table["policy"]]
-    labels = [policy_label(p) for p in table["policy"]]
+    colors = [policies.color(p) for p in table["policy"]]
+    labels = [policies.label(p) for p in table["policy"]]
     traces = []
     for col, metric in enumerate(("return", "ctr"), start=1):
         _, mean, lo, hi, _ = METRICS[metric]
@@ -433,8 +412,8 @@ def final_metrics_chart(table: pd.DataFrame) -> go.Figure:
 def segment_chart(segments: pd.DataFrame) -> go.Figure:
     """Mean return per audience segment and policy, with 95% intervals: who gains from the DQN."""
     traces = [
-        {"type": "bar", "x": rows["segment_name"], "y": rows["return_mean"], "name": policy_label(str(policy)),
-         "marker": {"color": policy_color(str(policy))},
+        {"type": "bar", "x": rows["segment_name"], "y": rows["return_mean"], "name": policies.label(str(policy)),
+         "marker": {"color": policies.color(str(policy))},
          "error_y": _error_y(rows["return_mean"], rows["return_lo"], rows["return_hi"])}
         for policy, rows in segments.groupby("policy", sort=False)
     ]

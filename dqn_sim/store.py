@@ -32,9 +32,10 @@ from typing import Any
 import pandas as pd
 
 from dqn_sim.config import AgentConfig, ConfigError, ScenarioConfig, TrainConfig
+from dqn_sim.vocab import LIVE_STATES, STORED_STATES, TABLES
 
-STATUSES = ("running", "paused", "finished", "stopped", "failed", "diverged", "interrupted")
-LIVE_STATUSES = ("running", "paused")
+STATUSES = STORED_STATES
+LIVE_STATUSES = LIVE_STATES
 SOURCES = ("app", "cli", "import")
 
 EXPORT_FORMAT = "dqn_sim-run"
@@ -46,24 +47,10 @@ MAX_IMPORT_MEMBERS = 32
 # pid (a restarted container's server is often pid 1 again), which a pid alone cannot.
 _PROCESS_TOKEN = secrets.token_hex(8)
 
-# Row tables: column -> SQLite type. The order is the CSV column order of an export.
-_COLUMNS: dict[str, dict[str, str]] = {
-    "metrics": {
-        "step": "INTEGER", "episode": "REAL", "episode_return": "REAL", "ctr": "REAL", "q_mean": "REAL",
-        "disc_return": "REAL", "epsilon": "REAL", "loss": "REAL", "sps": "REAL", "updates_per_s": "REAL",
-        "wall_time": "REAL",
-    },
-    "evals": {
-        "step": "INTEGER", "wall_time": "REAL", "policy": "TEXT", "return_mean": "REAL", "return_lo": "REAL",
-        "return_hi": "REAL", "ctr": "REAL", "ctr_lo": "REAL", "ctr_hi": "REAL", "episode_len_mean": "REAL",
-    },
-    "segment_results": {
-        "policy": "TEXT", "segment": "INTEGER", "segment_name": "TEXT", "episodes": "INTEGER",
-        "return_mean": "REAL", "return_lo": "REAL", "return_hi": "REAL",
-    },
-}
-_REQUIRED = {"metrics": ("step",), "evals": ("step", "policy"), "segment_results": ("policy", "segment")}
-_CSV_NAMES = {"metrics": "metrics.csv", "evals": "evals.csv", "segment_results": "segments.csv"}
+# Row tables: column -> SQLite type, in CSV order, as the vocabulary declares them.
+_COLUMNS: dict[str, dict[str, str]] = {t.name: {m.name: m.sql_type for m in t.columns} for t in TABLES.values()}
+_REQUIRED = {t.name: tuple(t.keys) for t in TABLES.values()}
+_CSV_NAMES = {t.name: t.csv for t in TABLES.values()}
 # Agent hyperparameters worth a column in the runs table.
 _AGENT_KEYS = ("lr", "gamma", "batch_size", "n_step", "double_dqn", "prioritized", "dueling", "network")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dqn_sim import plots
+from dqn_sim import plots, policies
 from dqn_sim.describe import final_results
 from ui.history import stored_runs_comparison, with_intervals
 from ui.page import header
@@ -49,7 +49,7 @@ def session_run_results() -> None:
                    "result comes when training ends.")
 
     table = final_results(snap.evals)
-    shown = with_intervals(table).assign(policy=table["policy"].map(plots.policy_label))
+    shown = with_intervals(table).assign(policy=table["policy"].map(policies.label))
     st.dataframe(shown, hide_index=True, column_order=list(RESULT_COLUMNS), column_config=RESULT_COLUMNS)
     st.plotly_chart(plots.final_metrics_chart(table))
 

@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import streamlit as st
 
-from dqn_sim import plots
-from dqn_sim.agents.baselines import BASELINES
+from dqn_sim import plots, policies
 from dqn_sim.agents.dqn import DQNAgent
 from dqn_sim.config import ScenarioConfig
 from dqn_sim.describe import item_label, session_frame
@@ -59,7 +58,7 @@ def refresh_model() -> None:
 
 
 def policy_name(p: str) -> str:
-    return "DQN (trained)" if p == "dqn" else plots.policy_label(p)
+    return "DQN (trained)" if p == "dqn" else policies.label(p)
 
 
 def summary(trace: SessionTrace, other: SessionTrace) -> None:
@@ -105,9 +104,9 @@ if models:
     if job.snapshot().step > model_step:
         st.caption(f"Model as of step {model_step:,}; the run has trained further since.")
         st.button("Use the latest model", on_click=refresh_model, icon=":material/refresh:")
-    options = ["dqn", *BASELINES]
+    options = ["dqn", *policies.fixed_policies()]
 else:
-    job, scenario, options = None, current_scenario(), list(BASELINES)
+    job, scenario, options = None, current_scenario(), policies.fixed_policies()
     st.info("No trained model in this session yet, so two baselines are compared. Train a DQN on the **Train** "
             "page and it appears here.", icon=":material/info:")
 world = build_world(scenario)

@@ -7,7 +7,7 @@ import re
 
 import streamlit as st
 
-from dqn_sim import plots
+from dqn_sim import plots, policies
 from dqn_sim.config import ConfigError
 from dqn_sim.store import STATUSES, RunImportError, RunNotFound
 from dqn_sim.train.job import RegistryFull
@@ -148,7 +148,7 @@ if "dqn_return" in summary:
     lift = summary["dqn_return"] / summary["best_baseline_return"] - 1
     cols[0].metric("DQN return", f"{summary['dqn_return']:.3g}", delta=f"{lift:+.0%} vs best baseline",
                    help=f"Final mean return per session on held-out users; 95% CI {lo:.3g} – {hi:.3g}")
-    cols[1].metric(f"Best baseline: {plots.policy_label(summary['best_baseline']).lower()}",
+    cols[1].metric(f"Best baseline: {policies.label(summary['best_baseline']).lower()}",
                    f"{summary['best_baseline_return']:.3g}", help="The best of the four baselines on the same users")
 else:
     cols[0].metric("DQN return", "—", help="Known when the run has been evaluated to its end")

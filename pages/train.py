@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pandas as pd
 import streamlit as st
 
-from dqn_sim import plots
+from dqn_sim import plots, policies
 from dqn_sim.config import AgentConfig, TrainConfig
 from dqn_sim.train.job import JobSnapshot, RegistryFull, TrainingJob
 from ui import forms
@@ -101,7 +101,7 @@ def headline(snap: JobSnapshot) -> None:
         best = base.loc[base.return_mean.idxmax()]
         ret = dqn.return_mean.iloc[-1]
         cols[3].metric("DQN held-out return", f"{ret:.3g}", delta=f"{ret / best.return_mean - 1:+.0%} vs "
-                       f"{plots.policy_label(best.policy).lower()}", help="Latest greedy evaluation on held-out "
+                       f"{policies.label(best.policy).lower()}", help="Latest greedy evaluation on held-out "
                        "users, compared with the best baseline")
     else:
         cols[3].metric("DQN held-out return", "—", help="Appears at the first evaluation")
@@ -129,7 +129,7 @@ def outcome(snap: JobSnapshot) -> None:
             f"{snap.state.title()} after {snap.step:,} steps in {duration(snap.elapsed_s)} "
             f"({s.get('sps', 0):,.0f} steps/s on average): the DQN earns "
             f"**{s['dqn_return']:.3g}** per session (95% CI {lo:.3g}–{hi:.3g}), **{lift:+.0%}** against the best "
-            f"baseline ({plots.policy_label(s['best_baseline']).lower()}, {s['best_baseline_return']:.3g}).",
+            f"baseline ({policies.label(s['best_baseline']).lower()}, {s['best_baseline_return']:.3g}).",
             icon=":material/check_circle:",
         )
         cols = st.columns(2)

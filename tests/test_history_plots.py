@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from dqn_sim import history_plots as hp
-from dqn_sim import plots
+from dqn_sim import plots, policies
 from tests.test_plots import BASELINES, make_evals, make_metrics, valid
 
 SEGMENTS = ("Gamers", "Foodies")
@@ -59,7 +59,7 @@ def test_curves_chart_draws_runs_in_their_colours_beside_baselines_across_the_ch
     a, b = (next(t for t in fig.data if t.name == f"Myopic oracle · {run}") for run in runs)
     assert a.y[0] == a.y[1] == 23.0 and b.y[0] == 28.0
     assert (a.x[0], a.x[1]) == (0.0, 3000.0)  # from the start to the last evaluation
-    assert a.line.dash != b.line.dash and a.line.color == b.line.color == plots.policy_color("oracle")
+    assert a.line.dash != b.line.dash and a.line.color == b.line.color == policies.color("oracle")
 
 
 def test_final_chart_puts_each_series_on_its_own_row_with_intervals() -> None:
@@ -70,7 +70,7 @@ def test_final_chart_puts_each_series_on_its_own_row_with_intervals() -> None:
     assert dqn_b.marker.color == hp.run_color(1) and dqn_b.marker.symbol == "circle"
     assert list(dqn_b.error_x.array) == [3.0] and list(dqn_b.error_x.arrayminus) == [2.0]
     baseline = next(t for t in fig.data if t.name == "Random")
-    assert baseline.marker.symbol == "diamond" and baseline.marker.color == plots.policy_color("random")
+    assert baseline.marker.symbol == "diamond" and baseline.marker.color == policies.color("random")
     assert fig.layout.yaxis.autorange == "reversed" and fig.layout.yaxis.type == "category"
 
 
@@ -126,7 +126,7 @@ def test_segments_chart_groups_series_by_segment_and_hatches_repeated_baselines(
     fig = valid(hp.segments_chart(table))
     assert [t.name for t in fig.data] == list(dict.fromkeys(table["series"]))
     assert all(list(t.x) == list(SEGMENTS) for t in fig.data)
-    assert fig.data[0].marker.color == hp.run_color(0) and fig.data[2].marker.color == plots.policy_color("greedy")
+    assert fig.data[0].marker.color == hp.run_color(0) and fig.data[2].marker.color == policies.color("greedy")
     assert fig.data[2].marker.pattern.shape != fig.data[3].marker.pattern.shape
     shared = hp.segment_table({"run A": segments(), "run B": segments()}, ["greedy"])
     assert list(dict.fromkeys(shared["series"])) == ["run A", "run B", "Greedy ranker"]

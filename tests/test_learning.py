@@ -10,7 +10,8 @@ import torch
 
 from dqn_sim.config import AgentConfig, TrainConfig
 from dqn_sim.presets import get_preset, preset_agent
-from dqn_sim.train.trainer import TIMING_COLUMNS, Trainer
+from dqn_sim.train.trainer import Trainer
+from dqn_sim.vocab import TRAINING
 
 pytestmark = pytest.mark.learning
 
@@ -72,7 +73,8 @@ def test_same_seed_same_config_gives_identical_metrics():
         t.evaluate_baselines()
         while not t.done:
             t.step()
-        return pd.DataFrame(t.metrics).drop(columns=TIMING_COLUMNS), pd.DataFrame(t.evals).drop(columns="wall_time")
+        timing = [m.name for m in TRAINING.columns if m.timing]
+        return pd.DataFrame(t.metrics).drop(columns=timing), pd.DataFrame(t.evals).drop(columns="wall_time")
 
     (m1, e1), (m2, e2) = run(), run()
     assert len(m1) == 12 and np.isfinite(m1.loss.iloc[-1])

@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from dqn_sim import plots
+from dqn_sim import plots, policies
 from dqn_sim.presets import get_preset
 from dqn_sim.sim.env import build_world
 
@@ -85,7 +85,7 @@ def test_series_traces_drop_nans_downsample_and_band_only_when_smoothed() -> Non
 def test_learning_curve_draws_dqn_beside_every_baseline_band(x: str, metric: str) -> None:
     fig = valid(plots.learning_curve(make_metrics(50), make_evals(), metric=metric, x=x, smoothing=0.6))
     for p in BASELINES:
-        line = named(fig, plots.policy_label(p))
+        line = named(fig, policies.label(p))
         assert line.y[0] == line.y[1], "a baseline is a horizontal line"
     held_out = named(fig, "DQN held-out")
     assert len(held_out.x) == 3 and held_out.error_y.array is not None
@@ -105,7 +105,7 @@ def test_learning_curve_reads_episode_axis_off_training_rows() -> None:
 def test_learning_curve_before_any_metric_shows_only_baselines() -> None:
     empty = make_metrics(0)
     fig = valid(plots.learning_curve(empty, make_evals(0)))
-    assert {t.name for t in fig.data if t.showlegend is not False} >= {plots.policy_label(p) for p in BASELINES}
+    assert {t.name for t in fig.data if t.showlegend is not False} >= {policies.label(p) for p in BASELINES}
 
 
 def test_q_vs_return_and_metric_charts() -> None:
@@ -143,7 +143,7 @@ def test_inspect_charts() -> None:
     assert [s.text for s in fig.layout.annotations] == ["Q-value", "True click chance"]
     bars = fig.data[0]
     assert list(bars.y) == ["#2", "#3", "#4"]  # best Q first; the masked item is left out
-    assert bars.marker.color[0] == plots.POLICY_COLORS["dqn"] and bars.marker.line.color[0] == "#111827"
+    assert bars.marker.color[0] == policies.color("dqn") and bars.marker.line.color[0] == "#111827"
     only_truth = valid(plots.candidates_chart(None, p, slate=[0], clicked_item=-1))
     assert len(only_truth.data) == 1 and list(only_truth.data[0].y)[0] == "#0"
 

@@ -7,7 +7,7 @@ from dqn_sim.presets import get_preset
 from dqn_sim.sim.dynamics import choice_probs, drift_interests
 from dqn_sim.sim.env import VecRecEnv, build_world
 from dqn_sim.sim.reference import ReferenceRecSimIE
-from dqn_sim.train.metrics import mean_ci
+from dqn_sim.stats import mean_ci
 
 SCENARIO = get_preset("recsim-ie")
 

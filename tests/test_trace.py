@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dqn_sim.agents.baselines import OraclePolicy, RandomPolicy, make_baseline
+from dqn_sim.agents.baselines import OraclePolicy, RandomPolicy
 from dqn_sim.agents.policy import Policy, top_k_masked
+from dqn_sim.policies import make_policy
 from dqn_sim.presets import get_preset
 from dqn_sim.sim.env import VecRecEnv, build_world
 from dqn_sim.trace import pick_user, trace_session
@@ -90,5 +91,5 @@ def test_empty_segment_is_refused() -> None:
 
 def test_warm_baseline_has_learned_before_it_is_shown() -> None:
     scenario = get_preset("video")
-    cold, warm = make_baseline("popularity"), warm_baseline("popularity", scenario, episodes=16, seed=0)
+    cold, warm = make_policy("popularity"), warm_baseline("popularity", scenario, episodes=16, seed=0)
     assert cold.clicks_I is None and warm.clicks_I.sum() > 0

@@ -15,8 +15,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dqn_sim import history_plots, plots
-from dqn_sim.agents.baselines import BASELINES
+from dqn_sim import history_plots, plots, policies
 from dqn_sim.config import AgentConfig, TrainConfig, leaf_fields
 from dqn_sim.store import LIVE_STATUSES, STATUSES
 from dqn_sim.train.job import TrainingJob
@@ -81,7 +80,7 @@ def runs_table(runs: pd.DataFrame) -> pd.DataFrame:
     table = runs.reindex(columns=list(dict.fromkeys([*RUN_COLUMNS, *runs.columns])))
     return table.assign(
         created=pd.to_datetime(table["created"], unit="s", utc=True),
-        best_baseline=table["best_baseline"].map(plots.policy_label, na_action="ignore"),
+        best_baseline=table["best_baseline"].map(policies.label, na_action="ignore"),
         lift=table["dqn_return"] / table["best_baseline_return"] - 1,
     )
 
@@ -254,8 +253,8 @@ def stored_runs_comparison() -> None:
                               help="Newest first; the most recent runs with a final result are chosen to begin "
                                    "with.")
     best = runs.reindex(columns=["id", "best_baseline"]).set_index("id")["best_baseline"].reindex(chosen).dropna()
-    baselines = right.multiselect("Baselines", list(BASELINES), default=list(best.mode()[:1]),
-                                  format_func=plots.policy_label, key="history:baselines",
+    baselines = right.multiselect("Baselines", policies.evaluated_in_training(), default=list(best.mode()[:1]),
+                                  format_func=policies.label, key="history:baselines",
                                   help="Drawn with each run; runs with the same scenario and seed share them.")
     if not chosen:
         st.info("Choose one or more runs to compare.", icon=":material/info:")

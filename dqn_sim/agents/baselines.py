@@ -115,20 +115,3 @@ class PatientOraclePolicy(Policy):
             score = score - env.catalogue.is_ad_I[None, :] * (extra_leave_U * future_U)[:, None]
         return top_k_masked(score, env.mask_UI, env.slate_size)
 
-
-BASELINES: dict[str, type[Policy]] = {
-    "random": RandomPolicy,
-    "popularity": PopularityPolicy,
-    "greedy": GreedyPolicy,
-    "oracle": OraclePolicy,
-}
-
-
-def make_baseline(name: str, seed: int = 0) -> Policy:
-    if name == "random":
-        return RandomPolicy(seed)
-    if name == "greedy":
-        return GreedyPolicy(seed=seed)
-    if name == "patient-oracle":
-        return PatientOraclePolicy()
-    return BASELINES[name]()

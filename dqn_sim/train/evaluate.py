@@ -7,11 +7,11 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from dqn_sim.agents.baselines import make_baseline
 from dqn_sim.agents.policy import Policy
 from dqn_sim.config import ScenarioConfig
+from dqn_sim.policies import make_policy
 from dqn_sim.sim.env import VecRecEnv
-from dqn_sim.train.metrics import mean_ci, rate_ci
+from dqn_sim.stats import mean_ci, rate_ci
 
 
 @dataclass
@@ -78,7 +78,7 @@ WARMUP_SEED_OFFSET = 2_000_003  # online baselines learn on other users before t
 def warm_baseline(name: str, scenario: ScenarioConfig, episodes: int, seed: int) -> Policy:
     """A named baseline whose online learners (popularity, greedy) have first learned from ``episodes``
     sessions of other users, as a production ranker would have."""
-    policy = make_baseline(name, seed=seed)
+    policy = make_policy(name, seed=seed)
     evaluate_policy(policy, scenario, episodes, seed + WARMUP_SEED_OFFSET)
     return policy
 

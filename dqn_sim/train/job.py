@@ -20,7 +20,8 @@ import pandas as pd
 from dqn_sim.agents.dqn import DQNAgent
 from dqn_sim.config import AgentConfig, ScenarioConfig, TrainConfig
 from dqn_sim.train import worker
-from dqn_sim.train.trainer import EVAL_COLUMNS, METRIC_COLUMNS, SEGMENT_COLUMNS, Trainer
+from dqn_sim.train.trainer import Trainer
+from dqn_sim.vocab import ACTIVE_STATES, EVALUATION, SEGMENTS, TRAINING
 
 EXIT_WAIT_S = 10.0  # a training process that has ended its job gets this long to exit
 BACKGROUND_NICENESS = 10  # jobs of a registry (the studio's) let the web server and a browser go first
@@ -29,8 +30,6 @@ BACKGROUND_NICENESS = 10  # jobs of a registry (the studio's) let the web server
 PROCESSES = multiprocessing.get_context("forkserver")
 PROCESSES.set_forkserver_preload([worker.__name__])
 
-ACTIVE_STATES = ("pending", "running", "paused")
-FINAL_STATES = ("finished", "stopped", "failed", "diverged")
 
 
 @dataclass
@@ -181,9 +180,9 @@ class TrainingJob:
                 id=self.id, name=self.name, state=self._state, step=step, total_steps=total,
                 progress=min(1.0, step / total), elapsed_s=elapsed, eta_s=eta, error=self._error,
                 run_id=self._run_id, scenario=self.scenario, agent=self.agent_cfg, train=self.train_cfg,
-                metrics=pd.DataFrame(list(self._metrics), columns=METRIC_COLUMNS),
-                evals=pd.DataFrame(list(self._evals), columns=EVAL_COLUMNS),
-                segments=pd.DataFrame(list(self._segments), columns=SEGMENT_COLUMNS),
+                metrics=pd.DataFrame(list(self._metrics), columns=TRAINING.names),
+                evals=pd.DataFrame(list(self._evals), columns=EVALUATION.names),
+                segments=pd.DataFrame(list(self._segments), columns=SEGMENTS.names),
                 summary=dict(self._summary),
             )
 

@@ -15,23 +15,14 @@ import numpy as np
 import pandas as pd
 from scipy.signal import lfilter
 
-from dqn_sim.agents.baselines import BASELINES
 from dqn_sim.agents.dqn import DQNAgent
 from dqn_sim.config import AgentConfig, ScenarioConfig, TrainConfig
+from dqn_sim.policies import evaluated_in_training, rivals
 from dqn_sim.sim.env import VecRecEnv
+from dqn_sim.stats import mean_ci
 from dqn_sim.train.evaluate import EvalResult, evaluate_baseline, evaluate_policy
-from dqn_sim.train.metrics import mean_ci
+from dqn_sim.vocab import EVALUATION
 
-METRIC_COLUMNS = [
-    "step", "episode", "episode_return", "ctr", "q_mean", "disc_return", "epsilon", "loss",
-    "sps", "updates_per_s", "wall_time",
-]
-TIMING_COLUMNS = ["sps", "updates_per_s", "wall_time"]  # measure the machine, not the learning
-EVAL_COLUMNS = [
-    "step", "wall_time", "policy", "return_mean", "return_lo", "return_hi", "ctr", "ctr_lo", "ctr_hi",
-    "episode_len_mean",
-]
-SEGMENT_COLUMNS = ["policy", "segment", "segment_name", "episodes", "return_mean", "return_lo", "return_hi"]
 EVAL_SEED_OFFSET = 1_000_003  # held-out users: evaluation seeds never coincide with training seeds
 TRACKED_STEPS = 512  # per-episode steps kept to compare Q estimates with realised returns
 
@@ -123,7 +114,7 @@ class Trainer:
     # ------------------------------------------------------------------ baselines and evaluation
     def evaluate_baselines(self) -> None:
         """Judge every baseline once on the held-out seeds the DQN is evaluated on."""
-        for name in BASELINES:
+        for name in evaluated_in_training():
             result = evaluate_baseline(name, self.scenario, self.cfg.eval_episodes, self.eval_seed)
             self._baseline_results[name] = result
             self.evals.append(eval_rows(0, self.wall_time, result))
@@ -145,12 +136,13 @@ class Trainer:
         return self.summary()
 
     def summary(self) -> dict:
-        evals = pd.DataFrame(self.evals, columns=EVAL_COLUMNS)
+        evals = pd.DataFrame(self.evals, columns=EVALUATION.names)
         dqn = evals[evals.policy == "dqn"]
-        base = evals[evals.policy != "dqn"]
+        others = evals[evals.policy != "dqn"]
+        base = others[others.policy.isin(rivals())]
         out: dict = {"steps": self.step_count, "episodes": self.episodes, "updates": self.updates,
                      "wall_time": self.wall_time}
-        for _, row in base.iterrows():
+        for _, row in others.iterrows():
             out[f"{row.policy}_return"] = row.return_mean
         if len(dqn):
             last = dqn.iloc[-1]
