@@ -9,13 +9,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
-from dqn_sim.config import AgentConfig, ConfigError, ScenarioConfig, TrainConfig, parse_override
-from dqn_sim.presets import DEFAULT_PRESET, describe_presets, get_preset, preset_agent
+from dqn_sim import policies
+from dqn_sim.assembly import RunConfig, assemble, read_config_file
+from dqn_sim.config import ConfigError, ScenarioConfig
+from dqn_sim.presets import DEFAULT_PRESET, describe_presets
 from dqn_sim.progress import ProgressBar
-
-BASELINE_POLICIES = ("random", "popularity", "greedy", "oracle", "patient-oracle")
 
 
 class UsageError(Exception):
@@ -28,61 +27,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 # ------------------------------------------------------------------ configuration from the command line
-def load_configs(preset: str, config_file: str | None, overrides: list[str]) -> tuple[
-    ScenarioConfig, AgentConfig, TrainConfig
-]:
-    """Preset, then a JSON file (a scenario, or {"scenario", "agent", "train"}), then ``--set`` overrides.
-
-    Override keys are dotted paths: ``agent.lr``, ``train.n_envs``, ``dynamics.slate_size`` or
-    ``scenario.dynamics.slate_size``.
-    """
-    parts: dict[str, dict[str, Any]] = {
-        "scenario": get_preset(preset).to_dict(), "agent": preset_agent(preset).to_dict(), "train": {},
-    }
-    if config_file:
-        try:
-            data = json.loads(Path(config_file).read_text())
-        except (OSError, json.JSONDecodeError) as e:
-            raise UsageError(f"--config {config_file}: cannot read JSON ({e})") from None
-        if not isinstance(data, dict):
-            raise UsageError(f"--config {config_file}: expected a JSON object")
-        if set(data) <= {"scenario", "agent", "train"}:
-            for key, value in data.items():
-                parts[key] = _merge(parts[key], value)
-        else:
-            parts["scenario"] = _merge(parts["scenario"], data)
-    flat: dict[str, dict[str, Any]] = {"scenario": {}, "agent": {}, "train": {}}
-    for text in overrides:
-        key, value = parse_override(text)
-        head, _, rest = key.partition(".")
-        if head in ("agent", "train", "scenario") and rest:
-            flat[head][rest] = value
-        else:
-            flat["scenario"][key] = value
-    scenario = ScenarioConfig.from_dict(parts["scenario"]).with_overrides(flat["scenario"])
-    agent = _prefixed(AgentConfig, parts["agent"], flat["agent"], "agent.")
-    train = _prefixed(TrainConfig, parts["train"], flat["train"], "train.")
-    return scenario, agent, train
-
-
-def _merge(base: dict, extra: dict) -> dict:
-    out = dict(base)
-    for k, v in extra.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
-def _prefixed(cls, data: dict, overrides: dict, prefix: str):
-    try:
-        return cls.from_dict(data).with_overrides(overrides)
-    except ConfigError as e:
-        raise ConfigError(_with_prefix(str(e), prefix)) from None
-
-
-def _with_prefix(message: str, prefix: str) -> str:
-    if message.startswith("unknown field "):
-        return "unknown field " + prefix + message.removeprefix("unknown field ")
-    return prefix + message
+def load_configs(args: argparse.Namespace) -> RunConfig:
+    """``--preset``, then ``--config FILE``, then ``--set`` overrides (see ``dqn_sim.assembly``)."""
+    config = read_config_file(args.config) if args.config else None
+    return assemble(args.preset, config, args.set or [])
 
 
 # ------------------------------------------------------------------ commands
@@ -99,19 +47,32 @@ def cmd_presets(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_policies(args: argparse.Namespace) -> int:
+    """The policy registry: what ``evaluate --policy`` takes, what the charts call each policy."""
+    if args.json:
+        print(json.dumps([{"name": p.name, "label": p.label, "kind": p.kind, "description": p.description,
+                           "evaluated_in_training": p.factory is not None and p.in_training}
+                          for p in policies.POLICIES.values()]))
+    else:
+        width = max(map(len, policies.POLICIES))
+        for p in policies.POLICIES.values():
+            print(f"{p.name:<{width}}  {p.kind:<8}  {p.label}: {p.description}")
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from dqn_sim.train.evaluate import evaluate_baseline, evaluate_policy
 
-    scenario, _, _ = load_configs(args.preset, args.config, args.set or [])
+    scenario = load_configs(args).scenario
     bar = ProgressBar(f"evaluate {args.policy}")
     if args.policy.startswith("dqn:"):
         agent = load_agent_for(scenario, Path(args.policy[4:]))
         result = evaluate_policy(agent, scenario, args.episodes, args.seed, learn=False, progress=bar.update)
-    elif args.policy in BASELINE_POLICIES:
+    elif args.policy in policies.fixed_policies():
         result = evaluate_baseline(args.policy, scenario, args.episodes, args.seed)
     else:
         raise UsageError(
-            f"--policy must be one of {', '.join(BASELINE_POLICIES)} or dqn:DIR, got {args.policy!r}"
+            f"--policy must be one of {', '.join(policies.fixed_policies())} or dqn:DIR, got {args.policy!r}"
         )
     bar.close()
     out = result.summary()
@@ -151,8 +112,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     from dqn_sim.train.outputs import write_run_dir
     from dqn_sim.train.recording import StoreObserver
 
-    scenario, agent, train = load_configs(args.preset, args.config, args.set or [])
-    train = train.with_overrides({k: v for k, v in (("total_steps", args.steps), ("seed", args.seed))
+    run = load_configs(args)
+    scenario, agent = run.scenario, run.agent
+    train = run.train.with_overrides({k: v for k, v in (("total_steps", args.steps), ("seed", args.seed))
                                   if v is not None})
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -259,6 +221,10 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--set", action="append", metavar="KEY=VALUE",
                        help="override a field by dotted path, e.g. agent.lr=5e-4 (repeatable)")
 
+    s = sub.add_parser("policies", help="list the policies (learners, baselines, oracles)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_policies)
+
     s = sub.add_parser("train", help="train a DQN (baselines evaluated on the same seeds)")
     scenario_args(s)
     s.add_argument("--steps", type=int, help="environment user-steps (train.total_steps)")
@@ -270,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("evaluate", help="evaluate a baseline or a trained DQN with 95%% intervals")
     scenario_args(s)
-    s.add_argument("--policy", required=True, help="random | popularity | greedy | oracle | patient-oracle | dqn:DIR")
+    s.add_argument("--policy", required=True, help=" | ".join([*policies.fixed_policies(), "dqn:DIR"]))
     s.add_argument("--episodes", type=int, default=500)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--json", action="store_true")

@@ -166,3 +166,27 @@ def test_a_paused_job_of_a_studio_that_dies_ends_with_it(tmp_path):
     studio.wait()
     _wait(lambda: not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2],
           timeout=10)
+
+
+MAIN_WITH_SIDE_EFFECTS = """
+import sys
+sys.path.insert(0, {root!r})
+with open({marker!r}, "a") as f:  # a side effect at import, as Streamlit's app script has
+    f.write("ran\\n")
+from tests.test_job import AGENT, SCENARIO, _train
+from dqn_sim.train.job import TrainingJob
+if __name__ == "__main__":
+    job = TrainingJob(SCENARIO, AGENT, _train(total=2_000)).start()
+    assert job.join(120), "the job did not end"
+    print(job.snapshot().state, flush=True)
+"""
+
+
+def test_a_training_process_does_not_run_the_parents_main_script(tmp_path):
+    """Under Streamlit the main module is app.py: a training process must import the engine only."""
+    marker, script = tmp_path / "marker.txt", tmp_path / "app_like.py"
+    script.write_text(MAIN_WITH_SIDE_EFFECTS.format(root=str(Path(__file__).resolve().parent.parent),
+                                                    marker=str(marker)))
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=180)
+    assert out.stdout.strip() == "finished", out.stderr[-2000:]
+    assert marker.read_text().splitlines() == ["ran"]  # the parent's run only

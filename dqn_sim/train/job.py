@@ -1,18 +1,22 @@
 """Background training: a ``TrainingJob`` runs a Trainer in a child process; a ``JobRegistry`` caps how many run.
 
 Readers (the Streamlit pages, the CLI) never touch the trainer: the training process (``worker``) reports new
-metric rows, a thread of this process files them under a lock, and ``snapshot()`` hands out copies.
+metric rows (``reports``), a thread of this process files them under a lock, ``status()`` reads the state and
+progress cheaply, and ``snapshot()`` hands out copies of everything.
 Pause/resume/stop are events the training loop checks between batch steps, so a stop always ends on a clean
 step with everything recorded. If the training process dies, the job ends as failed and keeps its rows.
 """
 
 from __future__ import annotations
 
+import io
 import multiprocessing
+import os
+import secrets
 import threading
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from multiprocessing import popen_forkserver, reduction, spawn
 from pathlib import Path
 
 import pandas as pd
@@ -20,6 +24,7 @@ import pandas as pd
 from dqn_sim.agents.dqn import DQNAgent
 from dqn_sim.config import AgentConfig, ScenarioConfig, TrainConfig
 from dqn_sim.train import worker
+from dqn_sim.train.reports import Ended, Finished, PolicyCopy, Progress, Report, Started
 from dqn_sim.train.trainer import Trainer
 from dqn_sim.vocab import ACTIVE_STATES, EVALUATION, SEGMENTS, TRAINING
 
@@ -29,6 +34,63 @@ BACKGROUND_NICENESS = 10  # jobs of a registry (the studio's) let the web server
 # second rather than the ~4 s of a fresh interpreter; forking the multi-threaded web server itself is unsafe.
 PROCESSES = multiprocessing.get_context("forkserver")
 PROCESSES.set_forkserver_preload([worker.__name__])
+# What a new process is told about its parent, less the parent's main module: multiprocessing would run that again
+# in every child, and under Streamlit it is the app script (each job ran app.py, logged "missing
+# ScriptRunContext" and paid seconds of start-up). A training process needs only the engine, which it imports.
+_MAIN_KEYS = ("init_main_from_name", "init_main_from_path")
+
+
+class _EnginePopen(popen_forkserver.Popen):
+    """``popen_forkserver.Popen`` whose child does not import the parent's ``__main__``."""
+
+    def _launch(self, process_obj: multiprocessing.process.BaseProcess) -> None:
+        prep_data = {k: v for k, v in spawn.get_preparation_data(process_obj._name).items() if k not in _MAIN_KEYS}
+        buf = io.BytesIO()
+        popen_forkserver.set_spawning_popen(self)
+        try:
+            reduction.dump(prep_data, buf)
+            reduction.dump(process_obj, buf)
+        finally:
+            popen_forkserver.set_spawning_popen(None)
+        self.sentinel, w = popen_forkserver.forkserver.connect_to_new_process(self._fds)
+        parent_w = os.dup(w)  # kept as a sentinel of this process for the child, as the stdlib does
+        self.finalizer = popen_forkserver.util.Finalize(self, popen_forkserver.util.close_fds,
+                                                        (parent_w, self.sentinel))
+        with open(w, "wb", closefd=True) as f:
+            f.write(buf.getbuffer())
+        self.pid = popen_forkserver.forkserver.read_signed(self.sentinel)
+
+
+class EngineProcess(PROCESSES.Process):  # type: ignore[name-defined,misc]
+    """A forkserver process that runs only engine code (see ``_EnginePopen``)."""
+
+    @staticmethod
+    def _Popen(process_obj: multiprocessing.process.BaseProcess) -> _EnginePopen:
+        return _EnginePopen(process_obj)
+
+
+def new_job_id() -> str:
+    """A job's id, which is also its run's id in the store: one id everywhere."""
+    return secrets.token_hex(5)
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """State and progress of a job, cheap to read (no metric rows copied)."""
+
+    id: str
+    name: str
+    state: str
+    step: int
+    total_steps: int
+    progress: float
+    elapsed_s: float
+    eta_s: float | None
+    error: str | None
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE_STATES
 
 
 
@@ -100,7 +162,7 @@ class TrainingJob:
         init_from: Path | None = None,
         niceness: int = 0,
     ) -> None:
-        self.id = uuid.uuid4().hex[:8]
+        self.id = new_job_id()
         self.name = name or f"{scenario.name} · seed {train_cfg.seed} · {self.id[:4]}"
         self.scenario, self.agent_cfg, self.train_cfg = scenario, agent_cfg, train_cfg
         self.observer = observer or JobObserver()
@@ -170,15 +232,23 @@ class TrainingJob:
             self._policy_ready.wait(timeout)
         return self._policy
 
+    def status(self) -> JobStatus:
+        with self._lock:
+            return self._status()
+
+    def _status(self) -> JobStatus:
+        total, step, elapsed = self.train_cfg.total_steps, self._step, self._elapsed
+        rate = step / elapsed if elapsed > 0 else 0.0
+        eta = (total - step) / rate if rate > 0 and self._state in ("pending", "running") else None
+        return JobStatus(id=self.id, name=self.name, state=self._state, step=step, total_steps=total,
+                         progress=min(1.0, step / total), elapsed_s=elapsed, eta_s=eta, error=self._error)
+
     def snapshot(self) -> JobSnapshot:
         with self._lock:
-            total = self.train_cfg.total_steps
-            step, elapsed = self._step, self._elapsed
-            rate = step / elapsed if elapsed > 0 else 0.0
-            eta = (total - step) / rate if rate > 0 and self._state in ACTIVE_STATES else None
+            st = self._status()
             return JobSnapshot(
-                id=self.id, name=self.name, state=self._state, step=step, total_steps=total,
-                progress=min(1.0, step / total), elapsed_s=elapsed, eta_s=eta, error=self._error,
+                id=st.id, name=st.name, state=st.state, step=st.step, total_steps=st.total_steps,
+                progress=st.progress, elapsed_s=st.elapsed_s, eta_s=st.eta_s, error=st.error,
                 run_id=self._run_id, scenario=self.scenario, agent=self.agent_cfg, train=self.train_cfg,
                 metrics=pd.DataFrame(list(self._metrics), columns=TRAINING.names),
                 evals=pd.DataFrame(list(self._evals), columns=EVALUATION.names),
@@ -199,18 +269,18 @@ class TrainingJob:
         try:
             self._run_id = self.observer.started(self)
             reports, sender = PROCESSES.Pipe(duplex=False)
-            process = PROCESSES.Process(target=worker.run, args=(sender, self._controls, self._work),
-                                        name=f"dqn-job-{self.id}", daemon=True)
+            process = EngineProcess(target=worker.run, args=(sender, self._controls, self._work),
+                                    name=f"dqn-job-{self.id}", daemon=True)
             process.start()
             sender.close()  # ours: with it closed, the child's end is the last, and its death reads as EOF
             with reports:
                 while not ended:
                     try:
-                        kind, args = reports.recv()
+                        report = reports.recv()
                     except EOFError:
                         break
-                    getattr(self, f"on_{kind}")(*args)
-                    ended = kind == "ended"
+                    self._file(report)
+                    ended = isinstance(report, Ended)
             process.join(EXIT_WAIT_S)
             if process.is_alive():  # it has said all it had to say: it must not keep a core
                 process.kill()
@@ -218,38 +288,40 @@ class TrainingJob:
         except Exception as e:  # the run could not start (e.g. the store refused it), or a report was unreadable
             error = f"{type(e).__name__}: {e}"
         if not ended:
-            self.on_ended("failed", error, None, {})
+            self._end(Ended("failed", error, None, {}))
 
-    def on_started(self) -> None:
-        with self._lock:
-            if self._state == "pending":
-                self._state = "running"
+    def _file(self, report: Report) -> None:
+        """Take in one report of the training process."""
+        match report:
+            case Started():
+                with self._lock:
+                    if self._state == "pending":
+                        self._state = "running"
+            case Progress(step=step, elapsed_s=elapsed, metrics=metrics, evals=evals):
+                with self._lock:
+                    self._metrics.extend(metrics)
+                    self._evals.extend(evals)
+                    self._step, self._elapsed = step, elapsed
+                if metrics or evals:
+                    self.observer.rows(metrics, evals)
+            case PolicyCopy(payload=payload):
+                self._policy, _ = DQNAgent.from_bytes(payload)
+                self._policy_ready.set()
+            case Finished(summary=summary, segments=segments):
+                with self._lock:
+                    self._summary, self._segments = summary, segments
+            case Ended():
+                self._end(report)
+            case _:
+                raise TypeError(f"unknown report from the training process: {report!r}")
 
-    def on_progress(self, step: int, elapsed: float, metrics: list[dict], evals: list[dict]) -> None:
-        with self._lock:
-            self._metrics.extend(metrics)
-            self._evals.extend(evals)
-            self._step, self._elapsed = step, elapsed
-        if metrics or evals:
-            self.observer.rows(metrics, evals)
-
-    def on_policy(self, payload: bytes) -> None:
-        self._policy, _ = DQNAgent.from_bytes(payload)
-        self._policy_ready.set()
-
-    def on_finished(self, summary: dict, segments: list[dict]) -> None:
-        with self._lock:
-            self._summary, self._segments = summary, segments
-
-    def on_ended(self, state: str, error: str | None, payload: bytes | None, summary: dict) -> None:
-        """The final state; ``summary`` is the trainer's at its end (a run that did not finish has no final
-        evaluation in it)."""
+    def _end(self, ended: Ended) -> None:
         result = None
-        if payload is not None:
-            self._policy, _ = DQNAgent.from_bytes(payload)
-            result = JobResult(self._policy, self._summary or summary, list(self._segments))
+        if ended.payload is not None:
+            self._policy, _ = DQNAgent.from_bytes(ended.payload)
+            result = JobResult(self._policy, self._summary or ended.summary, list(self._segments))
         with self._lock:
-            self._state, self._error = state, error
+            self._state, self._error = ended.state, ended.error
         self._policy_ready.set()
         try:
             self.observer.ended(self, result)

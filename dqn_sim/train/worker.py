@@ -6,11 +6,10 @@ training thread beside it, and each hand-over costs more than the work itself. M
 Train page open, a training thread in the server ran at ~0.66 of the headless trainer's steps/s, and a training
 process at ~0.96: it has an interpreter of its own.
 
-The protocol is one-way messages ``(kind, args)``, answered by ``TrainingJob.on_<kind>``: ``started``,
-``progress`` (new metric and evaluation rows, at most every ``PUBLISH_EVERY_S``), ``policy`` (a copy of the
-agent, on request), ``finished`` (summary and per-segment results) and ``ended`` (the final state, an error,
-the agent). Requests go the other way as events (``Controls``), checked between batch steps, so a stop always
-ends on a clean step with everything recorded.
+The protocol is one-way typed messages (``dqn_sim.train.reports``): ``Started``, ``Progress`` (new metric and
+evaluation rows, at most every ``PUBLISH_EVERY_S``), ``PolicyCopy`` (on request), ``Finished`` (summary and
+per-segment results) and ``Ended`` (the final state, an error, the agent). Requests go the other way as events
+(``Controls``), checked between batch steps, so a stop always ends on a clean step with everything recorded.
 """
 
 from __future__ import annotations
@@ -24,11 +23,11 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Event
 from pathlib import Path
-from typing import Any
 
 import torch
 
 from dqn_sim.config import AgentConfig, ScenarioConfig, TrainConfig
+from dqn_sim.train.reports import Ended, Finished, PolicyCopy, Progress, Report, Started
 from dqn_sim.train.trainer import Trainer
 
 PUBLISH_EVERY_S = 0.25  # how fresh a job's snapshots are
@@ -64,22 +63,19 @@ def run(pipe: Connection, controls: Controls, work: Work) -> None:
     if work.niceness > 0:
         os.nice(work.niceness)  # the web server and a browser on the same cores are scheduled first
 
-    def report(kind: str, *args: Any) -> None:
-        pipe.send((kind, args))
-
     try:
-        train(report, controls, work)
+        train(pipe.send, controls, work)
     except (BrokenPipeError, ConnectionResetError):
         return  # the studio that started this job is gone: so is its reader, and the job with it
     finally:
         pipe.close()
 
 
-def train(report: Callable[..., None], controls: Controls, work: Work) -> None:
+def train(report: Callable[[Report], None], controls: Controls, work: Work) -> None:
     """The loop: build the trainer, evaluate the baselines, step until done or stopped, finish; report as it
     goes. Any exception ends the run as failed, keeping what was reported."""
     trainer, final, error, sent = None, "finished", None, (0, 0)
-    report("started")
+    report(Started())
     try:
         trainer = work.trainer_factory(work.scenario, work.agent, work.train, init_from=work.init_from)
         trainer.evaluate_baselines()
@@ -105,24 +101,23 @@ def train(report: Callable[..., None], controls: Controls, work: Work) -> None:
                 last_publish = time.perf_counter()
         if final != "diverged":
             summary = trainer.finish()
-            report("finished", summary, list(trainer.segments))
+            report(Finished(summary, list(trainer.segments)))
     except Exception as e:  # the job ends as failed, with what it had recorded
         final, error = "failed", f"{type(e).__name__}: {e}"
     if trainer is None:
-        report("ended", final, error, None, {})
+        report(Ended(final, error, None, {}))
         return
     publish(report, trainer, sent)
-    report("ended", final, error, trainer.agent.to_bytes(), trainer.summary())
+    report(Ended(final, error, trainer.agent.to_bytes(), trainer.summary()))
 
 
-def publish(report: Callable[..., None], trainer: Trainer, sent: tuple[int, int]) -> tuple[int, int]:
+def publish(report: Callable[[Report], None], trainer: Trainer, sent: tuple[int, int]) -> tuple[int, int]:
     """Report the rows logged since ``sent`` (counts of metric and evaluation rows already reported)."""
-    metrics, evals = trainer.metrics[sent[0]:], trainer.evals[sent[1]:]
-    report("progress", trainer.step_count, trainer.wall_time, metrics, evals)
+    report(Progress(trainer.step_count, trainer.wall_time, trainer.metrics[sent[0]:], trainer.evals[sent[1]:]))
     return len(trainer.metrics), len(trainer.evals)
 
 
-def serve_policy(report: Callable[..., None], controls: Controls, trainer: Trainer) -> None:
+def serve_policy(report: Callable[[Report], None], controls: Controls, trainer: Trainer) -> None:
     if controls.policy_wanted.is_set():
         controls.policy_wanted.clear()
-        report("policy", trainer.agent.to_bytes())
+        report(PolicyCopy(trainer.agent.to_bytes()))

@@ -1,0 +1,92 @@
+"""One way to assemble what a run trains on, for the CLI and the studio alike: a preset, then a JSON file, then
+dotted overrides. The preset brings its scenario *and* its agent settings (as RL Zoo ships per-environment
+hyperparameters), so the same preset trains the same way wherever it is started."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dqn_sim.config import AgentConfig, Config, ConfigError, ScenarioConfig, TrainConfig, parse_override
+from dqn_sim.presets import get_preset, preset_agent
+
+PARTS = ("scenario", "agent", "train")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a training run is made of."""
+
+    scenario: ScenarioConfig
+    agent: AgentConfig
+    train: TrainConfig
+
+
+def from_preset(preset: str) -> RunConfig:
+    """The preset's scenario and agent settings, with the default training settings."""
+    return RunConfig(get_preset(preset), preset_agent(preset), TrainConfig())
+
+
+def assemble(preset: str, config: dict[str, Any] | None = None, overrides: Sequence[str] = ()) -> RunConfig:
+    """Preset, then ``config`` (a scenario, or ``{"scenario", "agent", "train"}`` such as a run's config.json),
+    then ``key=value`` overrides by dotted path: ``agent.lr``, ``train.n_envs``, ``dynamics.slate_size`` or
+    ``scenario.dynamics.slate_size``. Raises ConfigError naming the field and what is allowed."""
+    base = from_preset(preset)
+    parts: dict[str, dict[str, Any]] = {"scenario": base.scenario.to_dict(), "agent": base.agent.to_dict(),
+                                        "train": {}}
+    if config is not None:
+        if not isinstance(config, dict):
+            raise ConfigError("the configuration must be a JSON object")
+        if set(config) <= set(PARTS):
+            for key, value in config.items():
+                if not isinstance(value, dict):
+                    raise ConfigError(f"{key} must be a JSON object, got {type(value).__name__}")
+                parts[key] = _merge(parts[key], value)
+        else:
+            parts["scenario"] = _merge(parts["scenario"], config)
+    flat: dict[str, dict[str, Any]] = {part: {} for part in PARTS}
+    for text in overrides:
+        key, value = parse_override(text)
+        head, _, rest = key.partition(".")
+        if head in PARTS and rest:
+            flat[head][rest] = value
+        else:
+            flat["scenario"][key] = value
+    return RunConfig(
+        _build(ScenarioConfig, parts["scenario"], flat["scenario"], ""),
+        _build(AgentConfig, parts["agent"], flat["agent"], "agent."),
+        _build(TrainConfig, parts["train"], flat["train"], "train."),
+    )
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """A JSON config file as a dict; ConfigError (one line, naming the file) if it cannot be read."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        raise ConfigError(f"{path}: cannot read JSON ({str(e)[:200]})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a JSON object")
+    return data
+
+
+def _merge(base: dict, extra: dict) -> dict:
+    out = dict(base)
+    for k, v in extra.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _build(cls: type[Config], data: dict, overrides: dict, prefix: str) -> Any:
+    try:
+        return cls.from_dict(data).with_overrides(overrides)
+    except ConfigError as e:
+        message = str(e)
+        if not prefix:
+            raise
+        if message.startswith("unknown field "):
+            raise ConfigError("unknown field " + prefix + message.removeprefix("unknown field ")) from None
+        raise ConfigError(prefix + message) from None
