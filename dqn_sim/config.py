@@ -45,18 +45,15 @@ def describe_allowed(f: dataclasses.Field) -> str:
     kind = _kind(f)
     if kind == "bool":
         return "true or false"
-    if kind in ("int", "float"):
-        noun = "an integer" if kind == "int" else "a number"
+    if kind in ("int", "float", "ints", "floats"):
+        noun = {"int": "an integer", "float": "a number", "ints": "a list of integers",
+                "floats": "a list of numbers"}[kind]
         lo, hi = m.get("lo"), m.get("hi")
         if lo is not None and hi is not None:
             return f"{noun} in [{_fmt(lo)}, {_fmt(hi)}]"
         if lo is not None:
             return f"{noun} >= {_fmt(lo)}"
         return noun
-    if kind == "floats":
-        return "a list of numbers"
-    if kind == "ints":
-        return "a list of integers"
     if kind == "strs":
         return "a list of names"
     return "a string"
@@ -83,7 +80,7 @@ def _kind(f: dataclasses.Field) -> str:
 def _check_value(path: str, f: dataclasses.Field, value: Any) -> Any:
     """Coerce and range-check one leaf value; raise ConfigError naming ``path``."""
     kind = _kind(f)
-    bad = ConfigError(f"{path} must be {describe_allowed(f)}, got {value!r}")
+    bad = ConfigError(f"{path} must be {describe_allowed(f)}, got {_show(value)}")
     if kind == "bool":
         if not isinstance(value, bool):
             raise bad
@@ -114,18 +111,35 @@ def _check_value(path: str, f: dataclasses.Field, value: Any) -> Any:
             isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value
         ):
             raise bad
-        return [float(v) for v in value]
+        return _in_range(path, f, [float(v) for v in value])
     if kind == "ints":
         if not isinstance(value, (list, tuple)) or not all(
             isinstance(v, (int, float)) and not isinstance(v, bool) and float(v).is_integer() for v in value
         ):
             raise bad
-        return [int(v) for v in value]
+        return _in_range(path, f, [int(v) for v in value])
     if kind == "strs":
         if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
             raise bad
         return list(value)
     return value
+
+
+def _in_range(path: str, f: dataclasses.Field, values: list) -> list:
+    """A list field's ``lo``/``hi`` bound every element (fitted tables are lists); the error names the element."""
+    lo, hi = f.metadata.get("lo"), f.metadata.get("hi")
+    lo, hi = -math.inf if lo is None else lo, math.inf if hi is None else hi
+    for i, v in enumerate(values):
+        if not lo <= v <= hi:
+            raise ConfigError(f"{path}[{i}] must be in [{_fmt(lo)}, {_fmt(hi)}], got {v!r}")
+    return values
+
+
+def _show(value: Any) -> str:
+    """``repr`` of a value, long lists (fitted tables) cut to their first items and their length."""
+    if isinstance(value, (list, tuple)) and len(value) > 8:
+        return "[" + ", ".join(repr(v) for v in value[:3]) + f", ... ({len(value)} values)]"
+    return repr(value)
 
 
 class Config:
@@ -291,6 +305,51 @@ class CatalogueConfig(Config):
     value_spread: float = knob(0.5, "Log-normal spread of price/bid.", lo=0.0, hi=3.0, group="value")
     ad_share: float = knob(1.0, "Share of items that carry a value (ads among organic items); 1 = all.",
                            lo=0.0, hi=1.0, group="value")
+    topic_names: list[str] = knob(
+        [], "Display names of the topics (empty = Topic 1, 2, ...); a name holds no ',' or '|'.", group="topics"
+    )
+    # fitted tables (python -m dqn_sim calibrate): one entry per item; empty = drawn from the knobs above
+    item_topics: list[str] = knob(
+        [], "Fitted: each item's topics, names from topic_names joined by '|' (an equal mix of them); "
+        "empty = drawn as topic_mix says.", group="fitted",
+    )
+    item_popularity_rank: list[int] = knob(
+        [], "Fitted: each item's popularity rank (1 = most popular); the prior is rank^-popularity_zipf. "
+        "Empty = random ranks.", lo=1, hi=20000, group="fitted",
+    )
+    item_quality_z: list[float] = knob(
+        [], "Fitted: each item's quality in standard units: quality = quality_mean + quality_std x value. "
+        "Empty = drawn from the normal distribution.", lo=-10.0, hi=10.0, group="fitted",
+    )
+
+    def check(self, prefix: str) -> None:
+        n, k = self.n_items, self.n_topics
+        names = self.topic_names
+        if names and (len(names) != k or len(set(names)) != k or any(
+            not t.strip() or "," in t or "|" in t for t in names
+        )):
+            raise ConfigError(
+                f"{prefix}topic_names must be empty or {k} distinct non-empty names without ',' or '|' "
+                f"(n_topics), got {_show(names)}"
+            )
+        for table in ("item_topics", "item_popularity_rank", "item_quality_z"):
+            values = getattr(self, table)
+            if values and len(values) != n:
+                raise ConfigError(f"{prefix}{table} must be empty or {n} values (n_items), got {len(values)}")
+        if self.item_popularity_rank and max(self.item_popularity_rank) > n:
+            raise ConfigError(
+                f"{prefix}item_popularity_rank must hold ranks in [1, {n}] (n_items), "
+                f"got {max(self.item_popularity_rank)}"
+            )
+        if self.item_topics:
+            known = set(names)
+            for i, entry in enumerate(self.item_topics):
+                unknown = [t for t in entry.split("|") if t not in known]
+                if unknown:
+                    raise ConfigError(
+                        f"{prefix}item_topics[{i}] must name topics from topic_names joined by '|', "
+                        f"got {entry!r}" + ("" if names else " (topic_names is empty)")
+                    )
 
 
 @dataclass(frozen=True)
@@ -319,6 +378,11 @@ class AudienceConfig(Config):
                                 group="patience")
     budget_observed: bool = knob(False, "Whether the recommender sees the remaining session budget.",
                                  group="patience")
+    segment_profiles: list[float] = knob(
+        [], "Fitted: each segment's interest in each topic, n_segments x n_topics values row by row "
+        "(segment_focus is then unused); empty = each segment likes segment_focus topics.",
+        lo=-1.0, hi=1.0, group="segments",
+    )
 
 
 @dataclass(frozen=True)
@@ -399,6 +463,11 @@ class ScenarioConfig(Config):
             raise ConfigError(
                 f"{prefix}audience.segment_shares must be empty or {a.n_segments} non-negative numbers "
                 f"with a positive sum, got {a.segment_shares!r}"
+            )
+        if a.segment_profiles and len(a.segment_profiles) != a.n_segments * c.n_topics:
+            raise ConfigError(
+                f"{prefix}audience.segment_profiles must be empty or {a.n_segments * c.n_topics} values "
+                f"(n_segments x catalogue.n_topics), got {len(a.segment_profiles)}"
             )
         if a.segment_names and len(a.segment_names) != a.n_segments:
             raise ConfigError(

@@ -30,12 +30,16 @@ class Audience:
 
 
 def build_audience(cfg: AudienceConfig, n_topics: int, budget_mean: float, rng: np.random.Generator) -> Audience:
-    """Draw segment profiles and the population; each segment likes ``segment_focus`` topics."""
+    """Draw segment profiles (unless fitted ones are given) and the population; each drawn segment likes
+    ``segment_focus`` topics."""
     s, k = cfg.n_segments, n_topics
-    profile = np.full((s, k), -0.5, dtype=np.float32)
-    for i in range(s):
-        liked = rng.choice(k, size=cfg.segment_focus, replace=False)
-        profile[i, liked] = rng.uniform(0.6, 1.0, cfg.segment_focus)
+    if cfg.segment_profiles:  # fitted profiles replace the draws (a world without them draws as before)
+        profile = np.asarray(cfg.segment_profiles, dtype=np.float32).reshape(s, k)
+    else:
+        profile = np.full((s, k), -0.5, dtype=np.float32)
+        for i in range(s):
+            liked = rng.choice(k, size=cfg.segment_focus, replace=False)
+            profile[i, liked] = rng.uniform(0.6, 1.0, cfg.segment_focus)
     share = np.asarray(cfg.segment_shares, dtype=np.float64) if cfg.segment_shares else np.ones(s)
     share = share / share.sum()
     names = list(cfg.segment_names) or [f"Segment {i + 1}" for i in range(s)]

@@ -83,17 +83,32 @@ class Catalogue:
         return np.concatenate(cols, axis=1).astype(np.float32)
 
 
+def topic_table(item_topics: list[str], topic_names: list[str]) -> np.ndarray:
+    """Items x topics mix from ``"Comedy|Drama"`` style entries: an equal share of each named topic."""
+    column = {name: j for j, name in enumerate(topic_names)}
+    topics = np.zeros((len(item_topics), len(topic_names)), dtype=np.float32)
+    for i, entry in enumerate(item_topics):
+        names = entry.split("|")
+        topics[i, [column[t] for t in names]] = 1.0 / len(names)
+    return topics
+
+
 def build_catalogue(cfg: CatalogueConfig, rng: np.random.Generator) -> Catalogue:
     """Draw a catalogue from its config; the same generator state gives the same catalogue."""
     n, k = cfg.n_items, cfg.n_topics
-    if cfg.topic_mix == "onehot":
+    if cfg.item_topics:  # fitted tables replace their draws (so a world without them draws exactly as before)
+        topics = topic_table(cfg.item_topics, cfg.topic_names)
+    elif cfg.topic_mix == "onehot":
         topic_I = rng.integers(0, k, n)
         topics = np.zeros((n, k), dtype=np.float32)
         topics[np.arange(n), topic_I] = 1.0
     else:
         topics = rng.dirichlet(np.full(k, cfg.dirichlet_alpha), n).astype(np.float32)
 
-    quality = rng.normal(cfg.quality_mean, cfg.quality_std, n)
+    if cfg.item_quality_z:
+        quality = cfg.quality_mean + cfg.quality_std * np.asarray(cfg.item_quality_z)
+    else:
+        quality = rng.normal(cfg.quality_mean, cfg.quality_std, n)
     if cfg.topic_quality_range > 0:
         r = cfg.topic_quality_range
         topic_means = np.concatenate(
@@ -107,7 +122,9 @@ def build_catalogue(cfg: CatalogueConfig, rng: np.random.Generator) -> Catalogue
 
     length = np.maximum(rng.normal(cfg.length_mean, cfg.length_std, n), 0.1 * cfg.length_mean)
 
-    ranks = rng.permutation(n) + 1.0
+    ranks = np.asarray(cfg.item_popularity_rank, dtype=np.float64) if cfg.item_popularity_rank else (
+        rng.permutation(n) + 1.0
+    )
     pop = ranks ** -cfg.popularity_zipf
     pop = pop / pop.sum()
     log_pop = np.log(pop * n)
