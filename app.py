@@ -9,7 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui.state import attach_job
+from ui.state import attach_run
 from ui.status import sidebar_status
 
 ROOT = Path(__file__).resolve().parent
@@ -27,6 +27,6 @@ PAGES = [
     st.Page("pages/runs.py", title="Runs", icon=":material/history:"),
 ]
 page = st.navigation(PAGES)
-attach_job()
+attach_run()
 sidebar_status()
 page.run()

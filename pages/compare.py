@@ -1,4 +1,4 @@
-"""Compare: the DQN against every baseline with 95% intervals, and this session's runs side by side."""
+"""Compare: one run's DQN against every baseline with 95% intervals, and stored runs side by side."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import streamlit as st
 
 from dqn_sim import plots, policies
 from dqn_sim.describe import final_results
-from ui.history import stored_runs_comparison, with_intervals
+from ui.history import run_labels, stored_runs_comparison, with_intervals
 from ui.page import header
-from ui.state import active_job, session_jobs
+from ui.state import selected_run_id, snapshot, store
 
 RESULT_COLUMNS = {
     "policy": st.column_config.TextColumn("Policy"),
@@ -23,24 +23,29 @@ RESULT_COLUMNS = {
 header(
     "Compare",
     "Every policy is judged on the **same held-out users** with the same random draws. Intervals are 95% "
-    "confidence intervals over sessions: where two intervals do not overlap, the difference is not luck."
+    "confidence intervals over those **evaluation sessions** of one trained model: they say how precisely this "
+    "model was measured, not how another training seed of the same settings would do."
 )
 
 
-def session_run_results() -> None:
-    """Final results and per-segment results of one of this session's runs, live while it trains."""
-    jobs = session_jobs()
-    if not jobs:
-        st.info("No runs in this session yet. Start one on the **Train** page, or compare stored runs below.",
+def run_results() -> None:
+    """Final results and per-segment results of one run (the selected one to begin with), live while it trains."""
+    runs = store().list_runs()
+    if runs.empty:
+        st.info("No runs yet. Start one on the **Train** page (or import one on **Runs**) and compare it here.",
                 icon=":material/info:")
         st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
         return
-    by_id = {job.id: job for job in jobs}
-    current = active_job()
-    st.subheader("This session's run: final results", divider="violet")
-    run_id = st.selectbox("Run", list(by_id), format_func=lambda i: by_id[i].name, key="compare:run",
-                          index=list(by_id).index(current.id) if current and current.id in by_id else len(by_id) - 1)
-    snap = by_id[run_id].snapshot()
+    labels = run_labels(runs)
+    ids, selected = list(labels), selected_run_id()
+    st.subheader("One run: final results", divider="violet")
+    run_id = st.selectbox("Run", ids, format_func=labels.get, key="compare:run",
+                          index=ids.index(selected) if selected in ids else 0,
+                          help="Any stored run: trained here, with the CLI, or imported.")
+    snap = snapshot(run_id)
+    if snap is None:
+        st.warning("This run is no longer in the store.", icon=":material/warning:")
+        return
     if not (snap.evals["policy"] == "dqn").any():
         st.info("The baselines are evaluated; the DQN's first evaluation comes after "
                 f"{snap.train.eval_every:,} steps.", icon=":material/hourglass_top:")
@@ -52,15 +57,16 @@ def session_run_results() -> None:
     shown = with_intervals(table).assign(policy=table["policy"].map(policies.label))
     st.dataframe(shown, hide_index=True, column_order=list(RESULT_COLUMNS), column_config=RESULT_COLUMNS)
     st.plotly_chart(plots.final_metrics_chart(table))
+    st.caption(f"{policies.label('patient-oracle')}: {policies.KINDS['ceiling']}.")
 
-    st.subheader("This session's run: who gains, per segment", divider="violet")
+    st.subheader("One run: who gains, per segment", divider="violet")
     if len(snap.segments):
         st.plotly_chart(plots.segment_chart(snap.segments))
     else:
         st.caption("Per-segment results are computed from the final evaluation, when the run ends.")
 
 
-session_run_results()
+run_results()
 st.header("Across stored runs", anchor=False)
 st.markdown("Every run is kept: from this studio, the command line or an imported zip. Pick runs to see how "
             "their hyperparameters changed what they learned.")

@@ -14,9 +14,9 @@ from dqn_sim.describe import item_label, session_frame
 from dqn_sim.sim.env import World, build_world
 from dqn_sim.trace import WARMUP_EPISODES, SessionTrace, pick_user, trace_session
 from dqn_sim.train.evaluate import warm_baseline
-from dqn_sim.train.job import TrainingJob
+from dqn_sim.vocab import STATES
 from ui.page import header
-from ui.state import current_scenario, session_jobs
+from ui.state import current_scenario, registry, selected_run_id, snapshot, store
 
 MAX_STEPS = 200  # long enough for every preset's typical session; RecSim's can run for thousands of steps
 
@@ -31,30 +31,56 @@ def baseline_trace(scenario_json: str, name: str, seed: int, user: int) -> Sessi
 
 @dataclass
 class FrozenModel:
-    """A job's model copied once (the job may train on) and its replays, by (seed, user)."""
+    """A run's model, copied once (a live run trains on), and its replays by (seed, user)."""
 
-    job_id: str
+    run_id: str
     step: int
     policy: DQNAgent
     traces: dict[tuple[int, int], SessionTrace] = field(default_factory=dict)
 
 
-def frozen_model(job: TrainingJob) -> FrozenModel:
+@st.cache_resource(max_entries=8, show_spinner="Loading the model from the run store…")
+def stored_model(path: str, modified: float) -> DQNAgent:
+    """A stored run's checkpoint, loaded once per file version (shared by sessions: replays never change it)."""
+    return DQNAgent.load(path)[0]
+
+
+def frozen_model(run_id: str) -> FrozenModel | None:
+    """The run's model: a copy of a live job's current agent, or its checkpoint in the store."""
     model = st.session_state.get("inspect:model")
-    if model is None or model.job_id != job.id:
-        model = st.session_state["inspect:model"] = FrozenModel(job.id, job.snapshot().step, job.policy())
+    if model is not None and model.run_id == run_id:
+        return model
+    job, snap = registry().get(run_id), snapshot(run_id)
+    if job is not None and job.status().active:
+        policy = job.policy()
+    else:
+        path = store().checkpoint_path(run_id)
+        policy = stored_model(str(path), path.stat().st_mtime) if path.is_file() else None
+    if policy is None or snap is None:
+        return None
+    model = st.session_state["inspect:model"] = FrozenModel(run_id, snap.step, policy)
     return model
 
 
-def dqn_trace(job: TrainingJob, seed: int, user: int) -> SessionTrace:
-    model = frozen_model(job)
+def dqn_trace(model: FrozenModel, scenario: ScenarioConfig, seed: int, user: int) -> SessionTrace:
     if (seed, user) not in model.traces:
-        model.traces[seed, user] = trace_session(job.scenario, model.policy, seed=seed, user=user, max_steps=MAX_STEPS)
+        model.traces[seed, user] = trace_session(scenario, model.policy, seed=seed, user=user, max_steps=MAX_STEPS)
     return model.traces[seed, user]
 
 
 def refresh_model() -> None:
     st.session_state.pop("inspect:model", None)
+
+
+def inspectable_runs() -> dict[str, str]:
+    """Run id -> label of every run with a model: stored with a checkpoint, or training in this server now."""
+    runs = store().list_runs()
+    out = {}
+    for run_id, name, status in zip(runs["id"], runs["name"], runs["status"], strict=True):
+        job = registry().get(run_id)
+        if (job is not None and job.status().step > 0) or store().checkpoint_path(run_id).is_file():
+            out[run_id] = f"{name} ({STATES[status].label.lower() if status in STATES else status})"
+    return out
 
 
 def policy_name(p: str) -> str:
@@ -93,28 +119,33 @@ header(
     "user's interests."
 )
 
-models = [job for job in session_jobs() if job.snapshot().step > 0]
+runs = inspectable_runs()
 st.subheader("1 · Who, and which policies", divider="violet")
-if models:
-    by_id = {j.id: j for j in models}
-    job = by_id[st.selectbox("Trained model", list(by_id), index=len(by_id) - 1, key="inspect:job",
-                             format_func=lambda i: f"{by_id[i].name} ({by_id[i].snapshot().state})")]
-    scenario = job.scenario
-    model_step = frozen_model(job).step
-    if job.snapshot().step > model_step:
-        st.caption(f"Model as of step {model_step:,}; the run has trained further since.")
+model = None
+if runs:
+    ids = list(runs)
+    selected = selected_run_id()
+    run_id = st.selectbox("Trained model", ids, index=ids.index(selected) if selected in ids else 0,
+                          key="inspect:run", format_func=runs.get,
+                          help="Any run with a model: trained here, with the CLI, or imported (Runs page).")
+    model = frozen_model(run_id)
+    snap = snapshot(run_id)
+if model is not None and snap is not None:
+    scenario = snap.scenario
+    if snap.active and snap.step > model.step:
+        st.caption(f"Model as of step {model.step:,}; the run has trained further since.")
         st.button("Use the latest model", on_click=refresh_model, icon=":material/refresh:")
     options = ["dqn", *policies.fixed_policies()]
 else:
-    job, scenario, options = None, current_scenario(), policies.fixed_policies()
-    st.info("No trained model in this session yet, so two baselines are compared. Train a DQN on the **Train** "
-            "page and it appears here.", icon=":material/info:")
+    scenario, options = current_scenario(), policies.fixed_policies()
+    st.info("No trained model yet, so two baselines are compared. Train a DQN on the **Train** page (or import "
+            "a run on **Runs**) and it appears here.", icon=":material/info:")
 world = build_world(scenario)
 aud = world.audience
 
 cols = st.columns(2)
 left_policy = cols[0].selectbox("Policy A", options, format_func=policy_name, key="inspect:a",
-                                index=options.index("dqn" if job else "greedy"))
+                                index=options.index("dqn" if model else "greedy"))
 right_policy = cols[1].selectbox("Policy B", options, format_func=policy_name, key="inspect:b",
                                  index=options.index("oracle"))
 cols = st.columns([1, 2, 1], vertical_alignment="bottom")
@@ -133,8 +164,8 @@ st.caption(f"User **{user}** of segment **{aud.names[aud.segment_N[user]]}**, ar
 
 
 def trace_of(policy: str) -> SessionTrace:
-    if policy == "dqn" and job is not None:
-        return dqn_trace(job, int(seed), user)
+    if policy == "dqn" and model is not None:
+        return dqn_trace(model, scenario, int(seed), user)
     return baseline_trace(scenario.to_json(), policy, int(seed), user)
 
 

@@ -9,12 +9,13 @@ import streamlit as st
 
 from dqn_sim import plots, policies
 from dqn_sim.config import ConfigError
-from dqn_sim.store import STATUSES, RunImportError, RunNotFound
+from dqn_sim.store import RunImportError, RunNotFound
 from dqn_sim.train.job import RegistryFull
+from dqn_sim.vocab import STORED_STATES
 from ui import history
 from ui.fmt import compact, duration
 from ui.page import header
-from ui.state import active_job
+from ui.state import select_run, selected_job
 from ui.status import state_badge
 
 NOTES = {"success": (st.success, ":material/check_circle:"), "error": (st.error, ":material/block:")}
@@ -94,7 +95,7 @@ else:
     cols = st.columns([3, 2, 2, 2])
     text = cols[0].text_input("Search", key="runs:search", placeholder="name or notes",
                               help="Runs whose name or notes contain this text, in any case.")
-    statuses = cols[1].multiselect("Status", [s for s in STATUSES if s in set(runs["status"])], key="runs:status",
+    statuses = cols[1].multiselect("Status", [s for s in STORED_STATES if s in set(runs["status"])], key="runs:status",
                                    format_func=lambda s: history.STATUS_LOOK[s][0], placeholder="any")
     presets = cols[2].multiselect("Scenario", sorted(runs["preset"].dropna().unique()), key="runs:preset",
                                   placeholder="any")
@@ -166,6 +167,12 @@ with st.expander("Settings", icon=":material/tune:"):
 st.subheader("3 · Take it up again", divider="violet")
 load_col, resume_col = st.columns(2, gap="large")
 with load_col:
+    st.markdown("**Open it**")
+    st.caption("Select it for Train (its charts and outcome), Inspect (its model) and Compare.")
+    if st.button("Open on Train", icon=":material/open_in_new:"):
+        select_run(run_id)
+        history.load_settings(run)
+        st.switch_page("pages/train.py")
     st.markdown("**Continue or tweak its settings**")
     st.caption("Its scenario goes to the Scenario page and its hyperparameters to the Train form; Train opens.")
     if st.button("Load into Scenario & Train", icon=":material/input:"):
@@ -173,13 +180,13 @@ with load_col:
         st.switch_page("pages/train.py")
 with resume_col:
     st.markdown("**Resume training from its checkpoint**")
-    job = active_job()
+    job = selected_job()
     if history.live(run):
         why_not = "It is still training."
     elif not store.checkpoint_path(run_id).is_file():
         why_not = ("No model was saved for it: a model is saved when a run ends, and this one was cut short or "
                    "imported without its model.")
-    elif job is not None and job.snapshot().active:
+    elif job is not None and job.status().active:
         why_not = "This session's job is still training: stop it on the Train page first."
     else:
         why_not = None

@@ -6,16 +6,17 @@ import streamlit as st
 
 from dqn_sim import plots
 from dqn_sim.agents.baselines import RandomPolicy
+from dqn_sim.assembly import RunConfig, from_preset
 from dqn_sim.config import ConfigError, ScenarioConfig
 from dqn_sim.describe import items_frame, sample, session_frame, users_frame
-from dqn_sim.presets import describe_presets, get_preset, preset_title
+from dqn_sim.presets import describe_presets, preset_title
 from dqn_sim.scenarios import ScenarioLibrary
 from dqn_sim.sim.env import build_world
 from dqn_sim.trace import trace_session
 from ui import forms
 from ui.fmt import compact
 from ui.page import header
-from ui.state import current_scenario, set_scenario
+from ui.state import current_scenario, set_scenario, train_config, use_config
 
 SCOPE = "scenario"
 SECTIONS = {"catalogue": "Catalogue", "audience": "Audience", "dynamics": "Session dynamics"}
@@ -28,7 +29,9 @@ def load_into_form(scenario: ScenarioConfig) -> None:
 
 
 def on_preset() -> None:
-    load_into_form(get_preset(st.session_state["scenario:preset"]))
+    """A preset brings its scenario and its agent settings (the Train form shows them), as the CLI's does."""
+    preset = from_preset(st.session_state["scenario:preset"])
+    use_config(RunConfig(preset.scenario, preset.agent, train_config()))
 
 
 def on_upload() -> None:
@@ -82,7 +85,7 @@ top = st.columns([2, 1, 1])
 with top[0]:
     preset = st.selectbox("Preset", list(presets), format_func=preset_title, key="scenario:preset",
                           on_change=on_preset, persist_state="session",
-                          help="Loading a preset replaces every knob below.")
+                          help="Loading a preset replaces every knob below, and the agent settings on Train.")
     st.caption(presets[preset])
 for col, path in zip(top[1:], ("reward", "world_seed"), strict=True):
     with col:

@@ -14,7 +14,16 @@ from ui import forms
 from ui.fmt import compact, duration
 from ui.live_chart import live_chart
 from ui.page import header
-from ui.state import active_job, current_scenario, start_job
+from ui.state import (
+    agent_config,
+    current_scenario,
+    registry,
+    selected_job,
+    selected_run_id,
+    snapshot,
+    start_job,
+    train_config,
+)
 from ui.status import POLL_S, progress_bar, state_badge
 
 TABS = {"train": "Run", "network": "Network", "replay": "Replay", "learning": "Learning",
@@ -35,8 +44,7 @@ STOP_WAIT_S = 3.0  # a stop finishes the step and the final evaluation; wait tha
 
 def hyperparameter_form(active: bool) -> None:
     """Every TrainConfig and AgentConfig field, grouped in tabs; submitting starts a run."""
-    agent_cfg = st.session_state.setdefault("agent_cfg", AgentConfig())
-    train_cfg = st.session_state.setdefault("train_cfg", TrainConfig())
+    agent_cfg, train_cfg = agent_config(), train_config()
     forms.ensure("agent", agent_cfg)
     forms.ensure("train", train_cfg)
     agent, agent_errors = forms.validate(AgentConfig, forms.read("agent", agent_cfg), fallback=agent_cfg)
@@ -149,16 +157,21 @@ def chart_controls() -> tuple[float, str, str]:
     return smoothing, x or "step", lower
 
 
-def live_status(job: TrainingJob, polling: bool) -> None:
-    """State, Pause / Resume / Stop, progress and the headline numbers: one fragment, so a button click redraws
-    only these (the chart has its own fragment)."""
-    snap = job.snapshot()
+def run_status(run_id: str, polling: bool) -> None:
+    """State, Pause / Resume / Stop (for a job training in this server), progress and the headline numbers: one
+    fragment, so a button click redraws only these (the chart has its own fragment)."""
+    snap = snapshot(run_id)
+    if snap is None:
+        st.warning("This run is no longer in the store (deleted?).", icon=":material/warning:")
+        return
+    job = registry().get(run_id)
     head, buttons = st.columns([3, 2], vertical_alignment="center")
     with head, st.container(horizontal=True, vertical_alignment="center"):
-        st.markdown(f"**{snap.name}**")
+        st.text(snap.name)  # shown as text: a name is never read as Markdown
         state_badge(snap.state)
-    with buttons:
-        controls(job, snap)
+    if job is not None:
+        with buttons:
+            controls(job, snap)
     progress_bar(snap)
     outcome(snap)
     headline(snap)
@@ -166,24 +179,26 @@ def live_status(job: TrainingJob, polling: bool) -> None:
         st.rerun()  # the run ended: redraw the page once, which stops the polling
 
 
-def live_charts(job: TrainingJob) -> None:
+def run_charts(run_id: str) -> None:
     """The chart and its controls: a control change redraws this fragment alone."""
     smoothing, x, lower = chart_controls()
-    charts(job.snapshot(), smoothing, x, lower)
+    snap = snapshot(run_id)
+    if snap is not None:
+        charts(snap, smoothing, x, lower)
 
 
 header(
     "Train",
     "A **Deep Q-Network** learns which item to recommend from the value of the whole session that follows, "
     "not just the next click. It trains in the background on the scenario you built: switch pages or reload "
-    "and the run goes on. Beside it, four baselines meet the same held-out users: **random**, **popularity**, "
-    "a **greedy** click ranker, and a **myopic oracle** that knows the true click model but not the future."
+    f"and the run goes on. Beside it, {policies.baseline_phrase()} meet the same held-out users; the oracles "
+    "read the simulator's true click model, which no real ranker can."
 )
 
 scenario = current_scenario()
-job = active_job()
-snap = job.snapshot() if job else None
-active = snap is not None and snap.active
+run_id = selected_run_id()
+job = selected_job()
+active = job is not None and job.status().active
 
 st.subheader("1 · Scenario", divider="violet")
 st.markdown(
@@ -194,16 +209,17 @@ st.markdown(
 st.page_link("pages/scenario.py", label="Change the scenario", icon=":material/tune:")
 
 st.subheader("2 · Hyperparameters", divider="violet")
-st.caption("Hover the (?) next to a field for what it does. The defaults learn well on every preset.")
+st.caption("Hover the (?) next to a field for what it does. Choosing a preset on the Scenario page loads its "
+           "settings here.")
 hyperparameter_form(active)
 
 st.subheader("3 · Training", divider="violet")
-if job is None:
+if run_id is None:
     st.info("Press **Start training**: progress and live charts appear here.", icon=":material/info:")
 else:
     live = st.toggle("Live", value=True, key="train:live", persist_state="session",
                      help="Refresh every second; a zoom or hover on the chart survives the refresh. Turn off to "
                      "freeze the view: training goes on.")
     every = POLL_S if live and active else None
-    st.fragment(run_every=every)(live_status)(job, every is not None)
-    st.fragment(run_every=every)(live_charts)(job)
+    st.fragment(run_every=every)(run_status)(run_id, every is not None)
+    st.fragment(run_every=every)(run_charts)(run_id)

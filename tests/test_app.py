@@ -55,7 +55,7 @@ def start(at: AppTest, settings: dict[str, int]) -> str:
         at.number_input(key=key).set_value(value)
     at.button(key="FormSubmitter:hyperparameters-Start training").click().run()
     assert not at.exception
-    job_id = at.session_state["job_id"]
+    job_id = at.session_state["run_id"]
     job, deadline = registry().get(job_id), time.monotonic() + TIMEOUT
     while job.state == "pending":  # the training process is starting (the first also starts the fork server)
         assert time.monotonic() < deadline, "the training process did not start"
@@ -82,7 +82,7 @@ def texts(elements) -> list[str]:
 def test_every_page_renders_without_exceptions(page: str) -> None:
     at = open_page(page)
     assert at.title and not at.error
-    assert "Training job" in texts(at.sidebar.caption)  # the job card is on every page
+    assert "Selected run" in texts(at.sidebar.caption)  # the run card is on every page
 
 
 def test_scenario_invalid_value_shows_message_next_to_field_and_keeps_last_valid() -> None:
@@ -150,7 +150,7 @@ def test_train_invalid_hyperparameter_shows_message_and_starts_nothing() -> None
     at.number_input(key="agent.eps_end").set_value(0.5)
     at.button(key="FormSubmitter:hyperparameters-Start training").click().run()
     assert "Must be a number in [0, 0.1] (eps_start), got 0.5" in texts(at.error)
-    assert "job_id" not in at.session_state and not registry().jobs()
+    assert "run_id" not in at.session_state and not registry().jobs()
 
 
 def test_start_pause_resume_stop() -> None:
@@ -221,13 +221,13 @@ def test_reload_reattaches_and_two_tabs_run_their_own_jobs() -> None:
     first = open_page("pages/train.py")
     first_id = start(first, ENDLESS)
     second = open_page("pages/train.py")  # another tab: no job yet
-    assert "job_id" not in second.session_state
+    assert "run_id" not in second.session_state
     second_id = start(second, ENDLESS)
     assert second_id != first_id and {j.id for j in registry().jobs()} == {first_id, second_id}
     reload = AppTest.from_file(APP, default_timeout=TIMEOUT)
     reload.query_params["run"] = first_id  # a reload keeps ?run=<id> in the URL
     reload.run()
-    assert reload.session_state["job_id"] == first_id
+    assert reload.session_state["run_id"] == first_id
     reload.switch_page("pages/train.py").run()  # the form shows the reattached run's settings
     assert reload.number_input(key="train.total_steps").value == ENDLESS["train.total_steps"]
     third = open_page("pages/train.py")  # both slots are taken

@@ -195,7 +195,7 @@ def test_resume_trains_on_from_the_checkpoint_as_this_sessions_job(store: RunSto
     assert not at.exception
     (job,) = registry().jobs()
     assert job.init_from == store.checkpoint_path(run["id"]) and job.name == "video · baseline · resumed"
-    assert at.session_state["job_id"] == job.id and at.query_params["run"] == job.id
+    assert at.session_state["run_id"] == job.id and at.query_params["run"] == job.id
     assert at.title[0].value == "Train"
     job.stop()
     assert job.join(TIMEOUT) and job.snapshot().state in ("stopped", "finished")

@@ -16,16 +16,15 @@ import pandas as pd
 import streamlit as st
 
 from dqn_sim import history_plots, plots, policies
+from dqn_sim.assembly import RunConfig
 from dqn_sim.config import AgentConfig, TrainConfig, leaf_fields
-from dqn_sim.store import LIVE_STATUSES, STATUSES
 from dqn_sim.train.job import TrainingJob
+from dqn_sim.vocab import LIVE_STATES, STATES, STORED_STATES
 from ui import forms
 from ui.fmt import duration
-from ui.state import attach_job, registry, set_scenario, store
-from ui.status import STATES
+from ui.state import registry, select_run, store, use_config
 
-# (label, colour) of each stored status: a job's states, and "interrupted" (its process ended while it trained)
-STATUS_LOOK = {s: STATES[s][:2] if s in STATES else (s.title(), "gray") for s in STATUSES}
+STATUS_LOOK = {s: (STATES[s].label, STATES[s].color) for s in STORED_STATES}  # (label, colour) of a stored status
 SOURCES = {"app": "trained in the studio", "cli": "trained with the CLI", "import": "imported"}
 SORTS = {  # sort key -> (label, ascending)
     "created": ("Newest first", False),
@@ -150,7 +149,7 @@ def import_run(file_name: str, data: bytes) -> str:
 
 def live(run: dict[str, Any]) -> bool:
     """Whether some process still trains the run (it must be stopped before it is deleted or resumed)."""
-    return run["status"] in LIVE_STATUSES
+    return run["status"] in LIVE_STATES
 
 
 def load_settings(run: dict[str, Any]) -> None:
@@ -158,24 +157,17 @@ def load_settings(run: dict[str, Any]) -> None:
 
     Call before those forms are drawn (from another page, or a callback).
     """
-    set_scenario(run["scenario"])
-    st.session_state.agent_cfg, st.session_state.train_cfg = run["agent"], run["train"]
-    for scope, cfg in (("scenario", run["scenario"]), ("agent", run["agent"]), ("train", run["train"])):
-        forms.load(scope, cfg)
+    use_config(RunConfig(run["scenario"], run["agent"], run["train"]))
     st.session_state.pop("scenario:preset", None)  # the Scenario page picks the preset that matches again
 
 
 def resume(run: dict[str, Any]) -> TrainingJob:
-    """Train on from the run's checkpoint with its settings, as this session's job (``RegistryFull`` when busy).
-
-    The new job is adopted as a reload of ``?run=<id>`` adopts one, so the sidebar and the Train page follow it.
-    """
+    """Train on from the run's checkpoint with its settings, as a new run this session selects
+    (``RegistryFull`` when busy)."""
     load_settings(run)
     job = registry().start(run["scenario"], run["agent"], run["train"], name=f"{run['name']} · resumed",
                            init_from=store().checkpoint_path(run["id"]))
-    st.session_state.job_id = None
-    st.query_params["run"] = job.id
-    attach_job()
+    select_run(job.id)
     return job
 
 

@@ -1,20 +1,24 @@
-"""What a browser session remembers: its scenario, its training jobs, and which job it is watching.
+"""What a browser session remembers: its scenario and settings, and which run it looks at. Nothing else.
 
-Jobs live in one process-wide registry (``st.cache_resource``), so training goes on across reruns and page
-switches. A session remembers its job id in ``st.session_state`` and mirrors it in the URL
-(``?run=<id>``): a reload, or a second tab opened on that URL, reattaches to the job, while a tab without
-it starts and watches its own.
+Runs live in the store (``dqn_sim.store``), which outlives the browser session and the server; jobs that train
+now live in one process-wide registry (``st.cache_resource``), so training goes on across reruns and page
+switches. A job's id is its run's id. The session remembers the selected run id in ``st.session_state`` and
+mirrors it in the URL (``?run=<id>``): a reload, a second tab, or a link opened after a server restart shows
+the same run, live while it trains and from the store afterwards.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
+from dqn_sim.assembly import RunConfig, from_preset
 from dqn_sim.config import AgentConfig, ScenarioConfig, TrainConfig
-from dqn_sim.presets import DEFAULT_PRESET, get_preset
-from dqn_sim.store import RunStore
-from dqn_sim.train.job import JobRegistry, TrainingJob
+from dqn_sim.presets import DEFAULT_PRESET
+from dqn_sim.runs import run_snapshot
+from dqn_sim.store import RunNotFound, RunStore
+from dqn_sim.train.job import JobRegistry, JobSnapshot, TrainingJob
 from dqn_sim.train.recording import StoreObserver
+from ui import forms
 
 MAX_RUNNING = 2  # jobs training at once in this server (each takes a core)
 
@@ -35,7 +39,7 @@ def registry() -> JobRegistry:
 def current_scenario() -> ScenarioConfig:
     """The scenario this session works on: the last valid one edited on the Scenario page."""
     if "scenario" not in st.session_state:
-        st.session_state.scenario = get_preset(DEFAULT_PRESET)
+        use_config(from_preset(DEFAULT_PRESET), forms_too=False)
     return st.session_state.scenario
 
 
@@ -43,44 +47,84 @@ def set_scenario(scenario: ScenarioConfig) -> None:
     st.session_state.scenario = scenario
 
 
-def attach_job() -> None:
-    """Reconcile the session's job id with the URL; called once per run by the app, before any page."""
-    reg = registry()
-    job_id = st.session_state.get("job_id")
-    if job_id and reg.get(job_id) is None:  # the server restarted since: the job is gone
-        job_id = st.session_state.job_id = None
+def agent_config() -> AgentConfig:
+    current_scenario()
+    return st.session_state.agent_cfg
+
+
+def train_config() -> TrainConfig:
+    current_scenario()
+    return st.session_state.train_cfg
+
+
+def use_config(config: RunConfig, *, forms_too: bool = True) -> None:
+    """Make a run configuration this session's: the scenario, and the agent and training settings of the Train
+    form. With ``forms_too`` the forms' widgets show it as well (call from a callback or before they are drawn)."""
+    st.session_state.scenario = config.scenario
+    st.session_state.agent_cfg, st.session_state.train_cfg = config.agent, config.train
+    if forms_too:
+        for scope, cfg in (("scenario", config.scenario), ("agent", config.agent), ("train", config.train)):
+            forms.load(scope, cfg)
+
+
+def attach_run() -> None:
+    """Reconcile the session's selected run with the URL; called once per script run by the app, before any page.
+
+    A URL naming a run this session has not selected yet (a reload, a shared link, a restarted server) selects
+    it and takes up that run's settings, so the pages show the run with the scenario it was trained on.
+    """
+    run_id = st.session_state.get("run_id")
     url_id = st.query_params.get("run")
-    if job_id is None and url_id and (job := reg.get(url_id)) is not None:
-        job_id = st.session_state.job_id = url_id
-        _remember(url_id)
-        # the reattached session works on that run's settings, as the session that started it did
-        st.session_state.scenario = job.scenario
-        st.session_state.agent_cfg, st.session_state.train_cfg = job.agent_cfg, job.train_cfg
-    if job_id and url_id != job_id:
-        st.query_params["run"] = job_id
+    if url_id and url_id != run_id and _exists(url_id):
+        run_id = st.session_state.run_id = url_id
+        snap = selected_snapshot()
+        if snap is not None:
+            use_config(RunConfig(snap.scenario, snap.agent, snap.train))
+            st.session_state.pop("scenario:preset", None)  # the Scenario page picks the matching preset again
+    if run_id and url_id != run_id:
+        st.query_params["run"] = run_id
 
 
-def _remember(job_id: str) -> None:
-    ids = st.session_state.setdefault("run_ids", [])
-    if job_id not in ids:
-        ids.append(job_id)
+def _exists(run_id: str) -> bool:
+    if registry().get(run_id) is not None:
+        return True
+    try:
+        store().get_run(run_id)
+    except RunNotFound:
+        return False
+    return True
 
 
-def active_job() -> TrainingJob | None:
-    """The job this session watches (the last one it started or reattached to)."""
-    return registry().get(st.session_state.get("job_id"))
+def select_run(run_id: str) -> None:
+    """Look at another run (from a callback: the pages then draw it)."""
+    st.session_state.run_id = run_id
+    st.query_params["run"] = run_id
 
 
-def session_jobs() -> list[TrainingJob]:
-    """Jobs of this session, oldest first (what Compare overlays and Inspect can load)."""
-    reg = registry()
-    return [job for job_id in st.session_state.get("run_ids", []) if (job := reg.get(job_id)) is not None]
+def selected_run_id() -> str | None:
+    return st.session_state.get("run_id")
+
+
+def selected_job() -> TrainingJob | None:
+    """The selected run's job, if it trains in this server now (else the run is read from the store)."""
+    return registry().get(selected_run_id())
+
+
+def snapshot(run_id: str) -> JobSnapshot | None:
+    """Any run by id, live or stored; None if it is gone (deleted, or a store that was moved)."""
+    try:
+        return run_snapshot(store(), registry(), run_id)
+    except RunNotFound:
+        return None
+
+
+def selected_snapshot() -> JobSnapshot | None:
+    run_id = selected_run_id()
+    return snapshot(run_id) if run_id else None
 
 
 def start_job(scenario: ScenarioConfig, agent: AgentConfig, train: TrainConfig) -> TrainingJob:
-    """Start training in the background and make it this session's job (``RegistryFull`` when busy)."""
+    """Start training in the background and select its run (``RegistryFull`` when busy)."""
     job = registry().start(scenario, agent, train)
-    st.session_state.job_id = job.id
-    _remember(job.id)
-    st.query_params["run"] = job.id
+    select_run(job.id)
     return job

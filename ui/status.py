@@ -1,55 +1,53 @@
-"""How a training job's state is shown: badge, progress bar with ETA, and the sidebar card on every page."""
+"""How a run's state is shown: badge, progress bar with ETA, and the sidebar card on every page."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from dqn_sim.train.job import JobSnapshot
+from dqn_sim.train.job import JobSnapshot, JobStatus
+from dqn_sim.vocab import STATES
 from ui.fmt import duration
-from ui.state import active_job
+from ui.state import selected_job, selected_snapshot
 
 POLL_S = 1.0  # live refresh period of the Train page while its job is active
 SIDEBAR_POLL_S = 2.0  # the sidebar card: progress and ETA need no faster refresh
-STATES = {  # state -> (label, badge colour, icon)
-    "pending": ("Starting", "gray", ":material/hourglass_top:"),
-    "running": ("Training", "blue", ":material/play_arrow:"),
-    "paused": ("Paused", "orange", ":material/pause:"),
-    "finished": ("Finished", "green", ":material/check_circle:"),
-    "stopped": ("Stopped", "gray", ":material/stop_circle:"),
-    "failed": ("Failed", "red", ":material/error:"),
-    "diverged": ("Diverged", "red", ":material/warning:"),
-    "interrupted": ("Interrupted", "gray", ":material/link_off:"),
-}
 
 
 def state_badge(state: str) -> None:
-    text, color, icon = STATES.get(state, (state, "gray", None))
-    st.badge(text, color=color, icon=icon)  # type: ignore[arg-type]
+    look = STATES.get(state)
+    st.badge(look.label if look else state, color=look.color if look else "gray",  # type: ignore[arg-type]
+             icon=look.icon if look else None)
 
 
-def progress_bar(snap: JobSnapshot) -> None:
-    eta = f" · ETA {duration(snap.eta_s)}" if snap.active else f" · took {duration(snap.elapsed_s)}"
-    st.progress(snap.progress, text=f"{snap.step:,} / {snap.total_steps:,} steps ({snap.progress:.0%}){eta}")
+def progress_bar(snap: JobSnapshot | JobStatus) -> None:
+    if snap.state == "paused":
+        tail = " · paused"
+    elif snap.eta_s is not None:
+        tail = f" · ETA {duration(snap.eta_s)}"
+    elif snap.active:
+        tail = ""
+    else:
+        tail = f" · took {duration(snap.elapsed_s)}"
+    st.progress(snap.progress, text=f"{snap.step:,} / {snap.total_steps:,} steps ({snap.progress:.0%}){tail}")
 
 
 def sidebar_status() -> None:
-    """The session's job on every page; refreshes itself while the job trains."""
-    job = active_job()
-    every = SIDEBAR_POLL_S if job is not None and job.snapshot().active else None
+    """The selected run on every page; refreshes itself while it trains."""
+    job = selected_job()
+    every = SIDEBAR_POLL_S if job is not None and job.status().active else None
 
     @st.fragment(run_every=every)
     def card() -> None:
-        job = active_job()
-        if job is None:
-            st.caption("No training job in this session yet. Start one on the **Train** page.")
+        snap = selected_snapshot()
+        if snap is None:
+            st.caption("No run selected yet. Start one on the **Train** page, or pick a stored one on **Runs**.")
             return
-        snap = job.snapshot()
-        st.markdown(f"**{snap.name}**")
+        st.text(snap.name)  # a name is shown as text: never read as Markdown
         state_badge(snap.state)
         progress_bar(snap)
         if every is not None and not snap.active:
             st.rerun()  # the job ended: redraw the page once, which also stops the polling
 
     with st.sidebar.container(border=True):
-        st.caption("Training job")
+        st.caption("Selected run")
         card()
