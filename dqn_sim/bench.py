@@ -57,11 +57,6 @@ def _rate(timed_step: Callable[[], float], users_per_step: int, seconds: float) 
     return steps / busy
 
 
-def sim_steps_per_s(preset: str, batch: int, min_seconds: float = 1.0, seed: int = 0) -> float:
-    """User-steps per second of ``VecRecEnv.step`` alone."""
-    return _rate(_vec_step(preset, batch, seed), batch, min_seconds)
-
-
 def simulator_benchmark(
     min_seconds: float = 1.0, rounds: int = 4, progress: Callable[[float], None] | None = None
 ) -> dict:

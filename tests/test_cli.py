@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from dqn_sim import policies
 from dqn_sim.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -140,3 +141,14 @@ def test_ctrl_c_stops_training_cleanly_and_keeps_the_run(tmp_path):
     report = json.loads(out)
     assert report["state"] == "stopped" and 0 < report["steps"] < 50_000_000 and "dqn_return" in report
     assert (tmp_path / "out" / "model.pt").is_file()
+
+
+def test_policies_json_lists_the_registry_and_the_readme_table_matches_it():
+    out = run_cli("policies", "--json")
+    assert out.returncode == 0
+    listed = json.loads(out.stdout)
+    assert [p["name"] for p in listed] == list(policies.POLICIES)
+    assert all({"name", "label", "kind"} <= set(p) for p in listed)
+    readme = (ROOT / "README.md").read_text()
+    for p in policies.POLICIES.values():
+        assert f"| `{p.name}` | {p.kind} |" in readme, f"README's policy table lacks {p.name}"

@@ -153,14 +153,6 @@ class VecRecEnv:
         """Hidden interests, users x topics (a view)."""
         return self.interest_KU.T
 
-    @property
-    def shown_UK(self) -> np.ndarray:
-        return self.shown_KU.T
-
-    @property
-    def clicked_UK(self) -> np.ndarray:
-        return self.clicked_KU.T
-
     def _new_users(self, idx: np.ndarray, users: np.ndarray | None = None) -> None:
         aud = self.audience
         if users is None:
@@ -432,5 +424,6 @@ def make_env(preset: str = "video", seed: int | None = None, **overrides) -> Rec
 
 
 def make_vec_env(scenario: ScenarioConfig, n_envs: int, seed: int, autoreset: bool = True) -> VecRecEnv:
-    """The vectorised entry point the trainer and evaluator use."""
+    """The vectorised environment for scripts and notebooks: a batch of ``n_envs`` users stepped as numpy arrays
+    (the package's public entry point beside the Gymnasium ``make_env``)."""
     return VecRecEnv(scenario, n_envs, seed, autoreset)
