@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dqn_sim import store as store_mod
 from dqn_sim.config import AgentConfig, ScenarioConfig, TrainConfig
 from dqn_sim.store import SCHEMA_VERSION, RunImportError, RunNotFound, RunStore, StoreVersionError
+from dqn_sim.store import transfer as store_mod
 
 REPO = Path(__file__).resolve().parent.parent
 
