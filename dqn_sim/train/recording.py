@@ -1,59 +1,163 @@
-"""Persisting a training job into the run store while it trains (app and CLI alike)."""
+"""Persisting a training job into the run store while it trains (app and CLI alike).
+
+The job's watching thread hands this observer what the training process reports; a writer thread of the observer
+puts it into the store. So a slow or busy store never holds up the reports, nor the training behind them. A write
+that fails (another process holding the store's write lock, a full disk) is retried with back-off while the rows
+wait in memory: saving may fall behind, which ``behind`` and ``pending_rows`` tell the user, but it never fails
+the job. At its end the job waits up to ``SAVE_WAIT_S`` for the rest; what is still unsaved then becomes the
+job's error ("saving failed: ..."), the training outcome itself stands, and the writer keeps trying while the
+process lives.
+"""
 
 from __future__ import annotations
 
-import time
+import threading
+from dataclasses import dataclass
 
-from dqn_sim.store import RunStore
+from dqn_sim.store import RunIdTaken, RunStore, StoreError
 from dqn_sim.train.job import JobObserver, JobResult, TrainingJob
 
 FLUSH_EVERY_S = 2.0  # a crash loses at most this much of a run's metric rows
+RETRY_FIRST_S, RETRY_MAX_S = 0.5, 30.0  # back-off between failed writes: doubles from the first to the most
+SAVE_WAIT_S = 120.0  # how long a job's end waits for the rows still to save
+
+
+@dataclass
+class _End:
+    """What the end of a job leaves to save, after its last rows."""
+
+    result: JobResult | None
+    state: str
+    error: str | None
 
 
 class StoreObserver(JobObserver):
-    """Writes a job's run, its metric/eval rows in batches, and at the end its results and checkpoint."""
+    """Writes a job's run (under the job's id), its metric/eval rows in batches, and at the end its checkpoint,
+    results and final state."""
 
     def __init__(self, store: RunStore, source: str = "app") -> None:
         self.store, self.source = store, source
         self.run_id: str | None = None
+        self.error: str | None = None  # why the last write failed while saving is behind, or why saving stopped
+        self._job: TrainingJob | None = None
+        self._created = False
         self._metrics: list[dict] = []
         self._evals: list[dict] = []
-        self._last_flush = time.monotonic()
+        self._state: str | None = None  # a pause or resume not saved yet
+        self._end: _End | None = None
+        self._stopped = False  # a write failed for good: nothing more is saved
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._done = threading.Event()
+        self._writer = threading.Thread(target=self._write_loop, name="dqn-store-writer", daemon=True)
+
+    # ------------------------------------------------------------------------------------- what the job calls
 
     def started(self, job: TrainingJob) -> str:
-        self.run_id = self.store.create_run(
-            name=job.name, scenario=job.scenario, agent=job.agent_cfg, train=job.train_cfg,
-            seed=job.train_cfg.seed, source=self.source,
-        )
+        """Create the run under the job's id; if the store is busy now, the writer creates it later."""
+        self._job, self.run_id = job, job.id
+        try:
+            self._create(fresh_id_if_taken=True)
+        except StoreError as e:
+            self.error = str(e)
+        self._writer.start()
         return self.run_id
 
     def rows(self, metrics: list[dict], evals: list[dict]) -> None:
-        self._metrics += metrics
-        self._evals += evals
-        if time.monotonic() - self._last_flush >= FLUSH_EVERY_S:
-            self.flush()
-
-    def flush(self) -> None:
-        if self.run_id is None:
-            return
-        if self._metrics:
-            self.store.append_metrics(self.run_id, self._metrics)
-        if self._evals:
-            self.store.append_evals(self.run_id, self._evals)
-        self._metrics, self._evals = [], []
-        self._last_flush = time.monotonic()
+        with self._lock:
+            self._metrics += metrics
+            self._evals += evals
 
     def state_changed(self, job: TrainingJob, state: str) -> None:
-        if self.run_id is not None:
-            self.store.set_status(self.run_id, state)
+        with self._lock:
+            self._state = state
+        self._wake.set()
 
     def ended(self, job: TrainingJob, result: JobResult | None) -> None:
-        if self.run_id is None:
-            return
-        self.flush()
-        if result is not None:
-            result.agent.save(self.store.checkpoint_path(self.run_id), job.scenario)
-            self.store.set_segment_results(self.run_id, result.segments)
-            self.store.set_summary(self.run_id, result.summary)
+        """Hand the end to the writer and wait for everything to be saved; raise if it could not be in time."""
         snap = job.snapshot()
-        self.store.set_status(self.run_id, snap.state, error=snap.error)
+        with self._lock:
+            self._end = _End(result, snap.state, snap.error)
+        self._wake.set()
+        if not self._writer.is_alive() and not self._done.is_set():  # never started: there is no run to save into
+            return
+        if not self._done.wait(SAVE_WAIT_S) or self._stopped:
+            still = "" if self._stopped else "; still trying while this process runs"
+            raise StoreError(f"run {self.run_id}: {self.pending_rows} rows and the run's end are not saved "
+                             f"({self.error}){still}")
+
+    # ------------------------------------------------------------------------------------- what the UI reads
+
+    @property
+    def pending_rows(self) -> int:
+        """Rows received and not saved yet."""
+        with self._lock:
+            return len(self._metrics) + len(self._evals)
+
+    @property
+    def behind(self) -> bool:
+        """Whether saving is behind: the last write failed (``error`` says why) and is tried again, or stopped."""
+        return self.error is not None
+
+    # ------------------------------------------------------------------------------------- the writer
+
+    def _write_loop(self) -> None:
+        delay = RETRY_FIRST_S
+        while True:
+            try:
+                finished = self._write_pending()
+            except (StoreError, OSError) as e:  # busy, read-only or full for now: try again later
+                self.error = str(e)
+                self._wake.wait(delay)
+                self._wake.clear()
+                delay = min(delay * 2, RETRY_MAX_S)
+                continue
+            except Exception as e:  # e.g. the run was deleted from the store while it trained: saving stops
+                self.error, self._stopped = f"saving stopped: {e}", True
+                break
+            self.error, delay = None, RETRY_FIRST_S
+            if finished:
+                break
+            self._wake.wait(FLUSH_EVERY_S)
+            self._wake.clear()
+        self._done.set()
+
+    def _write_pending(self) -> bool:
+        """Save what waits, oldest first (each step once: a retry starts where a failure stopped); returns whether
+        the job's end is saved."""
+        if not self._created:
+            self._create(fresh_id_if_taken=False)  # the job was told this id already
+        with self._lock:
+            metrics, evals, state, end = list(self._metrics), list(self._evals), self._state, self._end
+        if metrics:
+            self.store.append_metrics(self.run_id, metrics)
+        with self._lock:
+            del self._metrics[: len(metrics)]
+        if evals:
+            self.store.append_evals(self.run_id, evals)
+        with self._lock:
+            del self._evals[: len(evals)]
+        if end is None:
+            if state is not None:
+                self.store.set_status(self.run_id, state)
+                with self._lock:
+                    self._state = None if self._state == state else self._state
+            return False
+        if end.result is not None:
+            end.result.agent.save(self.store.checkpoint_path(self.run_id), self._job.scenario)
+            self.store.set_segment_results(self.run_id, end.result.segments)
+            self.store.set_summary(self.run_id, end.result.summary)
+        self.store.set_status(self.run_id, end.state, error=end.error)
+        return True
+
+    def _create(self, *, fresh_id_if_taken: bool) -> None:
+        job = self._job
+        settings = dict(name=job.name, scenario=job.scenario, agent=job.agent_cfg, train=job.train_cfg,
+                        seed=job.train_cfg.seed, source=self.source)
+        try:
+            self.store.create_run(**settings, run_id=self.run_id)
+        except RunIdTaken:  # another run has this id already (a job's id is short)
+            if not fresh_id_if_taken:
+                raise
+            self.run_id = self.store.create_run(**settings)
+        self._created = True

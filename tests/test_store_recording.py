@@ -1,0 +1,168 @@
+"""StoreObserver (issue 15): a store that fails to write never fails a job; rows wait in memory, are retried with
+back-off, and the observer says when saving is behind."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from dqn_sim.config import AgentConfig, ScenarioConfig, TrainConfig
+from dqn_sim.presets import get_preset
+from dqn_sim.store import RunStore, StoreError
+from dqn_sim.train import recording
+from dqn_sim.train.job import JobResult, TrainingJob
+from dqn_sim.train.recording import StoreObserver
+
+SCENARIO = get_preset("video").with_overrides({"audience.n_users": 500})
+AGENT = AgentConfig(hidden_sizes=[32], batch_size=32)
+TRAIN = TrainConfig(total_steps=10**6, n_envs=16, learning_starts=64, log_every=256, eval_every=10**9,
+                    eval_episodes=20)
+
+
+def _wait(pred, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not pred():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+HOLD_LOCK = """
+import sqlite3, sys, time
+con = sqlite3.connect(sys.argv[1], isolation_level=None)
+con.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+con.execute("ROLLBACK")
+"""
+
+
+def hold_write_lock(db: Path, seconds: float) -> subprocess.Popen:
+    """Another process that holds the store's write lock for ``seconds`` (returns once it holds it)."""
+    proc = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(db), str(seconds)], stdout=subprocess.PIPE,
+                            text=True)
+    assert proc.stdout.readline().strip() == "locked"
+    return proc
+
+
+@pytest.fixture(autouse=True)
+def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(recording, "FLUSH_EVERY_S", 0.05)
+    monkeypatch.setattr(recording, "RETRY_FIRST_S", 0.05)
+    monkeypatch.setattr(recording, "RETRY_MAX_S", 0.2)
+
+
+@pytest.fixture
+def store() -> RunStore:
+    with RunStore(busy_timeout_s=0.1) as s:
+        yield s
+
+
+@dataclass
+class Snap:
+    state: str = "running"
+    error: str | None = None
+
+
+@dataclass
+class FakeJob:
+    """What StoreObserver reads of a TrainingJob."""
+
+    id: str = "f00dcafe"
+    name: str = "fake"
+    scenario: ScenarioConfig = field(default_factory=ScenarioConfig)
+    agent_cfg: AgentConfig = field(default_factory=AgentConfig)
+    train_cfg: TrainConfig = field(default_factory=TrainConfig)
+    snap: Snap = field(default_factory=Snap)
+
+    def snapshot(self) -> Snap:
+        return self.snap
+
+
+class FakeAgent:
+    def save(self, path: Path, scenario: ScenarioConfig) -> None:
+        path.write_bytes(b"model")
+
+
+def test_rows_wait_while_the_store_is_busy_and_are_saved_after(store: RunStore) -> None:
+    job, observer = FakeJob(), StoreObserver(store)
+    assert observer.started(job) == job.id and store.get_run(job.id)["name"] == "fake"
+    locker = hold_write_lock(store.db_path, 1.0)
+    observer.rows([{"step": i} for i in range(10)], [{"step": 9, "policy": "dqn"}])
+    _wait(lambda: observer.behind, timeout=10)
+    assert observer.pending_rows == 11 and "is busy" in observer.error
+    locker.wait()
+    _wait(lambda: not observer.behind and observer.pending_rows == 0, timeout=10)
+    assert len(store.metrics(job.id)) == 10 and len(store.evals(job.id)) == 1
+    job.snap.state = "finished"
+    observer.ended(job, JobResult(FakeAgent(), {"dqn_return": 1.0}, []))
+    run = store.get_run(job.id)
+    assert (run["status"], run["summary"]) == ("finished", {"dqn_return": 1.0})
+    assert store.checkpoint_path(job.id).read_bytes() == b"model"
+
+
+def test_a_run_started_while_the_store_is_busy_is_created_later(store: RunStore) -> None:
+    job, observer = FakeJob(), StoreObserver(store)
+    locker = hold_write_lock(store.db_path, 0.5)
+    assert observer.started(job) == job.id and observer.behind
+    observer.rows([{"step": 1}], [])
+    locker.wait()
+    job.snap.state = "stopped"
+    observer.ended(job, None)
+    assert store.get_run(job.id)["status"] == "stopped" and len(store.metrics(job.id)) == 1
+    assert not observer.behind
+
+
+def test_an_end_that_cannot_be_saved_in_time_is_reported(store: RunStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(recording, "SAVE_WAIT_S", 0.5)
+    job, observer = FakeJob(), StoreObserver(store)
+    observer.started(job)
+    observer.rows([{"step": 1}, {"step": 2}], [])
+    locker = hold_write_lock(store.db_path, 2.0)
+    job.snap.state = "finished"
+    with pytest.raises(StoreError, match=r"2 rows and the run's end are not saved \(the run store .* is busy"):
+        observer.ended(job, None)
+    locker.wait()
+    _wait(lambda: store.get_run(job.id)["status"] == "finished", timeout=10)  # the writer kept trying
+
+
+def test_a_run_deleted_while_it_trains_stops_saving(store: RunStore) -> None:
+    job, observer = FakeJob(), StoreObserver(store)
+    observer.started(job)
+    store.delete(job.id)
+    observer.rows([{"step": 1}], [])
+    _wait(lambda: observer.behind, timeout=10)
+    assert observer.error.startswith("saving stopped: no run with id 'f00dcafe'")
+    with pytest.raises(StoreError, match="saving stopped"):
+        observer.ended(job, None)
+
+
+def test_a_job_id_already_taken_gets_a_fresh_run_id(store: RunStore) -> None:
+    first, second = StoreObserver(store), StoreObserver(store)
+    assert first.started(FakeJob()) == "f00dcafe"
+    other = second.started(FakeJob())
+    assert other != "f00dcafe" and len(store.list_runs()) == 2
+
+
+def test_training_goes_on_while_another_process_holds_the_store_for_long(store: RunStore) -> None:
+    """Held far beyond the store's wait (0.1 s here, 10 s by default), as a slow disk or a stuck process would."""
+    observer = StoreObserver(store)
+    job = TrainingJob(SCENARIO, AGENT, TRAIN, observer=observer).start()
+    _wait(lambda: job.snapshot().step > 1000)
+    locker = hold_write_lock(store.db_path, 2.0)
+    _wait(lambda: observer.behind, timeout=30)
+    step = job.snapshot().step
+    _wait(lambda: job.snapshot().step > step + 2000)  # training goes on while nothing can be saved
+    locker.wait()
+    _wait(lambda: not observer.behind, timeout=30)
+    job.stop()
+    assert job.join(timeout=60)
+    snap = job.snapshot()
+    assert (snap.state, snap.error, snap.run_id) == ("stopped", None, job.id)
+    run = store.get_run(job.id)
+    assert run["status"] == "stopped" and run["error"] is None
+    assert len(store.metrics(job.id)) == len(snap.metrics) > 0
