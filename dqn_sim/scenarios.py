@@ -32,7 +32,8 @@ class ScenarioLibrary:
     def __init__(self, home: str | Path | None = None) -> None:
         self.root = Path(home or default_home()) / "scenarios"
 
-    def _path(self, name: str) -> Path:
+    def path(self, name: str) -> Path:
+        """The file a scenario of that name is (or would be) saved in."""
         return self.root / f"{check_name(name)}.json"
 
     def names(self) -> list[str]:
@@ -41,7 +42,7 @@ class ScenarioLibrary:
     def save(self, name: str, scenario: ScenarioConfig) -> ScenarioConfig:
         """Store ``scenario`` under ``name`` (replacing one of that name); returns it renamed."""
         named = scenario.with_overrides({"name": check_name(name)})
-        path = self._path(name)
+        path = self.path(name)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(named.to_json())
@@ -49,10 +50,10 @@ class ScenarioLibrary:
         return named
 
     def load(self, name: str) -> ScenarioConfig:
-        path = self._path(name)
+        path = self.path(name)
         if not path.is_file():
             raise ConfigError(f"no saved scenario named {name!r}")
         return ScenarioConfig.from_json(path.read_text())
 
     def delete(self, name: str) -> None:
-        self._path(name).unlink(missing_ok=True)
+        self.path(name).unlink(missing_ok=True)
