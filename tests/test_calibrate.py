@@ -238,3 +238,28 @@ def test_cli_bad_file_exits_2_naming_file_and_line(tmp_path, monkeypatch, capsys
     assert _main(["calibrate", "--ratings", str(path), "--name", "x"], monkeypatch) == 2
     err = capsys.readouterr().err
     assert err == f"error: {path}:3: rating 'five' is not a number\n"
+
+
+# ------------------------------------------------------------------ studio section
+def _calibration_page() -> None:
+    from ui.calibration import calibration_section
+
+    calibration_section()
+
+
+def test_studio_section_calibrates_a_server_path_and_reports(tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    ratings, _, _ = write_log(SMALL, tmp_path, "ml-100k")
+    at = AppTest.from_function(_calibration_page, default_timeout=60).run()
+    at.radio(key="calibration:where").set_value("Path on the server").run()
+    at.text_input(key="calibration:ratings_path").set_value(str(ratings)).run()
+    at.text_input(key="calibration:name").set_value("studio-log").run()
+    at.button(key="calibration:run").click().run()
+    assert not at.exception and not at.error
+    assert "Saved as **studio-log**" in at.success[0].value
+    assert [m.value.split()[0] for m in at.metric] == ["KS", "TV", "KS", "TV", "TV"]
+    assert "studio-log" in ScenarioLibrary().names()
+    at.text_input(key="calibration:ratings_path").set_value(str(tmp_path / "missing.data")).run()
+    at.button(key="calibration:run").click().run()
+    assert at.error[0].value == f"{tmp_path / 'missing.data'}: no such file"

@@ -41,12 +41,13 @@ def shrunk_means(sum_I: np.ndarray, sq_I: np.ndarray, n_I: np.ndarray) -> tuple[
 def session_lengths(user_R: np.ndarray, time_R: np.ndarray, gap_seconds: float) -> np.ndarray:
     """Interactions per session, a session ending where a user's next interaction is more than a gap later."""
     order = np.lexsort((time_R, user_R))
-    user, time = user_R[order], time_R[order]
-    start = np.empty(user.size, dtype=bool)
+    start = np.empty(order.size, dtype=bool)
     start[0] = True
+    user = user_R[order]
     np.not_equal(user[1:], user[:-1], out=start[1:])
-    start[1:] |= np.diff(time) > gap_seconds
-    return np.diff(np.append(np.flatnonzero(start), user.size))
+    del user  # one sorted copy at a time: a 25M-row log stays within its memory budget
+    start[1:] |= np.diff(time_R[order]) > gap_seconds
+    return np.diff(np.append(np.flatnonzero(start), order.size))
 
 
 def wls_slope(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:

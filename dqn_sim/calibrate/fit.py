@@ -120,7 +120,7 @@ def fit_scenario(data: Interactions, options: FitOptions, progress: Progress | N
     click_R = _clicks(data, options.threshold)
     cat = _catalogue(data, options.max_items)
     on = cat.item_R >= 0
-    item_R, user_R, clicked_R = cat.item_R[on], data.user_R[on], click_R[on].astype(np.float64)
+    item_R, user_R, clicked_R = cat.item_R[on], data.user_R[on], click_R[on]
     say(0.1, "popularity")
     pop = _popularity(item_R, clicked_R, cat.kept_I.size)
     say(0.2, "quality")
@@ -210,11 +210,15 @@ def _quality(data: Interactions, cat: _Catalogue, on: np.ndarray) -> tuple[np.nd
     )
 
 
-def _per_user(user_R: np.ndarray, item_R: np.ndarray, weight_R: np.ndarray, topics_IK: np.ndarray,
-              n_users: int) -> np.ndarray:
-    """Users x topics sums of ``weight_R``, each row split over its item's topic mix."""
-    return np.stack([np.bincount(user_R, weight_R * topics_IK[item_R, j], n_users)
-                     for j in range(topics_IK.shape[1])], axis=1)
+def _per_user(user_R: np.ndarray, item_R: np.ndarray, topics_IK: np.ndarray, n_users: int,
+              only_R: np.ndarray | None = None) -> np.ndarray:
+    """Users x topics counts of rows (those where ``only_R``, when given), each row split over its item's
+    topic mix; one topic at a time, so a 25M-row log needs one float32 column of temporaries."""
+    columns = []
+    for j in range(topics_IK.shape[1]):
+        share_R = topics_IK[item_R, j]
+        columns.append(np.bincount(user_R, share_R if only_R is None else share_R * only_R, n_users))
+    return np.stack(columns, axis=1)
 
 
 def _affinity(counts_UK: np.ndarray) -> np.ndarray:
@@ -229,8 +233,8 @@ def _segments(user_R: np.ndarray, item_R: np.ndarray, clicked_R: np.ndarray, cat
               data: Interactions, options: FitOptions) -> _Segments:
     """Segments by k-means on topic affinity; per segment, the log's exposure and the interests that give each
     topic the segment's click rate on it (p = sigmoid(w u - c + popularity term))."""
-    shows_UK = _per_user(user_R, item_R, np.ones(item_R.size), cat.topics_IK, data.n_users)
-    clicks_UK = _per_user(user_R, item_R, clicked_R, cat.topics_IK, data.n_users)
+    shows_UK = _per_user(user_R, item_R, cat.topics_IK, data.n_users)
+    clicks_UK = _per_user(user_R, item_R, cat.topics_IK, data.n_users, clicked_R)
     affinity_UK = _affinity(shows_UK)
     suggested, gaps = suggest_segments(affinity_UK, options.seed)
     k = options.segments or suggested
