@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from dqn_sim.sim.env import World
+from dqn_sim.splits import final_rows
 
 
 def topic_names(n_topics: int) -> list[str]:
@@ -81,9 +82,9 @@ def session_frame(world: World, steps: pd.DataFrame) -> pd.DataFrame:
 
 
 def final_results(evals: pd.DataFrame) -> pd.DataFrame:
-    """Each policy's latest evaluation (the DQN's last one is its result), best return first, with the
-    relative difference to the best baseline."""
-    latest = evals.groupby("policy", sort=False).tail(1)
+    """Each policy's result (its test evaluation once the run has one, else its latest), best return first, with
+    the relative difference to the best baseline."""
+    latest = final_rows(evals)
     best = latest.loc[latest["policy"] != "dqn", "return_mean"].max()
     out = latest.sort_values("return_mean", ascending=False).reset_index(drop=True)
     out["vs_best_baseline"] = out["return_mean"] / best - 1 if best and np.isfinite(best) else np.nan

@@ -91,7 +91,8 @@ def _label_series(table: pd.DataFrame, values: list[str]) -> pd.DataFrame:
 
 
 def final_table(evals: Mapping[str, pd.DataFrame], baselines: Sequence[str]) -> pd.DataFrame:
-    """Each run's latest DQN evaluation (its result once the run has ended) and the chosen baselines' results.
+    """Each run's DQN result (its test evaluation once the run has ended, else its latest) and the chosen
+    baselines' results.
 
     ``evals`` maps a run's name to its evaluation rows (the store's ``evals`` columns); one row per series, with
     ``series``, ``run``, ``run_index`` and the DQN's ``vs_best_baseline`` (against every baseline of its run).

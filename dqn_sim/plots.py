@@ -25,6 +25,7 @@ from plotly.subplots import make_subplots
 
 from dqn_sim import policies
 from dqn_sim.describe import topic_names
+from dqn_sim.splits import validation_rows
 from dqn_sim.stats import ema
 
 MAX_POINTS = 1500  # per trace, like W&B
@@ -179,6 +180,7 @@ def learning_curve_panel(
     smoothing: float = 0.6,
 ) -> Panel:
     train_col, mean, lo, hi, y_title = METRICS[metric]
+    evals = validation_rows(evals)  # the curve; the test rows are the run's result, shown beside it elsewhere
     xs = metrics[x].to_numpy(dtype=np.float64) if len(metrics) else np.array([])
     traces = series_traces(xs, metrics[train_col], name="DQN training (ε-greedy)", color=policies.color("dqn"),
                            smoothing=smoothing)
@@ -438,7 +440,8 @@ def runs_chart(
             traces += series_traces(metrics[x] if len(metrics) else [], metrics[train_col], name=name, color=color,
                                     smoothing=smoothing)
             continue
-        dqn = evals[evals["policy"] == "dqn"]
+        curve = validation_rows(evals)
+        dqn = curve[curve["policy"] == "dqn"]
         xs = x_values(dqn, x, metrics)
         traces += [_band(xs, dqn[lo].to_numpy(), dqn[hi].to_numpy(), color, name),
                    _line(xs, dqn[mean].to_numpy(), name=name, color=color, mode="lines+markers", marker={"size": 6})]

@@ -118,6 +118,9 @@ EVALUATION = Table("evals", "evals.csv", (
     *_interval("ctr", "Click-through rate", "Clicks per recommendation step over the held-out sessions, Beta 95% "
                "interval", "ctr", fmt=".2%"),
     Metric("episode_len_mean", "Session length", "Mean steps per held-out session", unit="steps", fmt=".1f"),
+    Metric("split", "Users", "Which held-out users: 'validation' (the curve, and the choice of checkpoint) or "
+           "'test' (the kept checkpoint and every baseline, judged once at the end: the reported result)",
+           dtype="text", smooth=False, aggregate="last", chart=False),
 ))
 
 SEGMENTS = Table("segment_results", "segments.csv", (

@@ -329,8 +329,16 @@ class DQNAgent(Policy):
                 f"{path} cannot seed this run: it holds a network (obs_dim, n_items, kind, hidden_sizes, dueling, "
                 f"embedding_dim) = {theirs}, this run needs {ours}"
             )
-        self.online.load_state_dict(other.online.state_dict())
-        self.target.load_state_dict(other.online.state_dict())
+        self.load_weights(other.online.state_dict())
+        self.updates = other.updates
+
+    def copy_weights(self) -> dict[str, torch.Tensor]:
+        """A detached copy of the online network's weights: cheap enough to keep the best checkpoint in memory."""
+        return {k: v.detach().clone() for k, v in self.online.state_dict().items()}
+
+    def load_weights(self, weights: dict[str, torch.Tensor]) -> None:
+        """Make ``weights`` (of a network of this shape) the online and the target network's."""
+        self.online.load_state_dict(weights)
+        self.target.load_state_dict(weights)
         self.online.invalidate_cache()
         self.target.invalidate_cache()
-        self.updates = other.updates

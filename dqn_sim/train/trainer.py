@@ -3,6 +3,10 @@
 One ``Trainer.step()`` advances every user of the batch by one recommendation; the caller (a ``TrainingJob``'s
 training process, or a script) decides when to stop, pause or log. Metrics are plain dict rows so any reader
 (CSV, SQLite store, dashboards) can take them without knowing the trainer.
+
+Evaluations during training run on validation users and choose the checkpoint kept (``TrainConfig.keep``);
+``finish()`` judges that checkpoint once, beside every baseline, on test users: the run's result (see
+``dqn_sim.splits``).
 """
 
 from __future__ import annotations
@@ -13,25 +17,29 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 from scipy.signal import lfilter
 
 from dqn_sim.agents.dqn import DQNAgent
 from dqn_sim.config import AgentConfig, ScenarioConfig, TrainConfig
 from dqn_sim.policies import evaluated_in_training, rivals
 from dqn_sim.sim.env import VecRecEnv
+from dqn_sim.splits import TEST, VALIDATION, final_rows, validation_rows
 from dqn_sim.stats import mean_ci
 from dqn_sim.train.evaluate import EvalResult, evaluate_baseline, evaluate_policy
 from dqn_sim.vocab import EVALUATION
 
-EVAL_SEED_OFFSET = 1_000_003  # held-out users: evaluation seeds never coincide with training seeds
+EVAL_SEED_OFFSET = 1_000_003  # validation users: evaluation seeds never coincide with training seeds
+TEST_SEED_OFFSET = 4_000_037  # test users: neither training, validation nor a baseline's warm-up users
 TRACKED_STEPS = 512  # per-episode steps kept to compare Q estimates with realised returns
 
 
-def eval_rows(step: int, wall_time: float, result: EvalResult) -> dict:
+def eval_rows(step: int, wall_time: float, result: EvalResult, split: str = VALIDATION) -> dict:
     return {
         "step": step, "wall_time": wall_time, "policy": result.policy, "return_mean": result.return_mean,
         "return_lo": result.return_ci[0], "return_hi": result.return_ci[1], "ctr": result.ctr,
         "ctr_lo": result.ctr_ci[0], "ctr_hi": result.ctr_ci[1], "episode_len_mean": result.episode_len_mean,
+        "split": split,
     }
 
 
@@ -46,6 +54,30 @@ def segment_rows(result: EvalResult, names: list[str]) -> list[dict]:
             rows.append({"policy": result.policy, "segment": s, "segment_name": name, "episodes": int(r.size),
                          "return_mean": m, "return_lo": lo, "return_hi": hi})
     return rows
+
+
+def _time_to_beat(validation: pd.DataFrame) -> dict:
+    """Wall time until the DQN's validation return first beat the best rival's on the same users: mean above mean,
+    and 95% intervals apart (None: not yet). Nothing without a rival evaluated."""
+    base = validation[validation.policy.isin(rivals())]
+    if not len(base):
+        return {}
+    best = base.loc[base.return_mean.idxmax()]
+    dqn = validation[validation.policy == "dqn"]
+    ahead = dqn[dqn.return_mean > best.return_mean]
+    clear = dqn[dqn.return_lo > best.return_hi]
+    return {"time_to_beat_best_baseline_s": float(ahead.wall_time.iloc[0]) if len(ahead) else None,
+            "time_to_beat_best_baseline_ci_s": float(clear.wall_time.iloc[0]) if len(clear) else None}
+
+
+@dataclass
+class Kept:
+    """The checkpoint the run reports: where it was taken, its validation return, and its weights (None while
+    they are the agent's own, as when keeping the last)."""
+
+    step: int
+    validation_return: float
+    weights: dict[str, torch.Tensor] | None = None
 
 
 @dataclass
@@ -83,7 +115,8 @@ class Trainer:
         self.buffer = self.agent.make_buffer()
         self.nstep = self.agent.make_nstep(train_cfg.n_envs)
         self.rng = np.random.default_rng(seed + 1)
-        self.eval_seed = seed + EVAL_SEED_OFFSET
+        self.validation_seed = seed + EVAL_SEED_OFFSET
+        self.test_seed = seed + TEST_SEED_OFFSET
         self.step_count = 0  # user-steps
         self.batch_steps = 0
         self.episodes = 0
@@ -100,8 +133,10 @@ class Trainer:
         u = train_cfg.n_envs
         self._traj_q = np.zeros((u, TRACKED_STEPS), dtype=np.float32)
         self._traj_r = np.zeros((u, TRACKED_STEPS), dtype=np.float32)
-        self._baseline_results: dict[str, EvalResult] = {}
-        self._last_agent_eval: tuple[int, EvalResult] | None = None  # (step, result)
+        self.kept: Kept | None = None
+        self._validations = 0  # of the agent
+        self._last_eval_step: int | None = None
+        self._test_returns: list[float] = []  # the kept checkpoint's, per test session
 
     @property
     def done(self) -> bool:
@@ -113,48 +148,63 @@ class Trainer:
 
     # ------------------------------------------------------------------ baselines and evaluation
     def evaluate_baselines(self) -> None:
-        """Judge every baseline once on the held-out seeds the DQN is evaluated on."""
+        """Judge every baseline once on the validation users the DQN's learning curve is evaluated on."""
         for name in evaluated_in_training():
-            result = evaluate_baseline(name, self.scenario, self.cfg.eval_episodes, self.eval_seed)
-            self._baseline_results[name] = result
+            result = evaluate_baseline(name, self.scenario, self.cfg.eval_episodes, self.validation_seed)
             self.evals.append(eval_rows(0, self.wall_time, result))
 
     def evaluate_agent(self) -> EvalResult:
-        result = evaluate_policy(self.agent, self.scenario, self.cfg.eval_episodes, self.eval_seed, learn=False)
+        """Evaluate the agent on the validation users, keeping its weights if they are the ones to report."""
+        result = evaluate_policy(self.agent, self.scenario, self.cfg.eval_episodes, self.validation_seed,
+                                 learn=False)
         self.evals.append(eval_rows(self.step_count, self.wall_time, result))
-        self._last_agent_eval = (self.step_count, result)
+        self._validations += 1
+        self._last_eval_step = self.step_count
+        if self.cfg.keep == "last":
+            self.kept = Kept(self.step_count, result.return_mean)
+        elif self.kept is None or result.return_mean > self.kept.validation_return:
+            self.kept = Kept(self.step_count, result.return_mean, self.agent.copy_weights())
         return result
 
     def finish(self) -> dict:
-        """Final evaluation, per-segment results and the run summary."""
-        last = self._last_agent_eval
-        final = last[1] if last is not None and last[0] == self.step_count else self.evaluate_agent()
-        names = self.env.audience.names
-        self.segments = segment_rows(final, names)
-        for result in self._baseline_results.values():
-            self.segments += segment_rows(result, names)
+        """Validate the final weights, restore the kept checkpoint, and judge it once beside every baseline on the
+        test users; per-segment results come from that test, and so does the summary."""
+        if self._last_eval_step != self.step_count:
+            self.evaluate_agent()
+        if self.kept is not None and self.kept.weights is not None:
+            self.agent.load_weights(self.kept.weights)
+        episodes, seed = self.cfg.eval_episodes, self.test_seed
+        results = [evaluate_policy(self.agent, self.scenario, episodes, seed, learn=False)]
+        results += [evaluate_baseline(name, self.scenario, episodes, seed) for name in evaluated_in_training()]
+        self.evals += [eval_rows(self.step_count, self.wall_time, r, TEST) for r in results]
+        self._test_returns = list(results[0].returns)
+        self.segments = [row for r in results for row in segment_rows(r, self.env.audience.names)]
         return self.summary()
 
     def summary(self) -> dict:
+        """The run's result (its test evaluation once finished, else the latest validation), which checkpoint it
+        comes from (``kept``, present once the test is done: see ``splits.has_test_result``), and when the DQN first
+        overtook the best baseline on the validation users."""
         evals = pd.DataFrame(self.evals, columns=EVALUATION.names)
-        dqn = evals[evals.policy == "dqn"]
-        others = evals[evals.policy != "dqn"]
-        base = others[others.policy.isin(rivals())]
+        final = final_rows(evals)
+        dqn, others = final[final.policy == "dqn"], final[final.policy != "dqn"]
         out: dict = {"steps": self.step_count, "episodes": self.episodes, "updates": self.updates,
                      "wall_time": self.wall_time}
         for _, row in others.iterrows():
             out[f"{row.policy}_return"] = row.return_mean
+            out[f"{row.policy}_ctr"] = row.ctr
         if len(dqn):
-            last = dqn.iloc[-1]
-            out.update(dqn_return=last.return_mean, dqn_return_ci=[last.return_lo, last.return_hi],
-                       dqn_ctr=last.ctr)
+            row = dqn.iloc[-1]
+            out.update(dqn_return=row.return_mean, dqn_return_ci=[row.return_lo, row.return_hi], dqn_ctr=row.ctr)
+        base = others[others.policy.isin(rivals())]
         if len(base):
             best = base.loc[base.return_mean.idxmax()]
             out.update(best_baseline=best.policy, best_baseline_return=best.return_mean)
-            ahead = dqn[dqn.return_mean > best.return_mean]  # mean above mean
-            clear = dqn[dqn.return_lo > best.return_hi]  # 95% intervals apart
-            out["time_to_beat_best_baseline_s"] = float(ahead.wall_time.iloc[0]) if len(ahead) else None
-            out["time_to_beat_best_baseline_ci_s"] = float(clear.wall_time.iloc[0]) if len(clear) else None
+        out.update(_time_to_beat(validation_rows(evals)))
+        if self._test_returns and self.kept is not None:
+            out["kept"] = {"rule": self.cfg.keep, "step": self.kept.step,
+                           "validation_return": self.kept.validation_return, "evaluations": self._validations}
+            out["dqn_test_returns"] = [round(r, 6) for r in self._test_returns]
         if self.metrics:
             out["sps"] = self.step_count / max(self.wall_time, 1e-9)
             out["updates_per_s"] = self.updates / max(self.wall_time, 1e-9)
