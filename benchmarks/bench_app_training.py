@@ -44,7 +44,7 @@ from tests.streamlit_server import (  # noqa: E402
 )
 
 TARGET = 0.8
-FORM_LABELS = {"total_steps": "Total steps", "n_envs": "Number of envs", "seed": "Seed"}
+FORM_LABELS = {"total_steps": "Total steps", "n_envs": "Parallel users (n_envs)", "seed": "Seed"}
 AVERAGE = re.compile(r"([\d,]+) steps/s on average")
 
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from dqn_sim import policies
 from dqn_sim.sim.env import World
 from dqn_sim.splits import final_rows
 
@@ -85,7 +86,7 @@ def final_results(evals: pd.DataFrame) -> pd.DataFrame:
     """Each policy's result (its test evaluation once the run has one, else its latest), best return first, with
     the relative difference to the best baseline."""
     latest = final_rows(evals)
-    best = latest.loc[latest["policy"] != "dqn", "return_mean"].max()
+    best = latest.loc[latest["policy"].isin(policies.rivals()), "return_mean"].max()
     out = latest.sort_values("return_mean", ascending=False).reset_index(drop=True)
     out["vs_best_baseline"] = out["return_mean"] / best - 1 if best and np.isfinite(best) else np.nan
     return out

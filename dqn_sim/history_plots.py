@@ -60,7 +60,9 @@ def _stack(frames: Mapping[str, pd.DataFrame], baselines: Sequence[str]) -> pd.D
     parts = [frame[frame["policy"].isin(keep)].assign(run=run, run_index=i)
              for i, (run, frame) in enumerate(frames.items())]
     parts = [p for p in parts if len(p)]  # pandas warns on concatenating empty frames
-    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["policy", "run", "run_index"])
+    # no row yet (a young run has no DQN evaluation): still every column, so readers of it need no special case
+    columns = [*next(iter(frames.values()), pd.DataFrame(columns=["policy"])).columns, "run", "run_index"]
+    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
     order = {p: k for k, p in enumerate(keep)}  # the runs' DQN first (in run order), then baseline by baseline
     return table.sort_values(["policy", "run_index"], key=lambda c: c.map(order) if c.name == "policy" else c,
                              kind="stable").reset_index(drop=True)

@@ -8,8 +8,10 @@ Conventions every chart follows, so that pages stay thin and live charts stay ch
 - one colour per policy across all pages.
 
 Traces and layouts are plain dicts assembled into a figure without Plotly's per-property validation,
-which is 15x faster; the live Train page rebuilds its charts every second in the process that trains,
-so that time is taken from training. The unit tests validate every figure instead.
+which is 15x faster; the live Train page rebuilds its chart every second in the web server, on the cores
+that training uses too. The unit tests validate every figure instead. Labels, units, number formats and log
+axes of metrics come from the metric schema (``dqn_sim.vocab``), colours and names of policies from the
+registry (``dqn_sim.policies``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from dqn_sim import policies
 from dqn_sim.describe import topic_names
 from dqn_sim.splits import validation_rows
 from dqn_sim.stats import ema
+from dqn_sim.vocab import TRAINING
 
 MAX_POINTS = 1500  # per trace, like W&B
 X_AXES = {"step": "User-steps", "episode": "Episodes", "wall_time": "Wall time (s)"}
@@ -215,23 +218,20 @@ def q_vs_return_panel(metrics: pd.DataFrame, *, x: str = "step", smoothing: floa
     return traces, _layout(title="Q-values vs realised return", x_title=X_AXES[x], y_title="Value", revision=f"q-{x}")
 
 
-def metric_chart(
-    metrics: pd.DataFrame, column: str, *, title: str, y_title: str, x: str = "step", smoothing: float = 0.0,
-    log_y: bool = False, color: str = policies.color("dqn"),
-) -> go.Figure:
-    """One training metric over time (exploration rate, TD loss, throughput)."""
-    return _figure(*metric_panel(metrics, column, title=title, y_title=y_title, x=x, smoothing=smoothing,
-                                 log_y=log_y, color=color))
+def metric_chart(metrics: pd.DataFrame, column: str, *, x: str = "step", smoothing: float = 0.0,
+                 color: str | None = None) -> go.Figure:
+    """One training metric over time, titled, formatted and scaled as the metric schema declares it."""
+    return _figure(*metric_panel(metrics, column, x=x, smoothing=smoothing, color=color))
 
 
-def metric_panel(
-    metrics: pd.DataFrame, column: str, *, title: str, y_title: str, x: str = "step", smoothing: float = 0.0,
-    log_y: bool = False, color: str = policies.color("dqn"),
-) -> Panel:
-    traces = series_traces(metrics[x] if len(metrics) else [], metrics[column], name=title, color=color,
-                           smoothing=smoothing)
-    return traces, _layout(title=title, x_title=X_AXES[x], y_title=y_title, height=260, revision=f"{column}-{x}",
-                           showlegend=False, yaxis={"type": "log"} if log_y else None)
+def metric_panel(metrics: pd.DataFrame, column: str, *, x: str = "step", smoothing: float = 0.0,
+                 color: str | None = None) -> Panel:
+    m = TRAINING[column]
+    traces = series_traces(metrics[x] if len(metrics) else [], metrics[column], name=m.label,
+                           color=color or policies.color("dqn"), smoothing=smoothing if m.smooth else 0.0)
+    traces[-1]["hovertemplate"] = f"{m.label}: %{{y:{m.fmt}}}<extra></extra>"
+    return traces, _layout(title=m.label, x_title=X_AXES[x], y_title=m.title, height=260, revision=f"{column}-{x}",
+                           showlegend=False, yaxis={"type": "log"} if m.log_y else None)
 
 
 def stack(top: Panel, bottom: Panel, *, top_share: float = 0.58, gap: float = 0.14) -> go.Figure:
@@ -357,27 +357,41 @@ def session_chart(sessions: Mapping[str, pd.DataFrame]) -> go.Figure:
 
 
 def interest_drift_chart(interest_TK: np.ndarray, *, title: str) -> go.Figure:
-    """Interests over the session (topics x steps): clicks pull interests toward what was clicked."""
-    trace = _heatmap(interest_TK.T, np.arange(interest_TK.shape[0]), topic_names(interest_TK.shape[1]),
-                     "step %{x}<br>%{y}: %{z:.2f}<extra></extra>")
+    """How the session moved the user's interests: the change of each topic's interest since the first step.
+
+    Drift is small beside the -1…1 range of the interests themselves (≤ 0.05 a session on video), so the colour
+    scale spans the largest change of this session, not the range: a static-looking map of the raw values
+    would hide exactly what the chart is for. Hover gives the value and the change.
+    """
+    change_KT = (interest_TK - interest_TK[:1]).T
+    span = max(float(np.abs(change_KT).max(initial=0.0)), 1e-3)
+    trace = {**_heatmap(change_KT, np.arange(interest_TK.shape[0]), topic_names(interest_TK.shape[1]),
+                        "step %{x}<br>%{y}: %{customdata:.3f} (%{z:+.3f} since the start)<extra></extra>"),
+             "customdata": interest_TK.T, "zmin": -span, "zmax": span,
+             "colorbar": {**INTEREST_BAR, "title": {"text": "Change", "side": "right"},
+                          "tickvals": [-span, 0, span], "ticktext": [f"{-span:+.2g}", "0", f"{span:+.2g}"]}}
     return _figure([trace], _layout(title=title, x_title="Step", height=max(240, 80 + 18 * interest_TK.shape[1]),
                                     hovermode="closest", yaxis={"autorange": "reversed"}))
 
 
 def candidates_chart(
     q_I: np.ndarray | None, p_click_I: np.ndarray, slate: Sequence[int], clicked_item: int, *, top: int = 12,
+    clickbait_I: np.ndarray | None = None,
 ) -> go.Figure:
     """The best candidates of one step: the policy's Q-value (when it has one) beside the true click chance.
 
-    Recommended items are coloured, the clicked one is outlined; a DQN that ranks an item above one with a
-    higher click chance is betting on the rest of the session.
+    Recommended items are coloured, the clicked one is outlined, clickbait is marked; a DQN that ranks an item
+    above one with a higher click chance is betting on the rest of the session. Q-values of one step sit close
+    together far from zero, so their axis spans the values shown, not zero to the largest: the gaps between
+    the candidates are the reason for the choice.
     """
     score = q_I if q_I is not None else p_click_I
     allowed = np.flatnonzero(np.isfinite(score))
     best = allowed[np.argsort(-score[allowed], kind="stable")][:top]
     keep = np.unique(np.r_[best, np.asarray(slate, dtype=np.int64)])
     keep = keep[np.argsort(-np.nan_to_num(score[keep], nan=-np.inf), kind="stable")]
-    labels = [f"#{i}" for i in keep]
+    bait = clickbait_I[keep] if clickbait_I is not None else np.zeros(len(keep), dtype=bool)
+    labels = [f"#{i} ⚠ clickbait" if b else f"#{i}" for i, b in zip(keep, bait, strict=True)]
     marker = {"color": np.where(np.isin(keep, slate), policies.color("dqn"), "#CBD5E1").tolist(),
               "line": {"color": np.where(keep == clicked_item, "#111827", "rgba(0,0,0,0)").tolist(), "width": 2.5}}
     panels = [("Q-value", q_I)] if q_I is not None else []
@@ -389,6 +403,12 @@ def candidates_chart(
                                                     hovermode="closest"),
                     shared_yaxes=True, horizontal_spacing=0.04, subplot_titles=[p[0] for p in panels])
     fig.update_yaxes(type="category", autorange="reversed")  # "#12" would otherwise be read as the number 12
+    if q_I is not None:
+        shown = q_I[keep][np.isfinite(q_I[keep])]
+        if shown.size:
+            lo, hi = float(shown.min()), float(shown.max())
+            pad = max(hi - lo, 1e-6) * 0.15
+            fig.update_xaxes(range=[lo - pad, hi + pad], row=1, col=1)
     return fig
 
 

@@ -14,10 +14,11 @@ RESULT_COLUMNS = {
     "policy": st.column_config.TextColumn("Policy"),
     "return_mean": st.column_config.NumberColumn("Return", format="%.3g", help="Mean return per session"),
     "return_ci": st.column_config.TextColumn("Return 95% CI"),
-    "ctr": st.column_config.NumberColumn("CTR", format="percent", help="Clicks per recommendation step"),
+    "ctr": st.column_config.NumberColumn("CTR", format="%.3f", help="Clicks per recommendation step"),
     "ctr_ci": st.column_config.TextColumn("CTR 95% CI"),
     "episode_len_mean": st.column_config.NumberColumn("Session length", format="%.1f", help="Steps per session"),
-    "vs_best_baseline": st.column_config.NumberColumn("vs best baseline", format="percent"),
+    "vs_best_baseline": st.column_config.TextColumn("vs best baseline", help="Return relative to the best "
+                                                     "baseline's (the oracles included, the ceiling not)"),
 }
 
 header(

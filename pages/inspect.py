@@ -10,7 +10,7 @@ import streamlit as st
 from dqn_sim import plots, policies
 from dqn_sim.agents.dqn import DQNAgent
 from dqn_sim.config import ScenarioConfig
-from dqn_sim.describe import item_label, session_frame
+from dqn_sim.describe import item_label, session_frame, topic_names
 from dqn_sim.sim.env import World, build_world
 from dqn_sim.trace import WARMUP_EPISODES, SessionTrace, pick_user, trace_session
 from dqn_sim.train.evaluate import warm_baseline
@@ -108,7 +108,8 @@ def step_view(trace: SessionTrace, t: int, world: World) -> None:
     st.markdown(f"Recommended **{shown}**; the user {reaction}. Reward **{row['reward']:.3g}**, "
                 f"budget left **{row['budget_after']:.1f}** min (was {row['budget_before']:.1f}).")
     q = trace.q_TI[t - 1] if trace.q_TI is not None else None
-    st.plotly_chart(plots.candidates_chart(q, trace.p_click_TI[t - 1], row["slate"], row["clicked_item"]))
+    st.plotly_chart(plots.candidates_chart(q, trace.p_click_TI[t - 1], row["slate"], row["clicked_item"],
+                                           clickbait_I=world.catalogue.clickbait_I))
 
 
 header(
@@ -196,9 +197,13 @@ st.subheader("4 · How the user's interests drift", divider="violet")
 left, right = st.columns(2)
 for col, trace in ((left, a), (right, b)):
     col.plotly_chart(plots.interest_drift_chart(trace.interest_TK, title=policy_name(trace.policy)))
-top = np.argsort(-aud.interest_NK[user])[:3]
-st.caption("Red = dislikes, blue = likes. Each click pulls interests toward the clicked item's topic (RecSim's "
-           f"interest evolution). This user started out liking topics {', '.join(str(k + 1) for k in top)}.")
+interest_K = aud.interest_NK[user]
+names = topic_names(len(interest_K))
+liked = [f"{names[k]} ({interest_K[k]:+.2f})" for k in np.argsort(-interest_K)[:3] if interest_K[k] > 0.1]
+likes = f"This user started out liking {', '.join(liked)}." if liked else "This user started out with no strong liking."
+st.caption("Each cell is how much the user's interest in a topic has moved since the session began (blue = "
+           "towards liking, red = away); clicks pull interests toward the clicked item's topic (RecSim's interest "
+           f"evolution), and the colour scale spans this session's largest change. {likes}")
 
 with st.expander("Every step as a table"):
     left, right = st.columns(2)

@@ -13,7 +13,7 @@ from dqn_sim.store import RunImportError, RunNotFound
 from dqn_sim.train.job import RegistryFull
 from dqn_sim.vocab import STORED_STATES
 from ui import history
-from ui.fmt import compact, duration
+from ui.fmt import compact, delta_color, duration, percent
 from ui.page import header
 from ui.state import select_run, selected_job
 from ui.status import state_badge
@@ -147,10 +147,12 @@ cols = st.columns(4)
 if "dqn_return" in summary:
     lo, hi = summary["dqn_return_ci"]
     lift = summary["dqn_return"] / summary["best_baseline_return"] - 1
-    cols[0].metric("DQN return", f"{summary['dqn_return']:.3g}", delta=f"{lift:+.0%} vs best baseline",
+    cols[0].metric("DQN return", f"{summary['dqn_return']:.3g}",
+                   delta=f"{percent(lift, signed=True)} vs best baseline", delta_color=delta_color(lift),  # type: ignore[arg-type]
                    help=f"Final mean return per session on held-out users; 95% CI {lo:.3g} – {hi:.3g}")
     cols[1].metric(f"Best baseline: {policies.label(summary['best_baseline']).lower()}",
-                   f"{summary['best_baseline_return']:.3g}", help="The best of the four baselines on the same users")
+                   f"{summary['best_baseline_return']:.3g}",
+                   help="The best baseline (oracles included, the ceiling not) on the same users")
 else:
     cols[0].metric("DQN return", "—", help="Known when the run has been evaluated to its end")
     cols[1].metric("Best baseline", "—")
@@ -216,6 +218,11 @@ with share_col, st.container(border=True, height="stretch"):
     st.download_button("Export zip", data=functools.partial(history.export_bytes, run_id),
                        file_name=f"{file_name(run['name'])}.zip", mime="application/zip", on_click="ignore",
                        icon=":material/archive:")
+    st.caption("For slides: a one-page report (headline numbers, charts, settings, what the intervals mean) "
+               "that opens offline. Every chart also downloads as PNG from its toolbar.")
+    st.download_button("Report (HTML)", data=functools.partial(history.report_bytes, run_id),
+                       file_name=f"{file_name(run['name'])}.html", mime="text/html", on_click="ignore",
+                       icon=":material/description:")
 with delete_col, st.container(border=True, height="stretch"):
     st.markdown("**Delete**")
     live = history.live(run)

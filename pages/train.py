@@ -9,9 +9,12 @@ import streamlit as st
 
 from dqn_sim import plots, policies
 from dqn_sim.config import AgentConfig, TrainConfig
+from dqn_sim.describe import final_results
+from dqn_sim.splits import validation_rows
 from dqn_sim.train.job import JobSnapshot, RegistryFull, TrainingJob
+from dqn_sim.vocab import STATES, TRAINING
 from ui import forms
-from ui.fmt import compact, duration
+from ui.fmt import compact, delta_color, duration, percent
 from ui.live_chart import live_chart
 from ui.page import header
 from ui.state import (
@@ -23,21 +26,23 @@ from ui.state import (
     snapshot,
     start_job,
     train_config,
+    view_from_url,
+    view_to_url,
 )
 from ui.status import POLL_S, progress_bar, state_badge
 
 TABS = {"train": "Run", "network": "Network", "replay": "Replay", "learning": "Learning",
         "exploration": "Exploration"}
-# the diagnostic drawn under the return curve: name -> panel of (metrics, evals, x-axis, smoothing)
-LOWER_PANELS: dict[str, Callable[[pd.DataFrame, pd.DataFrame, str, float], plots.Panel]] = {
+# the diagnostic drawn under the return curve: name -> panel of (metrics, evals, x-axis, smoothing); two that
+# compare, then every training metric the schema offers as a chart of its own
+SPECIAL_PANELS: dict[str, Callable[[pd.DataFrame, pd.DataFrame, str, float], plots.Panel]] = {
     "Click-through rate": lambda m, e, x, s: plots.learning_curve_panel(m, e, metric="ctr", x=x, smoothing=s),
     "Q-values vs return": lambda m, e, x, s: plots.q_vs_return_panel(m, x=x, smoothing=s),
-    "TD loss": lambda m, e, x, s: plots.metric_panel(m, "loss", title="TD loss", y_title="Loss", x=x, smoothing=s,
-                                                     log_y=True),
-    "Exploration ε": lambda m, e, x, s: plots.metric_panel(m, "epsilon", title="Exploration rate ε", y_title="ε",
-                                                           x=x),
-    "Throughput": lambda m, e, x, s: plots.metric_panel(m, "sps", title="Throughput", y_title="User-steps per second",
-                                                        x=x, smoothing=s, color="#0F766E"),
+}
+LOWER_PANELS = {
+    **SPECIAL_PANELS,
+    **{metric.label: (lambda m, e, x, s, name=metric.name: plots.metric_panel(m, name, x=x, smoothing=s))
+       for metric in TRAINING.columns if metric.chart and metric.name not in ("episode_return", "ctr")},
 }
 STOP_WAIT_S = 3.0  # a stop finishes the step and the final evaluation; wait that long for a clean state
 
@@ -49,16 +54,18 @@ def hyperparameter_form(active: bool) -> None:
     forms.ensure("train", train_cfg)
     agent, agent_errors = forms.validate(AgentConfig, forms.read("agent", agent_cfg), fallback=agent_cfg)
     train, train_errors = forms.validate(TrainConfig, forms.read("train", train_cfg), fallback=train_cfg)
-    agent_groups = forms.groups(agent_cfg)
+    fields = {"train": ("train", forms.groups(train_cfg)["general"], train_errors),
+              **{name: ("agent", group, agent_errors) for name, group in forms.groups(agent_cfg).items()}}
+    flagged = [TABS[name] for name, (_, group, errors) in fields.items()
+               if name in TABS and any(path in errors for path, _, _ in group)]
     # while a run trains, its live view matters more: fold the form away
     box = st.expander("Settings for the next run", icon=":material/tune:") if active else st.container()
     with box, st.form("hyperparameters", border=not active):
-        for tab, name in zip(st.tabs(list(TABS.values())), TABS, strict=True):
+        titles = [f"{title} ⚠" if title in flagged else title for title in TABS.values()]
+        for tab, name in zip(st.tabs(titles), TABS, strict=True):
             with tab:
-                if name == "train":
-                    forms.knob_grid("train", forms.groups(train_cfg)["general"], train_errors, columns=3)
-                else:
-                    forms.knob_grid("agent", agent_groups[name], agent_errors, columns=3)
+                scope, group, errors = fields[name]
+                forms.knob_grid(scope, group, errors, columns=3)
         submitted = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:",
                                           disabled=active)
         if active:
@@ -66,8 +73,8 @@ def hyperparameter_form(active: bool) -> None:
     if not submitted:
         return
     if agent is None or train is None:
-        st.error(f"{len(agent_errors) + len(train_errors)} setting(s) need fixing; see the messages in the tabs.",
-                 icon=":material/error:")
+        where = f" in the tab(s) marked ⚠: {', '.join(flagged)}" if flagged else ""
+        st.error(f"{len(agent_errors) + len(train_errors)} setting(s) need fixing{where}.", icon=":material/error:")
         return
     st.session_state.agent_cfg, st.session_state.train_cfg = agent, train
     try:
@@ -95,7 +102,7 @@ def controls(job: TrainingJob, snap: JobSnapshot) -> None:
 
 def headline(snap: JobSnapshot) -> None:
     """The numbers a stakeholder asks first: speed, episodes, exploration, and DQN vs the best baseline."""
-    m, evals = snap.metrics, snap.evals
+    m, evals = snap.metrics, validation_rows(snap.evals)
     last = m.iloc[-1] if len(m) else None
     cols = st.columns(4)
     cols[0].metric("Speed (steps/s)", compact(last.sps) if last is not None else "—",
@@ -104,13 +111,14 @@ def headline(snap: JobSnapshot) -> None:
                    help="Finished user sessions in training")
     cols[2].metric("Exploration ε", f"{last.epsilon:.3f}" if last is not None else "—",
                    help="Share of random recommendations")
-    dqn, base = evals[evals.policy == "dqn"], evals[evals.policy != "dqn"]
+    dqn, base = evals[evals.policy == "dqn"], evals[evals.policy.isin(policies.rivals())]
     if len(dqn) and len(base):
         best = base.loc[base.return_mean.idxmax()]
         ret = dqn.return_mean.iloc[-1]
-        cols[3].metric("DQN held-out return", f"{ret:.3g}", delta=f"{ret / best.return_mean - 1:+.0%} vs "
-                       f"{policies.label(best.policy).lower()}", help="Latest greedy evaluation on held-out "
-                       "users, compared with the best baseline")
+        lift = ret / best.return_mean - 1
+        cols[3].metric("DQN held-out return", f"{ret:.3g}", delta=f"{percent(lift, signed=True)} vs "
+                       f"{policies.label(best.policy).lower()}", delta_color=delta_color(lift),  # type: ignore[arg-type]
+                       help="Latest greedy evaluation on validation users, compared with the best baseline")
     else:
         cols[3].metric("DQN held-out return", "—", help="Appears at the first evaluation")
 
@@ -124,36 +132,64 @@ def charts(snap: JobSnapshot, smoothing: float, x: str, lower: str) -> None:
 
 
 def outcome(snap: JobSnapshot) -> None:
-    """One sentence on how the run ended, and where to go next."""
+    """How the run ended, said plainly: green only for a DQN ahead of every baseline with the intervals apart."""
     if snap.error:
-        st.error(f"**{snap.state.title()}**: {snap.error}. The charts below keep what was recorded.",
+        st.error(f"**{STATES[snap.state].label}**: {snap.error}. The charts below keep what was recorded.",
                  icon=":material/error:")
         return
     s = snap.summary
-    if snap.state in ("finished", "stopped") and "dqn_return" in s and "best_baseline" in s:
-        lo, hi = s["dqn_return_ci"]
-        lift = s["dqn_return"] / s["best_baseline_return"] - 1
-        st.success(
-            f"{snap.state.title()} after {snap.step:,} steps in {duration(snap.elapsed_s)} "
-            f"({s.get('sps', 0):,.0f} steps/s on average): the DQN earns "
-            f"**{s['dqn_return']:.3g}** per session (95% CI {lo:.3g}–{hi:.3g}), **{lift:+.0%}** against the best "
-            f"baseline ({policies.label(s['best_baseline']).lower()}, {s['best_baseline_return']:.3g}).",
-            icon=":material/check_circle:",
-        )
-        cols = st.columns(2)
-        cols[0].page_link("pages/inspect.py", label="Inspect a user's session", icon=":material/person_search:")
-        cols[1].page_link("pages/compare.py", label="Compare with the baselines", icon=":material/leaderboard:")
+    if snap.state not in ("finished", "stopped") or not s:
+        return
+    took = f"{STATES[snap.state].label} after {snap.step:,} steps in {duration(snap.elapsed_s)}"
+    if not s.get("updates"):
+        st.warning(f"{took}, but the DQN **never learned**: no gradient update happened (learning starts after "
+                   f"{snap.train.learning_starts:,} steps). Its result is an untrained network's; train longer or "
+                   "lower *Learning starts*.", icon=":material/warning:")
+        return
+    if "dqn_return" not in s or "best_baseline" not in s:
+        return
+    lo, hi = s["dqn_return_ci"]
+    best = s["best_baseline"]
+    best_row = final_results(snap.evals).set_index("policy").reindex([best]).iloc[0]
+    lift = s["dqn_return"] / s["best_baseline_return"] - 1
+    result = (f"the DQN earns **{s['dqn_return']:.3g}** per session (95% CI {lo:.3g}–{hi:.3g}, over evaluation "
+              f"sessions), **{percent(lift, signed=True)}** against the best baseline "
+              f"({policies.label(best).lower()}, {s['best_baseline_return']:.3g})")
+    ceiling = s.get("patient-oracle_return")
+    if ceiling:
+        result += f"; that is {percent(s['dqn_return'] / ceiling)} of the ceiling ({ceiling:.3g})"
+    kept = s.get("kept")
+    if isinstance(kept, dict) and kept.get("rule"):
+        result += f". Model kept: the **{kept['rule']}** checkpoint (step {kept.get('step', 0):,})"
+    speed = f" ({s.get('sps', 0):,.0f} steps/s on average)"
+    if lo > best_row.get("return_hi", float("inf")):
+        st.success(f"{took}{speed}: {result}.", icon=":material/check_circle:")
+    elif lift > 0:
+        st.info(f"{took}{speed}: {result}. Ahead, but the intervals overlap: not yet a clear win.",
+                icon=":material/info:")
+    else:
+        st.warning(f"{took}{speed}: {result}. **The DQN trails the best baseline.** Look at *Q-values vs "
+                   "return* (does it over- or under-estimate?), *TD loss* (does it settle?) and the reward scale "
+                   "(Learning tab).", icon=":material/trending_down:")
+    cols = st.columns(2)
+    cols[0].page_link("pages/inspect.py", label="Inspect a user's session", icon=":material/person_search:")
+    cols[1].page_link("pages/compare.py", label="Compare with the baselines", icon=":material/leaderboard:")
 
 
 def chart_controls() -> tuple[float, str, str]:
     """Smoothing, x-axis and the lower panel; inside the chart's fragment, so a change redraws the chart alone."""
+    view_from_url("train:smoothing", "smoothing", 0.6, lambda v: min(max(float(v), 0.0), 0.99))
+    view_from_url("train:x", "x", "step", lambda v: v if v in plots.X_AXES else "step")
+    view_from_url("train:lower", "panel", next(iter(LOWER_PANELS)),
+                  lambda v: v if v in LOWER_PANELS else next(iter(LOWER_PANELS)))
     left, middle, right = st.columns([3, 4, 3], vertical_alignment="bottom")
-    smoothing = left.slider("Smoothing", 0.0, 0.99, 0.6, 0.01, key="train:smoothing", persist_state="session",
+    smoothing = left.slider("Smoothing", 0.0, 0.99, step=0.01, key="train:smoothing", on_change=view_to_url,
+                            args=("train:smoothing", "smoothing"),
                             help="Exponential moving average, as in TensorBoard (0 = raw).")
-    x = middle.segmented_control("X-axis", list(plots.X_AXES), format_func=plots.X_AXES.get, default="step",
-                                 key="train:x", persist_state="session", required=True)
-    lower = right.selectbox("Lower panel", list(LOWER_PANELS), key="train:lower", persist_state="session",
-                            help="The diagnostic drawn under the return curve.")
+    x = middle.segmented_control("X-axis", list(plots.X_AXES), format_func=plots.X_AXES.get, key="train:x",
+                                 required=True, on_change=view_to_url, args=("train:x", "x"))
+    lower = right.selectbox("Lower panel", list(LOWER_PANELS), key="train:lower", on_change=view_to_url,
+                            args=("train:lower", "panel"), help="The diagnostic drawn under the return curve.")
     return smoothing, x or "step", lower
 
 

@@ -23,11 +23,16 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory) -> Iterator[str]:
+def app_home(tmp_path_factory) -> Path:
+    """The browser tests' studio's ``DQN_SIM_HOME`` (a test may train into it with the CLI)."""
+    return tmp_path_factory.mktemp("dqn_sim_home")
+
+
+@pytest.fixture(scope="session")
+def app_url(app_home: Path) -> Iterator[str]:
     """``streamlit run app.py`` headless on a free port, healthy before the first test uses it."""
-    home = tmp_path_factory.mktemp("dqn_sim_home")
     ARTIFACTS.mkdir(exist_ok=True)
-    with serve_app(home, ARTIFACTS / "server.log") as url:
+    with serve_app(app_home, ARTIFACTS / "server.log") as url:
         yield url
 
 

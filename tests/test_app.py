@@ -16,7 +16,8 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dqn_sim import policies
-from dqn_sim.presets import get_preset
+from dqn_sim.config import TrainConfig
+from dqn_sim.presets import get_preset, preset_agent
 from dqn_sim.train.trainer import Trainer
 from dqn_sim.vocab import ACTIVE_STATES
 from ui.state import registry
@@ -76,6 +77,12 @@ def live_chart_traces(at: AppTest) -> list[list[str]]:
 
 def texts(elements) -> list[str]:
     return [e.value for e in elements]
+
+
+def outcome(at: AppTest) -> str:
+    """The Train page's sentence on how a run ended: green, blue or amber depending on how the DQN did."""
+    [sentence] = [e.value for e in (*at.success, *at.info, *at.warning) if "after" in e.value and "steps" in e.value]
+    return sentence
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -167,7 +174,7 @@ def test_start_pause_resume_stop() -> None:
     assert job.join(TIMEOUT)  # a stop during the baselines' evaluation waits for it: poll like the page does
     at.run()
     assert job.snapshot().state == "stopped"
-    assert "Stopped" in at.success[0].value
+    assert outcome(at).startswith("Stopped")
     [names] = live_chart_traces(at)
     assert "Random" in names
 
@@ -177,7 +184,7 @@ def test_finished_run_reaches_inspect_and_compare() -> None:
     job = registry().get(start(at, QUICK))
     assert job.join(TIMEOUT)
     at.run()  # a poll: the page notices the end
-    assert "Finished" in at.success[0].value
+    assert outcome(at).startswith("Finished")
     at.switch_page("pages/compare.py").run()
     assert not at.exception
     table = at.dataframe[0].value
@@ -248,3 +255,50 @@ def test_inspect_replays_slates_and_masks(preset: str, slate: int) -> None:
     steps = [m.value for m in at.markdown if m.value.startswith("Recommended **")]
     assert len(steps) == 2  # policy A and policy B at the chosen step
     assert all(s.split(";")[0].count("#") == slate for s in steps)
+
+
+def test_choosing_a_preset_loads_its_agent_settings_into_the_train_form() -> None:
+    at = open_page()
+    at.selectbox(key="scenario:preset").select("recsim-ie").run()
+    at.switch_page("pages/train.py").run()
+    assert not at.exception
+    assert at.number_input(key="agent.lr").value == pytest.approx(preset_agent("recsim-ie").lr) == 0.0002
+    assert at.number_input(key="agent.reward_scale").value == pytest.approx(0.25)
+
+
+def stored_run(home: Path) -> str:
+    """A finished run trained outside the studio (as by the CLI), in the store the studio opens."""
+    from dqn_sim.store import RunStore
+    from dqn_sim.train.job import TrainingJob
+    from dqn_sim.train.recording import StoreObserver
+
+    scenario = get_preset("news")
+    agent = preset_agent("news").with_overrides({"hidden_sizes": [32]})
+    train = TrainConfig().with_overrides({k.removeprefix("train."): v for k, v in QUICK.items()})
+    with RunStore(home) as runs:
+        job = TrainingJob(scenario, agent, train, name="cli run", observer=StoreObserver(runs, source="cli")).start()
+        assert job.join(TIMEOUT) and job.state == "finished"
+        runs.rename(job.id, "renamed elsewhere")
+    return job.id
+
+
+def test_a_stored_run_opens_by_url_after_a_restart_with_its_scenario_model_and_results(isolated_home: Path) -> None:
+    """The store is the truth: a run this server never trained shows on Train, Inspect and Compare."""
+    run_id = stored_run(isolated_home)
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params["run"] = run_id  # a link to the run, opened on a fresh server
+    at.run()
+    assert not at.exception and at.session_state["run_id"] == run_id
+    assert at.session_state["scenario"].name == "news"  # the run's scenario, not the default
+    assert "renamed elsewhere" in texts(at.sidebar.text)
+    at.switch_page("pages/train.py").run()
+    assert not at.exception and outcome(at).startswith("Finished")
+    assert "renamed elsewhere" in texts(at.text) and not [b for b in at.button if b.label in ("Pause", "Stop")]
+    [names] = live_chart_traces(at)
+    assert "DQN held-out" in names
+    at.switch_page("pages/inspect.py").run()
+    assert not at.exception and at.selectbox(key="inspect:run").value == run_id
+    assert at.selectbox(key="inspect:a").value == "dqn"
+    at.switch_page("pages/compare.py").run()
+    assert not at.exception and at.selectbox(key="compare:run").value == run_id
+    assert "DQN" in list(at.dataframe[0].value["policy"])

@@ -8,18 +8,22 @@ meets, not the half-second target itself.
 from __future__ import annotations
 
 import json
+import os
 import statistics
+import subprocess
+import sys
 import time
 
 import pytest
 
 from tests.conftest import ARTIFACTS
-from tests.streamlit_server import goto_page, progress_steps, start_training, wait_idle
+from tests.streamlit_server import ROOT, goto_page, progress_steps, start_training, wait_idle
 
 pytestmark = pytest.mark.browser
 
 PAGES = ["Scenario", "Train", "Inspect", "Compare", "Runs"]
-LONG_RUN = {"Total steps": 5_000_000, "Eval every": 5_000, "Eval episodes": 50}  # stopped by the test
+# stopped by the test
+LONG_RUN = {"Total steps": 5_000_000, "Evaluate every (user-steps)": 5_000, "Evaluation sessions": 50}
 TRAINING_CURVE = "DQN training (ε-greedy)"
 CLICK_BOUND_S = 5.0  # generous: the target is 0.5 s, the measured numbers are reported
 
@@ -156,7 +160,7 @@ def test_live_training_stays_responsive(page, app_url: str, browser) -> None:
     other = browser.new_context().new_page()
     other.goto(app_url)
     wait_idle(other)
-    assert other.get_by_text("No training job in this session yet").count() == 1
+    assert other.get_by_text("No run selected yet").count() == 1
     other.context.close()
 
     # a reload reattaches to the job (its id is in the URL), and training went on meanwhile
@@ -185,3 +189,31 @@ def test_live_training_stays_responsive(page, app_url: str, browser) -> None:
     main.get_by_text("Across stored runs").wait_for()
     assert_no_exception(page)
     page.screenshot(path=ARTIFACTS / "compare_after_training.png", full_page=True)
+
+
+def test_a_cli_run_opens_in_inspect_and_compare(page, app_url: str, app_home, tmp_path) -> None:
+    """The store is the truth for runs: a run trained with the CLI is there in the studio, model and all."""
+    env = {**os.environ, "DQN_SIM_HOME": str(app_home), "PYTHONPATH": str(ROOT)}
+    small = ["--set", "audience.n_users=500", "--set", "train.n_envs=16", "--set", "train.eval_episodes=30",
+             "--set", "train.eval_every=2000", "--set", "train.learning_starts=200", "--set", "agent.hidden_sizes=[32]"]
+    out = subprocess.run([sys.executable, "-m", "dqn_sim", "train", "--preset", "news", "--steps", "3000", *small,
+                          "--name", "trained on the command line", "--out", str(tmp_path / "run"), "--json"],
+                         capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    run_id = json.loads(out.stdout)["run_id"]
+
+    page.goto(f"{app_url}/?run={run_id}")
+    wait_idle(page)
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.get_by_text("trained on the command line").wait_for()
+    goto_page(page, "Inspect")
+    main = page.get_by_test_id("stMain")
+    main.get_by_text("DQN (trained)").first.wait_for()
+    assert main.get_by_text("trained on the command line").count() >= 1
+    assert_no_exception(page)
+    page.screenshot(path=ARTIFACTS / "inspect_cli_run.png")
+    goto_page(page, "Compare")
+    main.get_by_text("One run: final results").wait_for()
+    assert main.get_by_text("trained on the command line").count() >= 1
+    assert_no_exception(page)
+    page.screenshot(path=ARTIFACTS / "compare_cli_run.png", full_page=True)

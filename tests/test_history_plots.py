@@ -141,3 +141,11 @@ def test_parallel_coordinates_ticks_few_values_at_themselves_and_many_at_decades
     n_step, lr, _ = fig.data[0].dimensions
     assert list(n_step.tickvals) == [3, 5] and n_step.ticktext == ("3", "5")
     assert list(lr.tickvals) == [-5, -4, -3, -2, -1] and lr.ticktext == ("1e-05", "0.0001", "0.001", "0.01", "0.1")
+
+
+def test_a_young_run_without_a_dqn_evaluation_and_no_baseline_chosen_gives_empty_tables_not_an_error() -> None:
+    """Regression: Compare crashed for every user (KeyError 'return_mean') while any chosen run was young."""
+    young = make_evals()
+    final = hp.final_table({"young run": young[young.policy != "dqn"]}, [])
+    table = hp.hyperparameter_table(pd.DataFrame({"lr": [1e-3]}, index=["young run"]), final)
+    assert final.empty and table.empty and "dqn_return" in table

@@ -10,6 +10,7 @@ import pytest
 from dqn_sim import plots, policies
 from dqn_sim.presets import get_preset
 from dqn_sim.sim.env import build_world
+from dqn_sim.vocab import TRAINING, Metric
 
 BASELINES = ("random", "popularity", "greedy", "oracle")
 
@@ -112,7 +113,7 @@ def test_q_vs_return_and_metric_charts() -> None:
     m = make_metrics(30)
     fig = valid(plots.q_vs_return(m, smoothing=0.0))
     assert list(named(fig, "Q estimate (max over slate)").y) == list(m["q_mean"])
-    loss = valid(plots.metric_chart(m, "loss", title="TD loss", y_title="loss", log_y=True))
+    loss = valid(plots.metric_chart(m, "loss"))
     assert loss.layout.yaxis.type == "log" and len(loss.data[0].x) == 27
 
 
@@ -168,9 +169,8 @@ def test_compare_charts() -> None:
 def test_stack_puts_two_charts_in_one_figure_with_their_own_axes_and_titles() -> None:
     m, e = make_metrics(30), make_evals()
     top_panel = plots.learning_curve_panel(m, e)
-    bottom_panel = plots.metric_panel(m, "loss", title="TD loss", y_title="Loss", log_y=True)
-    top, bottom = plots.learning_curve(m, e), plots.metric_chart(m, "loss", title="TD loss", y_title="Loss",
-                                                                 log_y=True)
+    bottom_panel = plots.metric_panel(m, "loss")
+    top, bottom = plots.learning_curve(m, e), plots.metric_chart(m, "loss")
     fig = valid(plots.stack(top_panel, bottom_panel))
     assert len(fig.data) == len(top.data) + len(bottom.data)
     assert {t.yaxis for t in fig.data[len(top.data):]} == {"y2"}
@@ -184,3 +184,29 @@ def test_stack_puts_two_charts_in_one_figure_with_their_own_axes_and_titles() ->
     # a zoom of the lower panel is kept per diagnostic: another diagnostic starts unzoomed
     assert fig.layout.yaxis2.uirevision != ctr.layout.yaxis2.uirevision
     assert fig.layout.uirevision == ctr.layout.uirevision
+
+
+def test_a_metric_declared_in_the_schema_reaches_a_figure_with_its_label_unit_and_format(monkeypatch) -> None:
+    new = Metric("slate_novelty", "Slate novelty", "Mean -log2 popularity of the recommended items", unit="bits",
+                 fmt=".2f", log_y=True)
+    monkeypatch.setattr(TRAINING, "columns", (*TRAINING.columns, new))
+    m = make_metrics(20).assign(slate_novelty=np.linspace(1, 3, 20))
+    fig = valid(plots.metric_chart(m, "slate_novelty"))
+    assert fig.layout.title.text == "Slate novelty" and fig.layout.yaxis.title.text == "Slate novelty (bits)"
+    assert fig.layout.yaxis.type == "log" and "%{y:.2f}" in fig.data[-1].hovertemplate
+
+
+def test_drift_shows_the_change_since_the_start_on_a_scale_of_this_sessions_change() -> None:
+    interest_TK = np.array([[0.5, -0.2], [0.51, -0.2], [0.53, -0.21]])
+    trace = valid(plots.interest_drift_chart(interest_TK, title="drift")).data[0]
+    assert np.allclose(np.asarray(trace.z), [[0, 0.01, 0.03], [0, 0, -0.01]])
+    assert trace.zmax == pytest.approx(0.03) and trace.zmin == pytest.approx(-0.03)  # not -1…1
+
+
+def test_candidate_q_values_get_an_axis_around_them_and_clickbait_is_marked() -> None:
+    q = np.array([40.1, 40.5, 39.8, -np.inf])
+    fig = valid(plots.candidates_chart(q, np.array([0.2, 0.1, 0.3, 0.4]), slate=[1], clicked_item=-1,
+                                       clickbait_I=np.array([False, True, False, False])))
+    lo, hi = fig.layout.xaxis.range
+    assert 39 < lo < 39.8 and 40.5 < hi < 41
+    assert "#1 ⚠ clickbait" in list(fig.data[0].y)

@@ -88,7 +88,8 @@ def test_lists_every_run_with_its_results(store: RunStore) -> None:
     assert list(table.loc["video · baseline", "status"]) == ["finished"]
     finished = table.loc[list(SEEDED)]
     assert finished["dqn_return"].notna().all() and finished["best_baseline"].notna().all()
-    assert finished["lift"].tolist() == (finished["dqn_return"] / finished["best_baseline_return"] - 1).tolist()
+    # the lift is shown in percent points (one format for every percentage)
+    assert finished["lift"].tolist() == (100 * (finished["dqn_return"] / finished["best_baseline_return"] - 1)).tolist()
     pick(at, ids(store)["video · baseline"])
     assert [m.label for m in at.metric][:1] == ["DQN return"] and at.metric[0].value != "—"
     assert len(at.get("plotly_chart")) == 1  # its learning curve against the baselines
@@ -227,7 +228,8 @@ def test_stored_runs_comparison_draws_every_view(store: RunStore) -> None:
     assert len(at.get("plotly_chart")) == 4  # curves, final results, one setting, segments
     final = at.dataframe[0].value
     assert set(SEEDED) <= set(final["series"]) and final["return_ci"].str.contains("–").all()
-    assert set(at.selectbox(key="history:param").options) >= {"Learning rate", "Discount γ", "Seed"}
+    params = set(at.selectbox(key="history:param").options)
+    assert params >= {"Learning rate", "Discount γ (weight of the future)", "Seed"}
     at.segmented_control(key="history:view").set_value("parcoords").run()
     assert not at.exception and len(at.get("plotly_chart")) == 4
     at.multiselect(key="history:runs").set_value(list(ids(store).values())).run()  # one never evaluated

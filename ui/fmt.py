@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dqn_sim.progress import format_duration as duration
 
-__all__ = ["compact", "duration"]
+__all__ = ["compact", "delta_color", "duration", "percent"]
 
 
 def compact(n: float) -> str:
@@ -13,3 +13,19 @@ def compact(n: float) -> str:
         if abs(n) >= size:
             return f"{n / size:.3g}{suffix}"
     return f"{n:,.0f}" if float(n).is_integer() else f"{n:.3g}"
+
+
+def percent(x: float | None, *, signed: bool = False) -> str:
+    """One way to write a share or a lift everywhere: ``29.5%``, ``+29.5%``, ``−28.4%``; "—" when unknown."""
+    if x is None or x != x:
+        return "—"
+    text = f"{x:+.1%}" if signed else f"{x:.1%}"
+    return text.replace("-", "−")
+
+
+def delta_color(lift: float) -> str:
+    """A metric card's arrow colour: none for a change that rounds to nothing (no green arrow for +0.0%)."""
+    return "off" if abs(lift) < 0.0005 else "normal"
+
+
+PERCENT_COLUMN = "%+.1f%%"  # NumberColumn format of a lift given in percent points (values x 100)

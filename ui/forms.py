@@ -21,7 +21,23 @@ Field = dataclasses.Field
 _PATH = re.compile(r"^(?:unknown field )?([A-Za-z_][\w.]*)")
 _FIRST_WORDS = {"n": "number of", "eps": "ε", "per": "PER"}  # prefixes: n_items, eps_start, per_alpha
 _WORDS = {"lr": "learning rate", "dqn": "DQN"}
-_NAMES = {"n_step": "N-step return", "gamma": "Discount γ", "tau": "Soft update τ", "mlp": "MLP"}
+_NAMES = {  # the term a practitioner knows, with what it means to a product person
+    "n_step": "N-step return (steps summed before bootstrapping)", "gamma": "Discount γ (weight of the future)",
+    "tau": "Soft update τ (target network's step)", "mlp": "MLP",
+    "n_envs": "Parallel users (n_envs)", "per_alpha": "Replay priority α (PER alpha: 0 = uniform replay)",
+    "per_eps": "Priority floor (PER eps)", "log_every": "Log every (user-steps between chart points)",
+    "eval_every": "Evaluate every (user-steps)", "eval_episodes": "Evaluation sessions",
+    "learning_starts": "Learning starts after (user-steps)", "train_every": "Train every (batch steps)",
+    "updates_per_train": "Updates per training step", "buffer_size": "Replay memory (transitions)",
+    "batch_size": "Batch size (transitions per update)", "max_grad_norm": "Gradient clip (max norm)",
+    "double_dqn": "Double DQN (less over-estimation)", "dueling": "Dueling heads (value + advantage)",
+    "prioritized": "Prioritized replay (PER)", "reward_scale": "Reward scale (rewards × this while learning)",
+    "target_update": "Target network update", "target_update_interval": "Target update every (updates)",
+    "hidden_sizes": "Hidden layers (units each)", "embedding_dim": "Item embedding size",
+    "eps_decay_rate": "ε decay rate (exponential schedule only)",
+    "eps_decay_period": "ε decay period (exponential schedule only)",
+    "eps_decay_fraction": "ε decay fraction (linear schedule only)",
+}
 
 
 def key(scope: str, path: str) -> str:

@@ -18,10 +18,12 @@ import streamlit as st
 from dqn_sim import history_plots, plots, policies
 from dqn_sim.assembly import RunConfig
 from dqn_sim.config import AgentConfig, TrainConfig, leaf_fields
+from dqn_sim.report import build_report
+from dqn_sim.runs import stored_snapshot
 from dqn_sim.train.job import TrainingJob
 from dqn_sim.vocab import LIVE_STATES, STATES, STORED_STATES
 from ui import forms
-from ui.fmt import duration
+from ui.fmt import PERCENT_COLUMN, duration, percent
 from ui.state import registry, select_run, store, use_config
 
 STATUS_LOOK = {s: (STATES[s].label, STATES[s].color) for s in STORED_STATES}  # (label, colour) of a stored status
@@ -41,7 +43,7 @@ RUN_COLUMNS: dict[str, Any] = {  # the runs table, in this order: what it is, ho
     "preset": st.column_config.TextColumn("Scenario"),
     "dqn_return": st.column_config.NumberColumn("DQN return", format="%.3g",
                                                 help="Final mean return per session on held-out users"),
-    "lift": st.column_config.NumberColumn("Lift", format="percent",
+    "lift": st.column_config.NumberColumn("Lift", format=PERCENT_COLUMN,
                                           help="DQN return relative to the best baseline's"),
     "best_baseline": st.column_config.TextColumn("Best baseline"),
     "best_baseline_return": st.column_config.NumberColumn("Baseline return", format="%.3g"),
@@ -59,7 +61,7 @@ RESULT_COLUMNS: dict[str, Any] = {  # final results with their intervals
     "return_ci": st.column_config.TextColumn("Return 95% CI"),
     "ctr": st.column_config.NumberColumn("CTR", format="percent", help="Clicks per recommendation step"),
     "ctr_ci": st.column_config.TextColumn("CTR 95% CI"),
-    "vs_best_baseline": st.column_config.NumberColumn("vs best baseline", format="percent",
+    "vs_best_baseline": st.column_config.TextColumn("vs best baseline",
                                                       help="The DQN against the best baseline of its own run"),
     "step": st.column_config.NumberColumn("At step", format="compact", help="When it was evaluated"),
 }
@@ -80,7 +82,7 @@ def runs_table(runs: pd.DataFrame) -> pd.DataFrame:
     return table.assign(
         created=pd.to_datetime(table["created"], unit="s", utc=True),
         best_baseline=table["best_baseline"].map(policies.label, na_action="ignore"),
-        lift=table["dqn_return"] / table["best_baseline_return"] - 1,
+        lift=100 * (table["dqn_return"] / table["best_baseline_return"] - 1),
     )
 
 
@@ -101,10 +103,13 @@ def filter_runs(table: pd.DataFrame, text: str = "", statuses: list[str] | None 
 
 def with_intervals(table: pd.DataFrame) -> pd.DataFrame:
     """Evaluation rows with their 95% intervals as text, the way a results table shows them."""
-    return table.assign(
+    out = table.assign(
         return_ci=[f"{lo:.3g} – {hi:.3g}" for lo, hi in zip(table["return_lo"], table["return_hi"], strict=True)],
-        ctr_ci=[f"{lo:.1%} – {hi:.1%}" for lo, hi in zip(table["ctr_lo"], table["ctr_hi"], strict=True)],
+        ctr_ci=[f"{percent(lo)} – {percent(hi)}" for lo, hi in zip(table["ctr_lo"], table["ctr_hi"], strict=True)],
     )
+    if "vs_best_baseline" in out:
+        out["vs_best_baseline"] = out["vs_best_baseline"].map(lambda x: percent(x, signed=True))
+    return out
 
 
 def csv_download(frame: pd.DataFrame, file_name: str, key: str) -> None:
@@ -132,6 +137,11 @@ def export_bytes(run_id: str) -> bytes:
     """The run as an export zip (configs, metric CSVs, summary, model), for a download button."""
     with tempfile.TemporaryDirectory() as folder:
         return store().export_zip(run_id, Path(folder) / "run.zip").read_bytes()
+
+
+def report_bytes(run_id: str) -> bytes:
+    """The run's one-page HTML report (``python -m dqn_sim report``), for a download button."""
+    return build_report(stored_snapshot(store(), run_id)).encode("utf-8")
 
 
 def import_run(file_name: str, data: bytes) -> str:

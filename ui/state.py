@@ -9,6 +9,8 @@ the same run, live while it trains and from the store afterwards.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import streamlit as st
 
 from dqn_sim.assembly import RunConfig, from_preset
@@ -128,3 +130,19 @@ def start_job(scenario: ScenarioConfig, agent: AgentConfig, train: TrainConfig) 
     job = registry().start(scenario, agent, train)
     select_run(job.id)
     return job
+
+
+def view_from_url(key: str, param: str, default: object, parse: Callable[[str], object]) -> None:
+    """Give a view widget (x-axis, smoothing…) its value before it is drawn: the URL's, which outlives a reload,
+    else the default. Call before the widget, which then takes no default of its own."""
+    if key in st.session_state:
+        return
+    try:
+        st.session_state[key] = parse(st.query_params[param]) if param in st.query_params else default
+    except ValueError:
+        st.session_state[key] = default
+
+
+def view_to_url(key: str, param: str) -> None:
+    """Keep a view setting in the URL (an ``on_change`` callback), so a reload or a shared link shows the same."""
+    st.query_params[param] = str(st.session_state[key])
