@@ -20,6 +20,9 @@ from ui.page import header
 from ui.state import (
     agent_config,
     current_scenario,
+    display_name,
+    owners,
+    owns,
     registry,
     selected_job,
     selected_run_id,
@@ -205,9 +208,11 @@ def run_status(run_id: str, polling: bool) -> None:
     with head, st.container(horizontal=True, vertical_alignment="center"):
         st.text(snap.name)  # shown as text: a name is never read as Markdown
         state_badge(snap.state)
-    if job is not None:
+    if job is not None and owns(run_id):
         with buttons:
             controls(job, snap)
+    elif snap.active:
+        buttons.caption(f"Started by {display_name(owners().get(run_id))}: you can watch it, not steer it.")
     progress_bar(snap)
     outcome(snap)
     headline(snap)

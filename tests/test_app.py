@@ -302,3 +302,17 @@ def test_a_stored_run_opens_by_url_after_a_restart_with_its_scenario_model_and_r
     at.switch_page("pages/compare.py").run()
     assert not at.exception and at.selectbox(key="compare:run").value == run_id
     assert "DQN" in list(at.dataframe[0].value["policy"])
+
+
+def test_only_who_started_a_run_may_steer_it() -> None:
+    owner = open_page("pages/train.py")
+    run_id = start(owner, ENDLESS)
+    assert {"Pause", "Stop"} <= {b.label for b in owner.button}
+    visitor = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    visitor.query_params["run"] = run_id  # someone else opens the run's link
+    visitor.run()
+    visitor.switch_page("pages/train.py").run()
+    assert not visitor.exception
+    assert not {"Pause", "Resume", "Stop"} & {b.label for b in visitor.button}
+    assert any("you can watch it, not steer it" in c for c in texts(visitor.caption))
+    assert registry().get(run_id).status().active  # nothing the visitor did stopped it

@@ -24,7 +24,7 @@ from dqn_sim.train.job import TrainingJob
 from dqn_sim.vocab import LIVE_STATES, STATES, STORED_STATES
 from ui import forms
 from ui.fmt import PERCENT_COLUMN, duration, percent
-from ui.state import registry, select_run, store, use_config
+from ui.state import start_job, store, use_config
 
 STATUS_LOOK = {s: (STATES[s].label, STATES[s].color) for s in STORED_STATES}  # (label, colour) of a stored status
 SOURCES = {"app": "trained in the studio", "cli": "trained with the CLI", "import": "imported"}
@@ -175,10 +175,8 @@ def resume(run: dict[str, Any]) -> TrainingJob:
     """Train on from the run's checkpoint with its settings, as a new run this session selects
     (``RegistryFull`` when busy)."""
     load_settings(run)
-    job = registry().start(run["scenario"], run["agent"], run["train"], name=f"{run['name']} · resumed",
-                           init_from=store().checkpoint_path(run["id"]))
-    select_run(job.id)
-    return job
+    return start_job(run["scenario"], run["agent"], run["train"], name=f"{run['name']} · resumed",
+                     init_from=store().checkpoint_path(run["id"]))
 
 
 # --------------------------------------------------------------------------------------------- comparison

@@ -9,7 +9,10 @@ the same run, live while it trains and from the store afterwards.
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from collections.abc import Callable
+from pathlib import Path
 
 import streamlit as st
 
@@ -125,9 +128,45 @@ def selected_snapshot() -> JobSnapshot | None:
     return snapshot(run_id) if run_id else None
 
 
-def start_job(scenario: ScenarioConfig, agent: AgentConfig, train: TrainConfig) -> TrainingJob:
-    """Start training in the background and select its run (``RegistryFull`` when busy)."""
-    job = registry().start(scenario, agent, train)
+@st.cache_resource
+def owners() -> dict[str, str]:
+    """Run id -> who started it in this server (see ``who``): only they may pause, resume or stop it."""
+    return {}
+
+
+def who() -> str:
+    """This person, as the studio can tell: the signed-in user where Streamlit's authentication (``st.login``) is
+    configured, else this browser (Streamlit's XSRF cookie, which survives reloads), else this session."""
+    try:
+        if st.user.is_logged_in:
+            return f"user:{st.user.get('email') or st.user.get('sub')}"
+    except (AttributeError, KeyError, RuntimeError):  # authentication is not configured
+        pass
+    cookie = st.context.cookies.get("_streamlit_xsrf")
+    if isinstance(cookie, str) and cookie:
+        return "browser:" + hashlib.sha256(cookie.encode()).hexdigest()[:16]
+    return "session:" + st.session_state.setdefault("session_token", secrets.token_hex(8))
+
+
+def display_name(owner: str | None) -> str:
+    """An owner as people read it: the user's e-mail, or which kind of visitor it was."""
+    if owner is None:
+        return "the command line or another server"
+    kind, _, ident = owner.partition(":")
+    return ident if kind == "user" else f"another studio visitor ({ident[:4]})"
+
+
+def owns(run_id: str) -> bool:
+    """Whether this person started the run here (and may control it); everyone else sees it read-only."""
+    return owners().get(run_id) == who()
+
+
+def start_job(scenario: ScenarioConfig, agent: AgentConfig, train: TrainConfig, *, name: str | None = None,
+              init_from: Path | None = None) -> TrainingJob:
+    """Start training in the background as this person's run, and select it (``RegistryFull`` when busy).
+    ``init_from``: a checkpoint to start from (resuming a stored run)."""
+    job = registry().start(scenario, agent, train, name=name, init_from=init_from)
+    owners()[job.id] = who()
     select_run(job.id)
     return job
 
