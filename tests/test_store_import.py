@@ -58,6 +58,8 @@ BAD_FIELDS = {  # case -> (make the zip from a good one, what the refusal says)
                       "summary.json: summary.dqn_return must be a finite number"),
     "zero baseline return": (lambda s, d: edited(s, d, "summary.json", lambda m: m.update(best_baseline_return=0)),
                              "summary.best_baseline_return must be a finite number other than 0"),
+    "null baseline return": (lambda s, d: edited(s, d, "summary.json", lambda m: m.update(best_baseline_return=None)),
+                             "summary.best_baseline_return must be a finite number"),
     "numeric baseline name": (lambda s, d: edited(s, d, "summary.json", lambda m: m.update(best_baseline=5)),
                               "summary.best_baseline must be a name"),
     "reversed interval": (lambda s, d: edited(s, d, "summary.json", lambda m: m.update(dqn_return_ci=[2, 1])),
@@ -207,11 +209,12 @@ def test_a_failed_write_removes_the_partial_run(store: RunStore, good: Path, mon
     before = counts(store)
     calls = []
 
-    def failing_batches(self, table, size):
-        calls.append(table)
-        if len(calls) > 1:
-            raise StoreError("the run store is busy")
-        yield from original(self, table, size)
+    def failing_batches(self):
+        for batch in original(self):
+            calls.append(batch)
+            if len(calls) > 1:
+                raise StoreError("the run store is busy")
+            yield batch
 
     original = transfer.ExportZip.batches
     monkeypatch.setattr(transfer.ExportZip, "batches", failing_batches)
@@ -223,11 +226,12 @@ def test_a_failed_write_removes_the_partial_run(store: RunStore, good: Path, mon
 def test_an_import_in_progress_shows_as_such(store: RunStore, good: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     seen = []
 
-    def peek(self, table, size):
-        for run_id in store.list_runs().query("source == 'import'")["id"]:
-            run = store.get_run(run_id)
-            seen.append((run["status"], run["error"]))
-        yield from original(self, table, size)
+    def peek(self):
+        for batch in original(self):
+            for run_id in store.list_runs().query("source == 'import'")["id"]:
+                run = store.get_run(run_id)
+                seen.append((run["status"], run["error"]))
+            yield batch
 
     original = transfer.ExportZip.batches
     monkeypatch.setattr(transfer.ExportZip, "batches", peek)

@@ -91,7 +91,7 @@ class FakeAgent:
 def test_rows_wait_while_the_store_is_busy_and_are_saved_after(store: RunStore) -> None:
     job, observer = FakeJob(), StoreObserver(store)
     assert observer.started(job) == job.id and store.get_run(job.id)["name"] == "fake"
-    locker = hold_write_lock(store.db_path, 1.0)
+    locker = hold_write_lock(store.db_path, 2.0)
     observer.rows([{"step": i} for i in range(10)], [{"step": 9, "policy": "dqn"}])
     _wait(lambda: observer.behind, timeout=10)
     assert observer.pending_rows == 11 and "is busy" in observer.error
@@ -106,14 +106,15 @@ def test_rows_wait_while_the_store_is_busy_and_are_saved_after(store: RunStore) 
 
 
 def test_a_run_started_while_the_store_is_busy_is_created_later(store: RunStore) -> None:
-    job, observer = FakeJob(), StoreObserver(store)
-    locker = hold_write_lock(store.db_path, 0.5)
+    job, observer = FakeJob(), StoreObserver(store, notes="sweep x · trial 3")
+    locker = hold_write_lock(store.db_path, 2.0)
     assert observer.started(job) == job.id and observer.behind
     observer.rows([{"step": 1}], [])
     locker.wait()
     job.snap.state = "stopped"
     observer.ended(job, None)
-    assert store.get_run(job.id)["status"] == "stopped" and len(store.metrics(job.id)) == 1
+    run = store.get_run(job.id)
+    assert (run["status"], run["notes"]) == ("stopped", "sweep x · trial 3") and len(store.metrics(job.id)) == 1
     assert not observer.behind
 
 
@@ -121,8 +122,8 @@ def test_an_end_that_cannot_be_saved_in_time_is_reported(store: RunStore, monkey
     monkeypatch.setattr(recording, "SAVE_WAIT_S", 0.5)
     job, observer = FakeJob(), StoreObserver(store)
     observer.started(job)
-    observer.rows([{"step": 1}, {"step": 2}], [])
     locker = hold_write_lock(store.db_path, 2.0)
+    observer.rows([{"step": 1}, {"step": 2}], [])
     job.snap.state = "finished"
     with pytest.raises(StoreError, match=r"2 rows and the run's end are not saved \(the run store .* is busy"):
         observer.ended(job, None)

@@ -19,7 +19,7 @@ import pandas as pd
 
 from dqn_sim.config import AgentConfig, ScenarioConfig, TrainConfig
 from dqn_sim.store import database, listing, owner, schema, transfer
-from dqn_sim.store.errors import RunIdTaken, RunNotFound, StoreError, short
+from dqn_sim.store.errors import RunIdTaken, RunNotFound, StoreError, cut, short
 from dqn_sim.store.rows import row_tuples
 from dqn_sim.vocab import LIVE_STATES, STORED_STATES
 
@@ -128,7 +128,7 @@ class RunStore:
 
     def create_run(
         self, *, name: str, scenario: ScenarioConfig, agent: AgentConfig, train: TrainConfig, seed: int,
-        source: str = "app", run_id: str | None = None,
+        source: str = "app", run_id: str | None = None, notes: str | None = None,
     ) -> str:
         """A new run in status 'running', owned by this process; returns its id.
 
@@ -147,9 +147,10 @@ class RunStore:
                 raise RunIdTaken(f"run id {run_id!r} is already taken in {self.db_path}")
             con.execute(
                 "INSERT INTO runs (id, name, created, updated, status, preset, seed, scenario_json, agent_json,"
-                " train_json, source, owner_pid, owner_token) VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)",
+                " train_json, notes, source, owner_pid, owner_token)"
+                " VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (run_id, name, now, now, scenario.name, int(seed), scenario.to_json(), agent.to_json(),
-                 train.to_json(), source, *owner.mine().values()),
+                 train.to_json(), notes, source, *owner.mine().values()),
             )
         return run_id
 
@@ -282,7 +283,7 @@ class RunStore:
                 run[key] = cls.from_json(run[f"{key}_json"])
         except (ValueError, TypeError, RecursionError) as e:
             raise StoreError(f"run {run_id} in {self.db_path} is damaged: its {key} settings do not load "
-                             f"({short(str(e), 200)})") from None
+                             f"({cut(str(e), 200)})") from None
         run["summary"] = listing.summary(run["summary_json"])
         run["problem"] = listing.record(tuple(run[c] for c in listing.COLUMNS))["problem"]
         return run
@@ -342,7 +343,7 @@ class RunStore:
         it shows as 'interrupted' with an error saying the import is in progress (which stays if the process
         dies meanwhile). If writing fails, the partial run is removed.
         """
-        with transfer.ExportZip(Path(path), staging=self._checkpoints) as export:
+        with transfer.ExportZip(Path(path), self._checkpoints, IMPORT_BATCH_ROWS) as export:
             run = export.run
             status = "interrupted" if run.status in LIVE_STATES else run.status  # no process trains it here
             with self._tx() as con:
@@ -356,10 +357,9 @@ class RunStore:
                      None if export.summary is None else _to_json(export.summary), run.notes, IMPORTING),
                 )
             try:
-                for table in schema.tables():
-                    for batch in export.batches(table, IMPORT_BATCH_ROWS):
-                        with self._tx() as con:
-                            con.executemany(self._insert_sql(table), [(run_id, *row) for row in batch])
+                for table, batch in export.batches():
+                    with self._tx() as con:
+                        con.executemany(self._insert_sql(table), [(run_id, *row) for row in batch])
                 if export.model is not None:
                     with self._errors():
                         export.take_model(self.checkpoint_path(run_id))

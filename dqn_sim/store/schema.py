@@ -65,7 +65,28 @@ def _v1_to_v2(con: sqlite3.Connection) -> None:
     """)
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v0_to_v1, _v1_to_v2]
+def _v2_to_v3(con: sqlite3.Connection) -> None:
+    """Run groups (one configuration trained on several seeds): the group, and which run trained each seed.
+
+    A member is linked by its run's id without a foreign key: a group lists its members before their runs are
+    created, and a member run deleted on its own leaves its seed without a run.
+    """
+    _run_script(con, """
+        CREATE TABLE run_groups (
+            id TEXT PRIMARY KEY, name TEXT NOT NULL, created REAL NOT NULL, updated REAL NOT NULL,
+            status TEXT NOT NULL, source TEXT NOT NULL, preset TEXT, scenario_json TEXT NOT NULL,
+            agent_json TEXT NOT NULL, train_json TEXT NOT NULL, summary_json TEXT, error TEXT,
+            owner_pid INTEGER, owner_token TEXT
+        );
+        CREATE TABLE group_members (
+            group_id TEXT NOT NULL REFERENCES run_groups(id) ON DELETE CASCADE, seed INTEGER NOT NULL,
+            run_id TEXT NOT NULL, PRIMARY KEY (group_id, seed)
+        );
+        CREATE INDEX group_members_run ON group_members(run_id);
+    """)
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v0_to_v1, _v1_to_v2, _v2_to_v3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

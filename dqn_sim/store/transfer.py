@@ -2,9 +2,9 @@
 
 Reading checks member names from the central directory, then reads every member in bounded chunks and counts the
 bytes it decompresses (a header's sizes may lie), parses the CSVs as a stream with caps on rows per table and on
-line length, and copies the model to a staging file. ``ExportZip`` checks everything when it opens and can then read
-the rows a second time in batches: an import refuses a bad zip before it writes anything, and then writes in short
-transactions without ever holding the whole run in memory.
+line length, and copies the model to a staging file. ``ExportZip`` checks everything when it opens, spooling the
+checked rows in batches to an unnamed file: an import refuses a bad zip before it writes anything, then writes
+the batches in short transactions, and never holds the whole run in memory.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import marshal
 import os
 import tempfile
 import time
@@ -86,12 +87,12 @@ class _Budget:
     """Decompressed bytes left to read; refuses the zip as soon as a member goes over."""
 
     def __init__(self, total: int) -> None:
-        self.left = total
+        self.total = self.left = total
 
-    def spend(self, n: int, member: str, cap: int) -> None:
+    def spend(self, n: int, member: str) -> None:
         self.left -= n
         if self.left < 0:
-            raise RunImportError(f"too large: {member} takes the archive over {cap} bytes uncompressed")
+            raise RunImportError(f"too large: {member} takes the archive over {self.total} bytes uncompressed")
 
 
 class _Counted(io.RawIOBase):
@@ -111,7 +112,7 @@ class _Counted(io.RawIOBase):
         self._read += n
         if self._read > self._limit:
             raise RunImportError(f"too large: {self._member} holds more than {self._limit} bytes uncompressed")
-        self._budget.spend(n, self._member, MAX_IMPORT_BYTES)
+        self._budget.spend(n, self._member)
         return n
 
     def close(self) -> None:
@@ -120,24 +121,37 @@ class _Counted(io.RawIOBase):
 
 
 class ExportZip:
-    """An export zip opened for import and checked whole; ``batches`` then reads each table's rows again.
+    """An export zip opened for import and checked whole; ``batches`` then hands out its rows.
 
-    Use as a context manager: it keeps the archive open between the two reads (a file replaced meanwhile does not
-    change what is read) and removes the staged model if nobody took it.
+    ``staging`` is a folder on the store's disk for the model's copy and the spooled rows; use as a context manager,
+    which removes both if nobody took them.
     """
 
-    def __init__(self, path: Path, staging: Path) -> None:
+    def __init__(self, path: Path, staging: Path, batch_rows: int) -> None:
         self.path = path
         try:
             self._zf = zipfile.ZipFile(path)
         except _UNREADABLE as e:
-            raise RunImportError(f"{path.name} is not a readable zip file: {e}") from None
+            raise self._unreadable(e) from None
         except OSError as e:
             raise RunImportError(f"cannot read {path}: {e.strerror or e}") from None
-        self.model: Path | None = None
+        self.model: Path | None = None  # the staged copy of model.pt, until it is taken
+        self._spool: IO[bytes] | None = None
         try:
             self._names = _check_members(self._zf.infolist())
-            self._check(staging)
+            budget = _Budget(MAX_IMPORT_BYTES)
+            self.run, self.summary = self._settings(budget)
+            try:
+                staging.mkdir(parents=True, exist_ok=True)
+                self._spool = tempfile.TemporaryFile(dir=staging)  # noqa: SIM115 (closed by close())
+            except OSError as e:
+                raise StoreError(f"cannot stage the import in {staging}: {e.strerror or e}") from None
+            if "model.pt" in self._names:
+                self.model = self._stage_model(staging, budget)
+            for table in schema.tables():
+                rows = self._rows(table, budget)
+                while batch := list(islice(rows, batch_rows)):
+                    marshal.dump((table, batch), self._spool)
         except BaseException:
             self.close()
             raise
@@ -150,6 +164,8 @@ class ExportZip:
 
     def close(self) -> None:
         self._zf.close()
+        if self._spool is not None:
+            self._spool.close()
         if self.model is not None:
             self.model.unlink(missing_ok=True)
 
@@ -159,16 +175,19 @@ class ExportZip:
             os.replace(self.model, dest)
             self.model = None
 
-    def batches(self, table: str, size: int) -> Iterator[list[tuple]]:
-        """The table's rows as insert tuples, ``size`` at a time, checked again as they are read."""
-        rows = self._rows(table, _Budget(MAX_IMPORT_BYTES))
-        while batch := list(islice(rows, size)):
-            yield batch
+    def batches(self) -> Iterator[tuple[str, list[tuple]]]:
+        """Each table's checked rows as insert tuples, ``batch_rows`` at a time: (table, rows)."""
+        self._spool.seek(0)
+        while True:
+            try:
+                yield marshal.load(self._spool)
+            except EOFError:
+                return
 
-    # ------------------------------------------------------------------------------------- the first read
+    # ------------------------------------------------------------------------------------- reading members
 
-    def _check(self, staging: Path) -> None:
-        budget = _Budget(MAX_IMPORT_BYTES)
+    def _settings(self, budget: _Budget) -> tuple[ExportedRun, dict[str, Any] | None]:
+        """The manifest checked; config.json and summary.json validated."""
         missing = [m for m in REQUIRED if m not in self._names]
         if missing:
             raise RunImportError(f"{self.path.name} is missing {missing[0]}: is it a dqn_sim run export?")
@@ -180,16 +199,14 @@ class ExportZip:
                 f"manifest.json: export version {short(manifest.get('version'))} is not supported (this "
                 f"dqn_sim reads version {EXPORT_VERSION})"
             )
-        self.run = _exported_run(self._json("config.json", budget))
+        run = _exported_run(self._json("config.json", budget))
         summary, problems = validate.summary(self._json("summary.json", budget))
         if problems:
             raise RunImportError(f"summary.json: {problems[0]}")
-        self.summary = summary
-        if "model.pt" in self._names:
-            self.model = self._stage_model(staging, budget)
-        for table in schema.tables():
-            for _ in self._rows(table, budget):
-                pass
+        return run, summary
+
+    def _unreadable(self, e: BaseException) -> RunImportError:
+        return RunImportError(f"{self.path.name} is not a readable zip file: {e}")
 
     def _open(self, member: str, budget: _Budget, limit: int = MAX_IMPORT_BYTES) -> IO[bytes]:
         return io.BufferedReader(_Counted(self._zf.open(member), member, budget, limit), CHUNK)
@@ -199,7 +216,7 @@ class ExportZip:
             with self._open(member, budget, MAX_JSON_BYTES) as f:
                 data = f.read()
         except _UNREADABLE as e:
-            raise RunImportError(f"{self.path.name} is not a readable zip file: {e}") from None
+            raise self._unreadable(e) from None
         try:
             return json.loads(data.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
@@ -209,24 +226,22 @@ class ExportZip:
     def _stage_model(self, staging: Path, budget: _Budget) -> Path:
         """Copy model.pt beside the checkpoints in chunks, and check it is a ``torch.save`` archive."""
         try:
-            staging.mkdir(parents=True, exist_ok=True)
             fd, name = tempfile.mkstemp(prefix=".import-", suffix=".pt", dir=staging)
         except OSError as e:
             raise StoreError(f"cannot stage the imported model in {staging}: {e.strerror or e}") from None
         staged = Path(name)
         try:
-            with os.fdopen(fd, "wb") as out, self._open("model.pt", budget) as src:
-                while chunk := src.read(CHUNK):
-                    out.write(chunk)
-        except _UNREADABLE as e:
-            staged.unlink(missing_ok=True)
-            raise RunImportError(f"{self.path.name} is not a readable zip file: {e}") from None
+            try:
+                with os.fdopen(fd, "wb") as out, self._open("model.pt", budget) as src:
+                    while chunk := src.read(CHUNK):
+                        out.write(chunk)
+            except _UNREADABLE as e:
+                raise self._unreadable(e) from None
+            if not _is_torch_zip(staged):
+                raise RunImportError("model.pt is not a torch checkpoint (torch.save zip format)")
         except BaseException:
             staged.unlink(missing_ok=True)
             raise
-        if not _is_torch_zip(staged):
-            staged.unlink(missing_ok=True)
-            raise RunImportError("model.pt is not a torch checkpoint (torch.save zip format)")
         return staged
 
     def _rows(self, table: str, budget: _Budget) -> Iterator[tuple]:
@@ -243,7 +258,7 @@ class ExportZip:
         except RunImportError:
             raise
         except _UNREADABLE as e:
-            raise RunImportError(f"{self.path.name} is not a readable zip file: {e}") from None
+            raise self._unreadable(e) from None
         except (UnicodeDecodeError, csv.Error, ValueError) as e:
             raise RunImportError(f"{member}: {e}") from None
 

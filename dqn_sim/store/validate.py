@@ -18,6 +18,9 @@ MAX_NOTES = 20_000
 MAX_SUMMARY_KEYS = 200  # each scalar becomes a column of the runs table
 MAX_DEPTH = 4  # nesting of a summary value (the trainer writes at most a list in a dict)
 DIVISORS = ("best_baseline_return",)  # callers divide by it (the DQN's lift over the best baseline)
+# Callers read these as one (the Runs page: the DQN's return, its interval, and its lift over the best baseline):
+# when one of them breaks a rule, the others are left out with it.
+TOGETHER = ("dqn_return", "dqn_return_ci", "best_baseline", "best_baseline_return")
 TEXT_KEYS = ("best_baseline",)  # summary keys whose value is a name; every other scalar is a number
 
 
@@ -64,13 +67,15 @@ def summary(value: Any) -> tuple[dict[str, Any] | None, list[str]]:
             clean[key] = _summary_value(key, v)
         except Problem as e:
             problems.append(str(e))
+    if any(k in value and k not in clean for k in TOGETHER):
+        clean = {k: v for k, v in clean.items() if k not in TOGETHER}
     return clean, problems
 
 
 def _summary_value(key: str, value: Any) -> Any:
     if len(key) > MAX_NAME:
         raise Problem(f"summary key {short(key)} is longer than {MAX_NAME} characters")
-    if value is None:
+    if value is None and key not in TOGETHER:  # e.g. a time to beat the baselines that never came
         return None
     if key in TEXT_KEYS:
         if not isinstance(value, str) or len(value) > MAX_NAME:
