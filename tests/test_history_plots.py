@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from dqn_sim import history_plots as hp
 from dqn_sim import plots, policies
+from dqn_sim.plots import history as hp
 from tests.test_plots import BASELINES, make_evals, make_metrics, valid
 
 SEGMENTS = ("Gamers", "Foodies")

@@ -15,9 +15,10 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dqn_sim import history_plots, plots, policies
+from dqn_sim import plots, policies
 from dqn_sim.assembly import RunConfig
 from dqn_sim.config import AgentConfig, TrainConfig, leaf_fields
+from dqn_sim.plots import history as history_plots
 from dqn_sim.report import build_report
 from dqn_sim.runs import stored_snapshot
 from dqn_sim.train.job import TrainingJob

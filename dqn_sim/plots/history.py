@@ -19,18 +19,18 @@ import plotly.graph_objects as go
 
 from dqn_sim import policies
 from dqn_sim.describe import final_results
-from dqn_sim.plots import (
+from dqn_sim.plots.base import (
     METRICS,
     RUN_PALETTE,
     Trace,
-    _band,
-    _error_y,
-    _figure,
-    _layout,
-    _line,
-    _subplots,
-    runs_chart,
+    band_trace,
+    base_layout,
+    error_bars,
+    grid_figure,
+    line_trace,
+    to_figure,
 )
+from dqn_sim.plots.results import runs_chart
 
 RESULT_COLUMNS = ["return_mean", "return_lo", "return_hi", "ctr", "ctr_lo", "ctr_hi"]
 SEGMENT_COLUMNS = ["segment", "return_mean", "return_lo", "return_hi"]
@@ -145,8 +145,8 @@ def curves_chart(
     for row in baselines[baselines["policy"] != "dqn"].itertuples():
         color, name = policies.color(row.policy), row.series
         traces += [
-            _band(xs, np.full(2, getattr(row, lo)), np.full(2, getattr(row, hi)), color, name),
-            _line(xs, np.full(2, getattr(row, mean)), name=name, color=color, width=1.5,
+            band_trace(xs, np.full(2, getattr(row, lo)), np.full(2, getattr(row, hi)), color, name),
+            line_trace(xs, np.full(2, getattr(row, mean)), name=name, color=color, width=1.5,
                   dash=DASHES[row.variant % len(DASHES)],
                   hovertemplate=f"{name}: %{{y:.3g}} [{getattr(row, lo):.3g}, {getattr(row, hi):.3g}]<extra></extra>"),
         ]
@@ -167,11 +167,11 @@ def final_chart(table: pd.DataFrame) -> go.Figure:
                 "type": "scatter", "x": [value], "y": [row.series], "mode": "markers", "showlegend": False,
                 "name": row.series, "marker": {"color": color, "size": 10,
                                                "symbol": "circle" if row.policy == "dqn" else "diamond"},
-                "error_x": _error_y([value], [getattr(row, lo)], [getattr(row, hi)], color),
+                "error_x": error_bars([value], [getattr(row, lo)], [getattr(row, hi)], color),
                 "hovertemplate": f"{row.series}: %{{x:.3g}} [{getattr(row, lo):.3g}, {getattr(row, hi):.3g}]"
                                  "<extra></extra>",
             }, 1, col))
-    fig = _subplots(1, 2, traces, _layout(height=110 + 32 * len(table), revision="history-final",
+    fig = grid_figure(1, 2, traces, base_layout(height=110 + 32 * len(table), revision="history-final",
                                           hovermode="closest"),
                     shared_yaxes=True, horizontal_spacing=0.04, subplot_titles=("Return per session",
                                                                                 "Click-through rate"))
@@ -195,15 +195,15 @@ def hyperparameter_scatter(table: pd.DataFrame, param: str, *, label: str) -> go
     interval, a point per run (rows of ``hyperparameter_table``)."""
     axis, xs = _axis(table[param])
     traces = [
-        _line([x], [row.dqn_return], name=row.run, color=run_color(row.run_index), mode="markers",
+        line_trace([x], [row.dqn_return], name=row.run, color=run_color(row.run_index), mode="markers",
               marker={"size": 11, "color": run_color(row.run_index)},
-              error_y=_error_y([row.dqn_return], [row.dqn_lo], [row.dqn_hi], run_color(row.run_index)),
+              error_y=error_bars([row.dqn_return], [row.dqn_lo], [row.dqn_hi], run_color(row.run_index)),
               hovertemplate=f"{row.run}<br>{label}: %{{x}}<br>return %{{y:.3g}} [{row.dqn_lo:.3g}, "
                             f"{row.dqn_hi:.3g}]<extra></extra>")
         for x, row in zip(xs, table.itertuples(), strict=True)
     ]
     in_sentence = label[:1].lower() + label[1:] if label[1:2].islower() else label  # "PER" stays "PER"
-    return _figure(traces, _layout(title=f"Final DQN return against {in_sentence}", x_title=label,
+    return to_figure(traces, base_layout(title=f"Final DQN return against {in_sentence}", x_title=label,
                                    y_title=FINAL_RETURN, height=400, hovermode="closest", legend=LEGEND_BELOW,
                                    revision=f"history-scatter-{param}",
                                    xaxis={"type": axis, "categoryorder": "category ascending"}))
@@ -234,9 +234,9 @@ def hyperparameter_parcoords(table: pd.DataFrame, params: Sequence[str], labels:
     trace = {"type": "parcoords", "dimensions": dims, "labelangle": 0, "labelside": "top",
              "line": {"color": table["dqn_return"], "colorscale": RETURN_SCALE, "showscale": True,
                       "colorbar": {"title": {"text": "Return", "side": "right"}, "thickness": 12}}}
-    layout = _layout(title="Hyperparameters and final return", height=400, revision="history-parcoords")
+    layout = base_layout(title="Hyperparameters and final return", height=400, revision="history-parcoords")
     layout["margin"] = {"l": 60, "r": 40, "t": 110, "b": 30}  # room for the axis titles above the axes
-    return _figure([trace], layout)
+    return to_figure([trace], layout)
 
 
 def segments_chart(table: pd.DataFrame) -> go.Figure:
@@ -246,9 +246,9 @@ def segments_chart(table: pd.DataFrame) -> go.Figure:
         {"type": "bar", "x": rows["segment_name"], "y": rows["return_mean"], "name": str(series),
          "marker": {"color": _series_color(rows["policy"].iloc[0], rows["run_index"].iloc[0]),
                     "pattern": {"shape": PATTERNS[rows["variant"].iloc[0] % len(PATTERNS)]}},
-         "error_y": _error_y(rows["return_mean"], rows["return_lo"], rows["return_hi"])}
+         "error_y": error_bars(rows["return_mean"], rows["return_lo"], rows["return_hi"])}
         for series, rows in table.groupby("series", sort=False)
     ]
-    return _figure(traces, _layout(title="Return per segment", y_title="Return per session", height=400,
+    return to_figure(traces, base_layout(title="Return per segment", y_title="Return per session", height=400,
                                    barmode="group", hovermode="closest", revision="history-segments",
                                    legend=LEGEND_BELOW))
