@@ -12,8 +12,9 @@ from dqn_sim.sim.env import World
 from dqn_sim.splits import final_rows
 
 
-def topic_names(n_topics: int) -> list[str]:
-    return [f"Topic {k + 1}" for k in range(n_topics)]
+def topic_names(n_topics: int, names: Sequence[str] = ()) -> list[str]:
+    """The topics' display names: the scenario's own (``catalogue.topic_names``), else Topic 1, 2, …"""
+    return list(names) if len(names) == n_topics else [f"Topic {k + 1}" for k in range(n_topics)]
 
 
 def _round(values: np.ndarray, digits: int) -> np.ndarray:
@@ -25,7 +26,7 @@ def items_frame(world: World, items: Sequence[int]) -> pd.DataFrame:
     """One row per item: its main topic, the hidden quality, clickbait flag, length, popularity, value."""
     cat = world.catalogue
     idx = np.asarray(items, dtype=np.int64)
-    names = topic_names(cat.n_topics)
+    names = topic_names(cat.n_topics, world.scenario.catalogue.topic_names)
     rank = np.empty(cat.n_items, dtype=np.int64)
     rank[np.argsort(-cat.popularity_I, kind="stable")] = np.arange(1, cat.n_items + 1)
     frame = pd.DataFrame({
@@ -48,7 +49,7 @@ def users_frame(world: World, users: Sequence[int], top: int = 2) -> pd.DataFram
     """One row per user: segment, session budget, and the topics they like most."""
     aud = world.audience
     idx = np.asarray(users, dtype=np.int64)
-    names = topic_names(aud.interest_NK.shape[1])
+    names = topic_names(aud.interest_NK.shape[1], world.scenario.catalogue.topic_names)
     best = np.argsort(-aud.interest_NK[idx], axis=1)[:, :top]
     return pd.DataFrame({
         "user": idx,
@@ -68,7 +69,8 @@ def item_label(world: World, item: int) -> str:
     """``#12 Topic 3 · clickbait``: enough to follow a session without looking items up."""
     cat = world.catalogue
     tag = " · clickbait" if cat.clickbait_I[item] else ""
-    return f"#{item} {topic_names(cat.n_topics)[int(cat.topics_IK[item].argmax())]}{tag}"
+    names = topic_names(cat.n_topics, world.scenario.catalogue.topic_names)
+    return f"#{item} {names[int(cat.topics_IK[item].argmax())]}{tag}"
 
 
 def session_frame(world: World, steps: pd.DataFrame) -> pd.DataFrame:

@@ -196,9 +196,10 @@ with right:
 st.subheader("4 · How the user's interests drift", divider="violet")
 left, right = st.columns(2)
 for col, trace in ((left, a), (right, b)):
-    col.plotly_chart(plots.interest_drift_chart(trace.interest_TK, title=policy_name(trace.policy)))
+    col.plotly_chart(plots.interest_drift_chart(trace.interest_TK, title=policy_name(trace.policy),
+                                                topic_labels=scenario.catalogue.topic_names))
 interest_K = aud.interest_NK[user]
-names = topic_names(len(interest_K))
+names = topic_names(len(interest_K), scenario.catalogue.topic_names)
 liked = [f"{names[k]} ({interest_K[k]:+.2f})" for k in np.argsort(-interest_K)[:3] if interest_K[k] > 0.1]
 likes = f"This user started out liking {', '.join(liked)}." if liked else "This user started out with no strong liking."
 st.caption("Each cell is how much the user's interest in a topic has moved since the session began (blue = "

@@ -139,11 +139,11 @@ with preview:
     cols[1].metric("Topics", cat.n_topics)
     cols[2].metric("Users", compact(aud.n_users), help=f"in {aud.n_segments} segment(s)")
     cols[3].metric("Slate", scenario.dynamics.slate_size, help="Items recommended per step")
-    st.plotly_chart(plots.topic_mix_chart(cat.topics_IK, cat.clickbait_I))
+    st.plotly_chart(plots.topic_mix_chart(cat.topics_IK, cat.clickbait_I, scenario.catalogue.topic_names))
     left, right = st.columns(2)
     left.plotly_chart(plots.quality_chart(cat.quality_I, cat.clickbait_I))
     right.plotly_chart(plots.popularity_chart(cat.popularity_I))
-    st.plotly_chart(plots.interest_heatmap(aud.profile_SK, aud.names, aud.share_S))
+    st.plotly_chart(plots.interest_heatmap(aud.profile_SK, aud.names, aud.share_S, scenario.catalogue.topic_names))
     items_tab, users_tab, session_tab = st.tabs(["Sample items", "Sample users", "Sample session"])
     with items_tab:
         st.caption("Quality and clickbait are hidden from the recommender; it sees a noisy quality signal at most.")

@@ -210,3 +210,16 @@ def test_candidate_q_values_get_an_axis_around_them_and_clickbait_is_marked() ->
     lo, hi = fig.layout.xaxis.range
     assert 39 < lo < 39.8 and 40.5 < hi < 41
     assert "#1 ⚠ clickbait" in list(fig.data[0].y)
+
+
+@pytest.mark.parametrize("preset", ["video", "news", "live", "shop", "ads", "recsim-ie"])
+def test_every_preset_names_its_topics_and_the_previews_use_the_names(preset: str) -> None:
+    from dqn_sim.describe import items_frame
+
+    scenario = get_preset(preset)
+    names = scenario.catalogue.topic_names
+    assert len(names) == scenario.catalogue.n_topics and "Topic 1" not in names
+    world = build_world(scenario)
+    assert set(items_frame(world, range(20))["main topic"]) <= set(names)
+    fig = valid(plots.topic_mix_chart(world.catalogue.topics_IK, world.catalogue.clickbait_I, names))
+    assert list(fig.data[0].x) == list(names)

@@ -43,7 +43,7 @@ def session_chart(sessions: Mapping[str, pd.DataFrame]) -> go.Figure:
     return fig
 
 
-def interest_drift_chart(interest_TK: np.ndarray, *, title: str) -> go.Figure:
+def interest_drift_chart(interest_TK: np.ndarray, *, title: str, topic_labels: Sequence[str] = ()) -> go.Figure:
     """How the session moved the user's interests: the change of each topic's interest since the first step.
 
     Drift is small beside the -1…1 range of the interests themselves (≤ 0.05 a session on video), so the colour
@@ -52,7 +52,8 @@ def interest_drift_chart(interest_TK: np.ndarray, *, title: str) -> go.Figure:
     """
     change_KT = (interest_TK - interest_TK[:1]).T
     span = max(float(np.abs(change_KT).max(initial=0.0)), 1e-3)
-    trace = {**heatmap_trace(change_KT, np.arange(interest_TK.shape[0]), topic_names(interest_TK.shape[1]),
+    trace = {**heatmap_trace(change_KT, np.arange(interest_TK.shape[0]),
+                                      topic_names(interest_TK.shape[1], topic_labels),
                         "step %{x}<br>%{y}: %{customdata:.3f} (%{z:+.3f} since the start)<extra></extra>"),
              "customdata": interest_TK.T, "zmin": -span, "zmax": span,
              "colorbar": {**INTEREST_BAR, "title": {"text": "Change", "side": "right"},

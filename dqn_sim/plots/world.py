@@ -17,9 +17,9 @@ from dqn_sim.plots.base import (
 )
 
 
-def topic_mix_chart(topics_IK: np.ndarray, clickbait_I: np.ndarray) -> go.Figure:
+def topic_mix_chart(topics_IK: np.ndarray, clickbait_I: np.ndarray, topic_labels: Sequence[str] = ()) -> go.Figure:
     """How much of the catalogue each topic covers, split into regular items and clickbait."""
-    names = topic_names(topics_IK.shape[1])
+    names = topic_names(topics_IK.shape[1], topic_labels)
     share = topics_IK / max(topics_IK.shape[0], 1)
     traces = [
         {"type": "bar", "x": names, "y": share[~clickbait_I].sum(axis=0), "name": "Regular",
@@ -58,10 +58,12 @@ def popularity_chart(popularity_I: np.ndarray) -> go.Figure:
                                     yaxis={"type": "log", "dtick": 1} if spans_decades else None))
 
 
-def interest_heatmap(profile_SK: np.ndarray, segment_names: Sequence[str], share_S: np.ndarray) -> go.Figure:
+def interest_heatmap(profile_SK: np.ndarray, segment_names: Sequence[str], share_S: np.ndarray,
+                     topic_labels: Sequence[str] = ()) -> go.Figure:
     """Each segment's interest in each topic (-1 dislikes, +1 loves)."""
     labels = [f"{n} ({s:.0%})" for n, s in zip(segment_names, share_S, strict=True)]
-    trace = heatmap_trace(profile_SK, topic_names(profile_SK.shape[1]), labels, "%{y}<br>%{x}: %{z:.2f}<extra></extra>")
+    trace = heatmap_trace(profile_SK, topic_names(profile_SK.shape[1], topic_labels), labels,
+                          "%{y}<br>%{x}: %{z:.2f}<extra></extra>")
     return to_figure([trace], base_layout(title="Segment interests", height=max(220, 60 + 36 * len(labels)),
                                     hovermode="closest", yaxis={"autorange": "reversed"}))
 
