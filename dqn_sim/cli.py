@@ -8,13 +8,20 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dqn_sim import policies
 from dqn_sim.assembly import RunConfig, assemble, read_config_file
-from dqn_sim.config import ConfigError, ScenarioConfig
+from dqn_sim.config import ConfigError, ScenarioConfig, TrainConfig
 from dqn_sim.presets import DEFAULT_PRESET, describe_presets
 from dqn_sim.progress import ProgressBar
+
+if TYPE_CHECKING:  # the engine is imported by the commands that need it: `presets` stays fast
+    from dqn_sim.store import RunStore
+    from dqn_sim.train.groups import GroupJob
+    from dqn_sim.train.job import TrainingJob
 
 
 class UsageError(Exception):
@@ -106,33 +113,52 @@ def load_agent_for(scenario: ScenarioConfig, run_dir: Path):
     return agent
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    from dqn_sim.store import RunStore
-    from dqn_sim.train.job import TrainingJob
-    from dqn_sim.train.outputs import write_run_dir
-    from dqn_sim.train.recording import StoreObserver
-
-    run = load_configs(args)
-    scenario, agent = run.scenario, run.agent
-    train = run.train.with_overrides({k: v for k, v in (("total_steps", args.steps), ("seed", args.seed))
-                                  if v is not None})
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    store = RunStore()
-    job = TrainingJob(scenario, agent, train, name=args.name, observer=StoreObserver(store, source="cli")).start()
-    bar = ProgressBar(f"train {scenario.name}")
+def follow(job: TrainingJob | GroupJob, label: str, progress: Callable[[], tuple[float, str]]) -> None:
+    """Draw ``progress()`` (fraction, detail) until the job ends; Ctrl+C stops it cleanly (its rows are kept)."""
+    bar = ProgressBar(label)
     try:
         while not job.join(timeout=0.25):
-            snap = job.snapshot()
-            last = snap.metrics.iloc[-1] if len(snap.metrics) else None
-            detail = f"{snap.step}/{snap.total_steps} steps"
-            if last is not None:
-                detail += f" · return {last.episode_return:.2f} · {last.sps:,.0f} steps/s"
-            bar.update(snap.progress, detail)
+            bar.update(*progress())
     except KeyboardInterrupt:
         job.stop()
         job.join()
     bar.close()
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from dqn_sim.store import RunStore
+
+    if args.seeds < 1:
+        raise UsageError(f"--seeds must be an integer >= 1, got {args.seeds}")
+    if args.parallel is not None and args.parallel < 1:
+        raise UsageError(f"--parallel must be an integer >= 1, got {args.parallel}")
+    run = load_configs(args)
+    train = run.train.with_overrides({k: v for k, v in (("total_steps", args.steps), ("seed", args.seed))
+                                      if v is not None})
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if args.seeds > 1:
+        return train_group(args, run, train, out, RunStore())
+    return train_one(args, run, train, out, RunStore())
+
+
+def train_one(args: argparse.Namespace, run: RunConfig, train: TrainConfig, out: Path, store: RunStore) -> int:
+    from dqn_sim.train.job import TrainingJob
+    from dqn_sim.train.outputs import write_run_dir
+    from dqn_sim.train.recording import StoreObserver
+
+    scenario = run.scenario
+    job = TrainingJob(scenario, run.agent, train, name=args.name, observer=StoreObserver(store, source="cli"))
+
+    def progress() -> tuple[float, str]:
+        snap = job.snapshot()
+        last = snap.metrics.iloc[-1] if len(snap.metrics) else None
+        detail = f"{snap.step}/{snap.total_steps} steps"
+        if last is not None:
+            detail += f" · return {last.episode_return:.2f} · {last.sps:,.0f} steps/s"
+        return snap.progress, detail
+
+    follow(job.start(), f"train {scenario.name}", progress)
     snap = job.snapshot()
     write_run_dir(out, snap, job.policy())
     s = snap.summary
@@ -146,6 +172,44 @@ def cmd_train(args: argparse.Namespace) -> int:
               f"{s.get('dqn_return', float('nan')):.3f} vs best baseline {s.get('best_baseline')} "
               f"{s.get('best_baseline_return', float('nan')):.3f} · written to {out} · run {snap.run_id}")
     return 0
+
+
+def train_group(args: argparse.Namespace, run: RunConfig, train: TrainConfig, out: Path, store: RunStore) -> int:
+    """``--seeds N``: the configuration on seeds ``seed … seed + N - 1``, members in ``out/seed_<s>/``, the group's
+    summary (IQM and mean over seeds with bootstrap intervals) in ``out/summary.json``."""
+    from dqn_sim.train.group_recording import StoreGroupRecorder
+    from dqn_sim.train.groups import GroupJob, seed_range
+    from dqn_sim.train.outputs import write_group_dir
+
+    group = GroupJob(run.scenario, run.agent, train, seed_range(train.seed, args.seeds), name=args.name,
+                     recorder=StoreGroupRecorder(store, source="cli"), max_parallel=args.parallel)
+
+    def progress() -> tuple[float, str]:
+        st = group.status()
+        training = sum(m.state in ("running", "paused") for m in st.members)
+        return st.progress, f"{st.ended}/{len(st.members)} seeds done · {training} training"
+
+    follow(group.start(), f"train {run.scenario.name} × {args.seeds} seeds", progress)
+    s = write_group_dir(out, group)
+    if s["state"] == "failed":
+        print(f"error: training failed: {s['error']}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps({"out": str(out), **s}, default=float))
+        return 0
+    dqn, best = s["aggregate"]["dqn"], s["best_baseline"]
+    line = f"{s['state']}: {args.seeds} seeds · DQN test return IQM {_iqm_text(dqn)}"
+    if best is not None:
+        line += f" vs best baseline {best} {_iqm_text(s['aggregate'][best])}"
+    print(f"{line} (95% intervals over training seeds) · written to {out} · group {s['group_id']}")
+    return 0
+
+
+def _iqm_text(stats: dict) -> str:
+    if stats["iqm"] is None:
+        return "—"
+    lo, hi = stats["iqm_ci"]
+    return f"{stats['iqm']:.3f} [{lo:.3f}, {hi:.3f}]"
 
 
 RUN_LIST_COLUMNS = ["id", "name", "status", "preset", "created", "seed", "dqn_return", "best_baseline",
@@ -171,18 +235,52 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    """A run's zip, or a group's (its members' zips inside)."""
     from dqn_sim.store import RunStore
+    from dqn_sim.store.groups import GroupNotFound, GroupStore
 
-    path = RunStore().export_zip(args.run_id, args.out)
-    print(json.dumps({"run_id": args.run_id, "path": str(path)}) if args.json else f"exported {args.run_id} to {path}")
+    store = RunStore()
+    try:
+        path = GroupStore(store).export_zip(args.run_id, args.out)
+    except GroupNotFound:
+        path = store.export_zip(args.run_id, args.out)
+        print(json.dumps({"run_id": args.run_id, "path": str(path)}) if args.json
+              else f"exported {args.run_id} to {path}")
+        return 0
+    print(json.dumps({"group_id": args.run_id, "path": str(path)}) if args.json
+          else f"exported group {args.run_id} to {path}")
     return 0
 
 
 def cmd_import(args: argparse.Namespace) -> int:
     from dqn_sim.store import RunStore
+    from dqn_sim.store.groups import GroupStore, is_group_export
 
-    run_id = RunStore().import_zip(args.file)
+    store = RunStore()
+    if is_group_export(args.file):
+        group_id = GroupStore(store).import_zip(args.file)
+        print(json.dumps({"group_id": group_id}) if args.json else f"imported {args.file} as group {group_id}")
+        return 0
+    run_id = store.import_zip(args.file)
     print(json.dumps({"run_id": run_id}) if args.json else f"imported {args.file} as run {run_id}")
+    return 0
+
+
+def cmd_groups(args: argparse.Namespace) -> int:
+    """Stored run groups: one configuration on several seeds."""
+    import pandas as pd
+
+    from dqn_sim.store import RunStore
+    from dqn_sim.store.groups import GroupStore
+
+    groups = GroupStore(RunStore()).list_groups()
+    if args.json:
+        print(groups.to_json(orient="records"))
+    elif groups.empty:
+        print("no groups yet: train one with `python -m dqn_sim train --seeds N`")
+    else:
+        groups = groups.assign(created=pd.to_datetime(groups["created"], unit="s").dt.strftime("%Y-%m-%d %H:%M"))
+        print(groups.to_string(index=False))
     return 0
 
 
@@ -228,8 +326,11 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("train", help="train a DQN (baselines evaluated on the same seeds)")
     scenario_args(s)
     s.add_argument("--steps", type=int, help="environment user-steps (train.total_steps)")
-    s.add_argument("--seed", type=int, help="random seed (train.seed)")
-    s.add_argument("--out", required=True, help="output folder")
+    s.add_argument("--seed", type=int, help="random seed (train.seed); a group's first seed")
+    s.add_argument("--seeds", type=int, default=1,
+                   help="train on N seeds (seed, seed+1, ...) as one group, aggregated over seeds")
+    s.add_argument("--parallel", type=int, help="members of a group training at once (default: one per core)")
+    s.add_argument("--out", required=True, help="output folder (a group's members in seed_<s>/ under it)")
     s.add_argument("--name", help="run name")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_train)
@@ -246,13 +347,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_runs)
 
-    s = sub.add_parser("export", help="export a stored run as one zip")
-    s.add_argument("run_id")
+    s = sub.add_parser("groups", help="list stored run groups (several seeds of one configuration)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_groups)
+
+    s = sub.add_parser("export", help="export a stored run, or a group with its members, as one zip")
+    s.add_argument("run_id", metavar="ID", help="run or group id")
     s.add_argument("--out", required=True, help="zip file to write")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_export)
 
-    s = sub.add_parser("import", help="import a run zip into the store")
+    s = sub.add_parser("import", help="import a run or group zip into the store")
     s.add_argument("file")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_import)

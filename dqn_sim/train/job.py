@@ -192,14 +192,16 @@ class TrainingJob:
         return self
 
     def pause(self) -> None:
-        self._switch("running", "paused")
+        """Pause after the current step; a job still starting pauses once its trainer is built (a group pausing
+        its members may catch one starting)."""
+        self._switch(("pending", "running"), "paused")
 
     def resume(self) -> None:
-        self._switch("paused", "running")
+        self._switch(("paused",), "running")
 
-    def _switch(self, before: str, after: str) -> None:
+    def _switch(self, before: tuple[str, ...], after: str) -> None:
         with self._lock:
-            if self._state != before:
+            if self._state not in before:
                 return
             self._state = after
             if after == "paused":

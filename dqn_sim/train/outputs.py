@@ -1,4 +1,4 @@
-"""The files a finished run leaves in its output folder (the CLI's ``--out`` contract)."""
+"""The files a finished run or group leaves in its output folder (the CLI's ``--out`` contract)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from dqn_sim.agents.dqn import DQNAgent
+from dqn_sim.train.groups import GroupJob
 from dqn_sim.train.job import JobSnapshot
 
 
@@ -18,6 +19,28 @@ def write_run_dir(out: Path, snap: JobSnapshot, agent: DQNAgent | None) -> None:
     snap.evals.to_csv(out / "evals.csv", index=False)
     snap.segments.to_csv(out / "segments.csv", index=False)
     summary = {"name": snap.name, "state": snap.state, "error": snap.error, **snap.summary}
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
+    _write_summary(out, summary)
     if agent is not None:
         agent.save(out / "model.pt", snap.scenario)
+
+
+def write_group_dir(out: Path, group: GroupJob) -> dict:
+    """Each member that ran in ``seed_<s>/`` (a run folder each) and the group's summary.json; returns it."""
+    for seed, job in zip(group.seeds, group.members, strict=True):
+        if job.join(0):  # it ran and ended (a member still waiting when the group stopped never started)
+            write_run_dir(out / member_dir(seed), job.snapshot(), job.policy())
+    status = group.status()
+    summary = {"kind": "group", "name": status.name, "state": status.state, "error": status.error,
+               "group_id": group.group_id, **group.aggregate()}
+    _write_summary(out, summary)
+    return summary
+
+
+def member_dir(seed: int) -> str:
+    """The sub-folder of a group's member."""
+    return f"seed_{seed}"
+
+
+def _write_summary(out: Path, summary: dict) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
