@@ -212,6 +212,29 @@ def _iqm_text(stats: dict) -> str:
     return f"{stats['iqm']:.3f} [{lo:.3f}, {hi:.3f}]"
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    """P(A > B) and the IQM difference of two runs, groups or ``--out`` folders, with the variation covered."""
+    from dqn_sim.compare import compare, resolve
+    from dqn_sim.store import RunStore
+
+    store = RunStore()
+    r = compare(resolve(args.a, store), resolve(args.b, store))
+    if args.json:
+        print(json.dumps(r))
+        return 0
+    for key in ("a", "b"):
+        side = r[key]
+        print(f"{key.upper()}: {side['kind']} {side['ref']} ({side['name']}) · {side['seeds']} seed"
+              + ("s" if side["seeds"] != 1 else ""))
+    p, (lo, hi) = r["probability_of_improvement"], r["probability_of_improvement_ci"]
+    d, (dlo, dhi) = r["iqm_difference"], r["iqm_difference_ci"]
+    print(f"P(A > B) = {p:.2f} [{lo:.2f}, {hi:.2f}] over {r['variation']} (n = {r['n_a']} vs {r['n_b']})")
+    print(f"IQM difference A - B = {d:+.3f} [{dlo:+.3f}, {dhi:+.3f}] (IQM A {r['iqm_a']:.3f}, B {r['iqm_b']:.3f})")
+    print(r["sentence"])
+    print(r["note"])
+    return 0
+
+
 RUN_LIST_COLUMNS = ["id", "name", "status", "preset", "created", "seed", "dqn_return", "best_baseline",
                     "best_baseline_return", "steps"]
 
@@ -342,6 +365,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_evaluate)
+
+    s = sub.add_parser("compare", help="does A beat B? probability of improvement and IQM difference")
+    s.add_argument("a", help="run id, group id, or a train --out folder")
+    s.add_argument("b", help="run id, group id, or a train --out folder")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_compare)
 
     s = sub.add_parser("runs", help="list stored runs (app and CLI)")
     s.add_argument("--json", action="store_true")

@@ -204,21 +204,22 @@ def aggregate(per_seed: Mapping[str, Sequence[float]], *, seed: int = 0, n_resam
     return out
 
 
-def improvement_sentence(name_a: str, name_b: str, poi: tuple[float, float, float]) -> str:
+def improvement_sentence(name_a: str, name_b: str, poi: tuple[float, float, float], *, unit: str = "seed") -> str:
     """One honest line for a probability of improvement ``(P, lo, hi)`` of ``name_a`` over ``name_b``.
 
-    Names the winner first when the interval excludes 50%; says so plainly when it does not.
+    Names the winner first when the interval excludes 50%; says so plainly when it does not. ``unit`` names what
+    was paired ("seed"; "session" when two single runs are compared over their evaluation sessions).
     """
     p, lo, hi = poi
     if not all(np.isfinite([p, lo, hi])):
         return f"{name_a} vs {name_b}: no finite scores to compare"
     if lo > 0.5:
-        return f"{name_a} beats {name_b} in {p:.0%} of seed pairs [{lo:.0%}, {hi:.0%}]"
+        return f"{name_a} beats {name_b} in {p:.0%} of {unit} pairs [{lo:.0%}, {hi:.0%}]"
     if hi < 0.5:  # P(b beats a) = 1 - P(a beats b), and the bootstrap interval flips with it
-        return f"{name_b} beats {name_a} in {1 - p:.0%} of seed pairs [{1 - hi:.0%}, {1 - lo:.0%}]"
+        return f"{name_b} beats {name_a} in {1 - p:.0%} of {unit} pairs [{1 - hi:.0%}, {1 - lo:.0%}]"
     return (
-        f"{name_a} beats {name_b} in {p:.0%} of seed pairs [{lo:.0%}, {hi:.0%}]: "
-        "not distinguishable from a coin flip with these seeds"
+        f"{name_a} beats {name_b} in {p:.0%} of {unit} pairs [{lo:.0%}, {hi:.0%}]: "
+        f"not distinguishable from a coin flip with these {unit}s"
     )
 
 

@@ -156,6 +156,8 @@ def test_a_group_is_stored_exported_imported_and_resumed_from_its_members(tmp_pa
     assert not set(new_runs) & set(member_runs) and [m["status"] for m in imported["members"]] == ["finished"] * 2
     assert [row["run_id"] for row in imported["summary"]["per_seed"]] == new_runs
     assert len(_json(capsys, "runs")) == 4
+    same = _json(capsys, "compare", gid, copy)
+    assert same["variation"] == "training seeds" and same["probability_of_improvement"] == 0.5
 
     resumed = resume_group(RunStore(), gid, source="cli")
     assert [job.init_from for job in resumed.members] == [groups.runs.checkpoint_path(r) for r in member_runs]
