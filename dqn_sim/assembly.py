@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dqn_sim.config import AgentConfig, Config, ConfigError, ScenarioConfig, TrainConfig, parse_override
+from dqn_sim.config import AgentConfig, Config, ConfigError, ScenarioConfig, TrainConfig, leaf_fields, parse_override
 from dqn_sim.presets import get_preset, preset_agent
 
 PARTS = ("scenario", "agent", "train")
@@ -60,6 +60,40 @@ def assemble(preset: str, config: dict[str, Any] | None = None, overrides: Seque
         _build(AgentConfig, parts["agent"], flat["agent"], "agent."),
         _build(TrainConfig, parts["train"], flat["train"], "train."),
     )
+
+
+SYMBOLS = {"gamma": "γ", "lr": "lr", "tau": "τ", "eps_start": "ε₀", "eps_end": "ε_end"}
+MAX_NAMED_CHANGES = 3
+
+
+def run_name(config: RunConfig) -> str:
+    """A run's name that says what was changed: its preset and the settings that differ from the preset's,
+    e.g. ``video · γ=0 · seed 0`` (two runs with default settings differ only by their seed)."""
+    preset = config.scenario.name
+    try:
+        base = from_preset(preset)
+    except ConfigError:  # a saved or fitted scenario: nothing to diff against
+        return f"{preset} · seed {config.train.seed}"
+    changes = [f"{SYMBOLS.get(path.rsplit('.', 1)[-1], path.rsplit('.', 1)[-1])}={_short(value)}"
+               for part in ("agent", "train", "scenario")
+               for path, value in _differences(getattr(base, part), getattr(config, part))
+               if path not in ("seed", "name")]
+    shown = changes[:MAX_NAMED_CHANGES] + ([f"+{len(changes) - MAX_NAMED_CHANGES} more"]
+                                           if len(changes) > MAX_NAMED_CHANGES else [])
+    return " · ".join([preset, *shown, f"seed {config.train.seed}"])
+
+
+def _differences(base: Config, other: Config) -> list[tuple[str, Any]]:
+    ours = {path: value for path, _, value in leaf_fields(other)}
+    return [(path, ours[path]) for path, _, value in leaf_fields(base) if ours.get(path) != value]
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list):
+        return "[" + ",".join(map(_short, value)) + "]"
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dqn_sim.assembly import RunConfig, from_preset
+from dqn_sim.assembly import RunConfig, from_preset, run_name
 from dqn_sim.config import AgentConfig, ScenarioConfig, TrainConfig
 from dqn_sim.presets import DEFAULT_PRESET
 from dqn_sim.runs import run_snapshot
@@ -165,6 +165,7 @@ def start_job(scenario: ScenarioConfig, agent: AgentConfig, train: TrainConfig, 
               init_from: Path | None = None) -> TrainingJob:
     """Start training in the background as this person's run, and select it (``RegistryFull`` when busy).
     ``init_from``: a checkpoint to start from (resuming a stored run)."""
+    name = name or run_name(RunConfig(scenario, agent, train))
     job = registry().start(scenario, agent, train, name=name, init_from=init_from)
     owners()[job.id] = who()
     select_run(job.id)
