@@ -257,6 +257,17 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """A one-page HTML report of a stored run (headline numbers, charts, configuration), readable offline."""
+    from dqn_sim.report import write_report
+    from dqn_sim.runs import stored_snapshot
+    from dqn_sim.store import RunStore
+
+    path = write_report(stored_snapshot(RunStore(), args.run_id), args.out)
+    print(json.dumps({"run_id": args.run_id, "path": str(path)}) if args.json else f"wrote {path}")
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     """A run's zip, or a group's (its members' zips inside)."""
     from dqn_sim.store import RunStore
@@ -386,6 +397,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_export)
 
+    s = sub.add_parser("report", help="write a one-page HTML report of a stored run")
+    s.add_argument("run_id")
+    s.add_argument("--out", required=True, help="HTML file to write")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_report)
+
     s = sub.add_parser("import", help="import a run or group zip into the store")
     s.add_argument("file")
     s.add_argument("--json", action="store_true")
@@ -397,6 +414,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--train-seconds", type=float, default=90.0, help="time budget of the training benchmark")
     s.add_argument("--sim-only", action="store_true", help="skip the training benchmark")
     s.set_defaults(func=cmd_bench)
+
+    from dqn_sim.calibrate.cli import add_parser as add_calibrate  # its own module: readers, fitting, report
+
+    add_calibrate(sub)
     return p
 
 
