@@ -8,13 +8,13 @@ figure to ``Plotly.react``, which redraws only what changed and keeps the reader
 
 from __future__ import annotations
 
+import atexit
 import hashlib
-import os
+import shutil
 import tempfile
 from functools import cache
 from pathlib import Path
 
-import plotly
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 from streamlit.components.v1 import declare_component
@@ -25,18 +25,18 @@ FRONTEND = Path(__file__).resolve().parent.parent / "assets" / "live_chart" / "i
 @cache
 def served_dir() -> Path:
     """The component's files: our page beside the plotly.js that the installed ``plotly`` package bundles
-    (copied, not linked: Streamlit refuses to serve a symlink that leaves the component's folder). The folder's
-    name carries a digest of both, so an upgrade or an edit never serves stale files."""
-    page = FRONTEND.read_bytes()
-    digest = hashlib.sha256(page + plotly.__version__.encode()).hexdigest()[:12]
-    folder = Path(tempfile.gettempdir()) / f"dqn_sim-live-chart-{digest}"
-    folder.mkdir(exist_ok=True)
-    for name, content in (("plotly.min.js", get_plotlyjs().encode()), ("index.html", page)):
+    (copied, not linked: Streamlit refuses to serve a symlink that leaves the component's folder).
+
+    The folder is this server's own, made fresh (``mkdtemp``: private to this user, mode 0700, an unpredictable
+    name) and written by this process: a shared, predictable temp folder could be planted with script by another
+    local user before the studio starts. Each file is read back and checked against what was written."""
+    folder = Path(tempfile.mkdtemp(prefix="dqn_sim-live-chart-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    for name, content in (("plotly.min.js", get_plotlyjs().encode()), ("index.html", FRONTEND.read_bytes())):
         target = folder / name
-        if not target.exists():
-            partial = folder / f".{name}.{os.getpid()}"
-            partial.write_bytes(content)
-            partial.replace(target)  # atomic: a browser never reads half a file
+        target.write_bytes(content)
+        if hashlib.sha256(target.read_bytes()).digest() != hashlib.sha256(content).digest():
+            raise RuntimeError(f"{target} does not hold what was written: refusing to serve it")
     return folder
 
 
