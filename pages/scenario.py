@@ -14,6 +14,7 @@ from dqn_sim.scenarios import ScenarioLibrary
 from dqn_sim.sim.env import build_world
 from dqn_sim.trace import trace_session
 from ui import forms
+from ui.calibration import calibration_section
 from ui.fmt import compact
 from ui.page import header
 from ui.state import current_scenario, set_scenario, train_config, use_config
@@ -109,6 +110,7 @@ with st.expander("Save, load and share scenarios", icon=":material/save:"):
     if "scenario:library_note" in st.session_state:
         kind, note = st.session_state.pop("scenario:library_note")
         (st.success if kind == "success" else st.error)(note)
+calibration_section(load_into_form)
 if "scenario:upload_error" in st.session_state:
     st.error(st.session_state["scenario:upload_error"], icon=":material/block:")
 

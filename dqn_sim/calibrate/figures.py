@@ -6,7 +6,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from dqn_sim.calibrate.report import Comparison
-from dqn_sim.plots import AXIS_LOOK, STUDIO_LOOK
+from dqn_sim.plots.base import AXIS_LOOK, STUDIO_LOOK
 
 DATA_COLOR, SIM_COLOR = "#374151", "#6D28D9"
 
