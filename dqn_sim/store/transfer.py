@@ -151,7 +151,8 @@ class ExportZip:
             for table in schema.tables():
                 rows = self._rows(table, budget)
                 while batch := list(islice(rows, batch_rows)):
-                    marshal.dump((table, batch), self._spool)
+                    data = marshal.dumps((table, batch))
+                    self._spool.write(len(data).to_bytes(8, "little") + data)
         except BaseException:
             self.close()
             raise
@@ -178,11 +179,8 @@ class ExportZip:
     def batches(self) -> Iterator[tuple[str, list[tuple]]]:
         """Each table's checked rows as insert tuples, ``batch_rows`` at a time: (table, rows)."""
         self._spool.seek(0)
-        while True:
-            try:
-                yield marshal.load(self._spool)
-            except EOFError:
-                return
+        while size := self._spool.read(8):  # each batch is its length, then its marshal bytes (read whole: fast)
+            yield marshal.loads(self._spool.read(int.from_bytes(size, "little")))
 
     # ------------------------------------------------------------------------------------- reading members
 
