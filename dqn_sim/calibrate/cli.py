@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 
 from dqn_sim.calibrate.layouts import FORMATS, ROLES
 from dqn_sim.progress import ProgressBar
@@ -69,5 +70,6 @@ def run(args: argparse.Namespace) -> int:
     print("fit vs data, simulated under the log's exposure:")
     for c in result.report.comparisons:
         print(f"  {c.quantity:<17} {c.metric} {c.distance:.3f}  {c.note}")
-    print(f"train on it: python -m dqn_sim train --config {path} --steps 100000 --out runs/{name.replace(' ', '_')}")
+    print(f"train on it: python -m dqn_sim train --config {shlex.quote(str(path))} --steps 100000 "
+          f"--out {shlex.quote('runs/' + name.replace(' ', '_'))}")
     return 0

@@ -6,6 +6,7 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 
 ZIPF_RANGE = (0.0, 3.0)  # catalogue.popularity_zipf's allowed range
+BLOCK_ROWS = 1 << 22
 
 
 def zipf_exponent(counts: np.ndarray) -> float:
@@ -39,15 +40,27 @@ def shrunk_means(sum_I: np.ndarray, sq_I: np.ndarray, n_I: np.ndarray) -> tuple[
 
 
 def session_lengths(user_R: np.ndarray, time_R: np.ndarray, gap_seconds: float) -> np.ndarray:
-    """Interactions per session, a session ending where a user's next interaction is more than a gap later."""
-    order = np.lexsort((time_R, user_R))
-    start = np.empty(order.size, dtype=bool)
-    start[0] = True
-    user = user_R[order]
-    np.not_equal(user[1:], user[:-1], out=start[1:])
-    del user  # one sorted copy at a time: a 25M-row log stays within its memory budget
-    start[1:] |= np.diff(time_R[order]) > gap_seconds
-    return np.diff(np.append(np.flatnonzero(start), order.size))
+    """Interactions per session, a session ending where a user's next interaction is more than a gap later.
+
+    Users and times are packed into one int64 key (user << 32 | time since the first) and sorted in place:
+    a 25M-row log needs two int64 arrays, not an index, its gathers and their copies. Between users the key
+    jumps by at least 2^32 - the time range, far beyond any gap."""
+    t0, span = int(time_R.min()), int(time_R.max()) - int(time_R.min())
+    if span >= 1 << 31:
+        raise ValueError(f"timestamps span {span / 3.15576e7:.0f} years; expected seconds or milliseconds")
+    key = user_R.astype(np.int64)
+    key <<= 32
+    key += time_R
+    key -= t0
+    key.sort()
+    start = np.diff(key) > gap_seconds
+    del key
+    return np.diff(np.concatenate([[0], np.flatnonzero(start) + 1, [start.size + 1]]))
+
+
+def row_blocks(n_rows: int, block: int = BLOCK_ROWS) -> list[slice]:
+    """Slices of ``block`` rows: per-row temporaries (float64 weights of a bincount) stay a few MB."""
+    return [slice(lo, min(lo + block, n_rows)) for lo in range(0, n_rows, block)]
 
 
 def wls_slope(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:

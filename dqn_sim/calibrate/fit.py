@@ -16,7 +16,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from dqn_sim.calibrate.errors import DataError
-from dqn_sim.calibrate.estimators import logit, session_lengths, shrunk_means, wls_slope, zipf_exponent
+from dqn_sim.calibrate.estimators import (
+    logit,
+    row_blocks,
+    session_lengths,
+    shrunk_means,
+    wls_slope,
+    zipf_exponent,
+)
 from dqn_sim.calibrate.items import NO_GENRE
 from dqn_sim.calibrate.readers import Interactions
 from dqn_sim.calibrate.segments import GAP_TOLERANCE, Clustering, kmeans, suggest_segments
@@ -24,7 +31,7 @@ from dqn_sim.calibrate.simulate import simulate
 from dqn_sim.config import AudienceConfig, CatalogueConfig, DynamicsConfig, ScenarioConfig
 
 MAX_TOPICS = 64  # catalogue.n_topics' upper bound: rarer genres merge into one
-MAX_USERS = 1_000_000  # audience.n_users' upper bound
+MAX_POPULATION = 100_000  # simulated users (audience.n_users): more only cost memory, all come from the segments
 MAX_SESSION_STEPS = 1000  # longer sessions are cut (dynamics.max_steps)
 SHARE_PRIOR = 5.0  # pseudo-interactions pulling a user's topic shares toward everyone's (clustering)
 RATE_PRIOR = 5.0  # pseudo-impressions pulling a click rate toward its segment's (or everyone's)
@@ -82,7 +89,7 @@ class _Catalogue:
     """The kept items (scenario order = file order), their topics, and the scenario item of every data row."""
 
     kept_I: np.ndarray  # indices into the data's items
-    item_R: np.ndarray  # -1 where the row's item is not kept
+    code_I: np.ndarray  # scenario item of each data item, -1 when not kept
     topics_IK: np.ndarray
     topic_names: list[str]
     item_topics: list[str]
@@ -119,14 +126,21 @@ def fit_scenario(data: Interactions, options: FitOptions, progress: Progress | N
     say = progress or (lambda fraction, detail: None)
     click_R = _clicks(data, options.threshold)
     cat = _catalogue(data, options.max_items)
-    on = cat.item_R >= 0
-    item_R, user_R, clicked_R = cat.item_R[on], data.user_R[on], click_R[on]
+    on = cat.code_I[data.item_R] >= 0
+    coverage = float(on.mean())
+    item_R, user_R, clicked_R = cat.code_I[data.item_R[on]], data.user_R[on], click_R[on]
+    score_R = clicked_R if data.rating_R is None else data.rating_R[on]
+    del on
     say(0.1, "popularity")
     pop = _popularity(item_R, clicked_R, cat.kept_I.size)
     say(0.2, "quality")
-    quality_I, quality_note = _quality(data, cat, on)
+    quality_I, quality_note = _quality(score_R, item_R, cat.kept_I.size, data.rating_R is not None)
+    del score_R
     say(0.3, "sessions")
-    lengths = session_lengths(data.user_R, data.time_R, 60.0 * options.gap_minutes)
+    try:
+        lengths = session_lengths(data.user_R, data.time_R, 60.0 * options.gap_minutes)
+    except ValueError as e:
+        raise DataError(data.path, str(e)) from None
     max_steps = int(np.clip(np.ceil(np.quantile(lengths, 0.999)), 10, MAX_SESSION_STEPS))
     say(0.4, "segments")
     seg = _segments(user_R, item_R, clicked_R, cat, pop, data, options)
@@ -135,7 +149,7 @@ def fit_scenario(data: Interactions, options: FitOptions, progress: Progress | N
     target = float(np.minimum(lengths, max_steps).mean())
     scenario = _fit_budget(scenario, target, seg.logging_SI, options.seed,
                            lambda f: say(0.6 + 0.4 * f, "session budget"))
-    notes = _explain(data, options, cat, pop, quality_note, seg, scenario, lengths, target, on.mean())
+    notes = _explain(data, options, cat, pop, quality_note, seg, scenario, lengths, target, coverage)
     profile = DataProfile(pop.counts_I, pop.clicks_I, seg.clicks_SK, lengths)
     return Fit(scenario, profile, seg.logging_SI, notes, seg.suggested, seg.gaps)
 
@@ -174,13 +188,13 @@ def _catalogue(data: Interactions, max_items: int) -> _Catalogue:
         flags, names = np.column_stack([flags, none]), names + [NO_GENRE]
     topics = (flags / flags.sum(1, keepdims=True)).astype(np.float32)
     item_topics = ["|".join(names[j] for j in np.flatnonzero(row)) for row in flags]
-    return _Catalogue(kept, code[data.item_R], topics, names, item_topics)
+    return _Catalogue(kept, code, topics, names, item_topics)
 
 
 def _popularity(item_R: np.ndarray, clicked_R: np.ndarray, n: int) -> _Popularity:
     """Zipf exponent of the interaction counts, items ranked by them, and how popularity sways clicks."""
     counts = np.bincount(item_R, minlength=n).astype(np.float64)
-    clicks = np.bincount(item_R, weights=clicked_R, minlength=n)
+    clicks = sum(np.bincount(item_R[rows], clicked_R[rows], n) for rows in row_blocks(item_R.size))
     zipf = zipf_exponent(counts)
     rank = np.empty(n, dtype=np.int64)
     rank[np.argsort(-counts, kind="stable")] = np.arange(1, n + 1)
@@ -193,16 +207,17 @@ def _popularity(item_R: np.ndarray, clicked_R: np.ndarray, n: int) -> _Popularit
     return _Popularity(counts, clicks, zipf, rank, prior, log_pop, round(weight, 4))
 
 
-def _quality(data: Interactions, cat: _Catalogue, on: np.ndarray) -> tuple[np.ndarray, Explanation]:
+def _quality(score_R: np.ndarray, item_R: np.ndarray, n: int, rated: bool) -> tuple[np.ndarray, Explanation]:
     """Item quality: the shrunk mean rating (or click rate) mapped from its scale onto [-1, 1]."""
-    n = cat.kept_I.size
-    score = data.rating_R if data.rating_R is not None else data.click_R.astype(np.float32)
-    s = score[on].astype(np.float64)
-    item = cat.item_R[on]
-    m_I, k = shrunk_means(np.bincount(item, s, n), np.bincount(item, s * s, n), np.bincount(item, minlength=n))
-    lo, hi = float(s.min()), float(s.max())
+    sum_I, sq_I = np.zeros(n), np.zeros(n)
+    for rows in row_blocks(item_R.size):
+        s, item = score_R[rows].astype(np.float64), item_R[rows]
+        sum_I += np.bincount(item, s, n)
+        sq_I += np.bincount(item, s * s, n)
+    m_I, k = shrunk_means(sum_I, sq_I, np.bincount(item_R, minlength=n))
+    lo, hi = float(score_R.min()), float(score_R.max())
     q_I = 2.0 * (m_I - lo) / (hi - lo) - 1.0 if hi > lo else np.zeros(n)
-    what = "rating" if data.rating_R is not None else "click rate"
+    what = "rating" if rated else "click rate"
     return q_I, Explanation(
         "catalogue.item_quality_z", f"quality mean {q_I.mean():.3f}, spread {q_I.std():.3f}",
         f"each item's mean {what} shrunk toward the overall mean (empirical-Bayes prior of {k:.1f} interactions), "
@@ -213,20 +228,24 @@ def _quality(data: Interactions, cat: _Catalogue, on: np.ndarray) -> tuple[np.nd
 def _per_user(user_R: np.ndarray, item_R: np.ndarray, topics_IK: np.ndarray, n_users: int,
               only_R: np.ndarray | None = None) -> np.ndarray:
     """Users x topics counts of rows (those where ``only_R``, when given), each row split over its item's
-    topic mix; one topic at a time, so a 25M-row log needs one float32 column of temporaries."""
-    columns = []
-    for j in range(topics_IK.shape[1]):
-        share_R = topics_IK[item_R, j]
-        columns.append(np.bincount(user_R, share_R if only_R is None else share_R * only_R, n_users))
-    return np.stack(columns, axis=1)
+    topic mix; by blocks of rows and one topic at a time, so temporaries stay small on a 25M-row log."""
+    out = np.zeros((n_users, topics_IK.shape[1]))
+    for rows in row_blocks(user_R.size):
+        user, item = user_R[rows], item_R[rows]
+        for j in range(topics_IK.shape[1]):
+            share = topics_IK[item, j] if only_R is None else topics_IK[item, j] * only_R[rows]
+            out[:, j] += np.bincount(user, share, n_users)
+    return out
 
 
 def _affinity(counts_UK: np.ndarray) -> np.ndarray:
     """Users' topic affinity: a topic's share of the user's interactions (shrunk toward everyone's by a few
     pseudo-interactions) over its share of everyone's; 1 = like everyone, 2 = twice as keen."""
     global_K = counts_UK.sum(0) / counts_UK.sum()
-    share_UK = (counts_UK + SHARE_PRIOR * global_K) / (counts_UK.sum(1, keepdims=True) + SHARE_PRIOR)
-    return share_UK / np.maximum(global_K, 1e-12)
+    affinity_UK = counts_UK + SHARE_PRIOR * global_K
+    affinity_UK /= counts_UK.sum(1, keepdims=True) + SHARE_PRIOR
+    affinity_UK /= np.maximum(global_K, 1e-12)
+    return affinity_UK
 
 
 def _segments(user_R: np.ndarray, item_R: np.ndarray, clicked_R: np.ndarray, cat: _Catalogue, pop: _Popularity,
@@ -274,14 +293,15 @@ def _tilted(prior_I: np.ndarray, topics_IK: np.ndarray, target_K: np.ndarray, ro
 def _interest_spread(shows_UK: np.ndarray, clicks_UK: np.ndarray, label_U: np.ndarray, p_SK: np.ndarray,
                      weight: float) -> float:
     """How much users' click rates on a topic differ within their segment beyond binomial noise, in interest
-    units (d u / d p = 1 / (w p (1 - p))): sum n (p_hat - p)^2 - p (1 - p) over users estimates n tau^2."""
-    p_UK = p_SK[label_U]
-    seen = shows_UK > 0
-    rate_UK = np.where(seen, clicks_UK / np.where(seen, shows_UK, 1.0), p_UK)
-    excess_UK = np.where(seen, shows_UK * (rate_UK - p_UK) ** 2 - p_UK * (1 - p_UK), 0.0)
-    tau2_SK = np.stack([excess_UK[label_U == s].sum(0) for s in range(p_SK.shape[0])])
-    shows_SK = np.stack([shows_UK[label_U == s].sum(0) for s in range(p_SK.shape[0])])
-    var = (tau2_SK / (weight * p_SK * (1 - p_SK)) ** 2).sum() / max(shows_SK.sum(), 1e-12)
+    units (d u / d p = 1 / (w p (1 - p))): over users, n (p_hat - p)^2 - p (1 - p) sums to n tau^2."""
+    tau2_SK = np.zeros_like(p_SK)
+    for s, p_K in enumerate(p_SK):  # segment by segment: temporaries of one segment's users only
+        mine = label_U == s
+        shows, clicks = shows_UK[mine], clicks_UK[mine]
+        seen = shows > 0
+        rate = np.divide(clicks, shows, out=np.zeros_like(clicks), where=seen)
+        tau2_SK[s] = np.where(seen, shows * (rate - p_K) ** 2 - p_K * (1 - p_K), 0.0).sum(0)
+    var = (tau2_SK / (weight * p_SK * (1 - p_SK)) ** 2).sum() / max(shows_UK.sum(), 1e-12)
     return float(np.clip(np.sqrt(max(var, 0.0)), 0.0, 2.0).round(4))
 
 
@@ -312,7 +332,7 @@ def _scenario(options: FitOptions, data: Interactions, cat: _Catalogue, pop: _Po
             clickbait_share=0.0, length_mean=1.0, length_std=0.0,
         ),
         audience=AudienceConfig(
-            n_users=min(data.n_users, MAX_USERS), n_segments=k, segment_names=seg.names,
+            n_users=min(data.n_users, MAX_POPULATION), n_segments=k, segment_names=seg.names,
             segment_shares=(np.bincount(seg.clustering.label_U, minlength=k) / data.n_users).round(6).tolist(),
             segment_focus=min(2, len(cat.topic_names)), segment_profiles=seg.profile_SK.round(4).ravel().tolist(),
             interest_spread=seg.spread, budget_mean=1.0,
@@ -362,6 +382,8 @@ def _explain(data: Interactions, options: FitOptions, cat: _Catalogue, pop: _Pop
                     f"{GAP_TOLERANCE} ({gaps})"),
         Explanation("audience.segment_shares", ", ".join(f"{s:.1%}" for s in a.segment_shares),
                     "share of users per segment"),
+        Explanation("audience.n_users", f"{a.n_users:,}", f"the data's users, at most {MAX_POPULATION:,}: "
+                    "simulated users are drawn from the fitted segments, so more would only cost memory"),
         Explanation("audience.segment_profiles", f"{a.n_segments} x {len(cat.topic_names)}", "per segment and "
                     "topic, the interest whose click chance is the segment's click rate on that topic (shrunk), on "
                     f"the logit scale; dynamics.affinity_weight {d.affinity_weight:g} and no_click_score "

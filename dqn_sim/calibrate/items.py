@@ -13,7 +13,14 @@ import pandas as pd
 
 from dqn_sim.calibrate.errors import DataError
 from dqn_sim.calibrate.guard import GuardedFile
-from dqn_sim.calibrate.layouts import ALIASES, ML100K_GENRES, ML100K_ITEM_FIELDS, first_line, sniff_separator
+from dqn_sim.calibrate.layouts import (
+    ALIASES,
+    ML100K_GENRES,
+    ML100K_ITEM_FIELDS,
+    first_line,
+    shown_columns,
+    sniff_separator,
+)
 
 NO_GENRE = "(no genre)"
 
@@ -91,7 +98,7 @@ def _item_columns(path: Path, names: list[str], mapping: dict[str, str], fmt: st
     item, category = find("item"), find("category")
     if item is None or category is None:
         hint = "" if len(names) > 1 else " (wrong delimiter?)"
-        raise DataError(path, f"missing item id or category column; found: {', '.join(names)}{hint}; "
+        raise DataError(path, f"missing item id or category column; found: {shown_columns(names)}{hint}; "
                               f"name them with --map item=COL,category=COL", 1)
     return item, category
 

@@ -118,17 +118,23 @@ def resolve_columns(path: Path, names: list[str], mapping: dict[str, str], sep: 
         if role in mapping:
             if mapping[role] not in names:
                 raise DataError(path, f"missing column {mapping[role]!r} (--map {role}=...); found: "
-                                      f"{', '.join(names)}{_delimiter_hint(sep.join(names), sep)}", 1)
+                                      f"{shown_columns(names)}{_delimiter_hint(sep.join(names), sep)}", 1)
             columns[role] = mapping[role]
-        elif found := next((lower[a] for a in ALIASES[role] if a in lower), None):
-            columns[role] = found
+        elif alias := next((lower[a] for a in ALIASES[role] if a in lower), None):
+            columns[role] = alias
     needed = [r for r in ("user", "item", "timestamp") if r not in columns]
     if not ("rating" in columns or "click" in columns):
         needed.append("rating (or click)")
     if needed:
-        raise DataError(path, f"missing column for {', '.join(needed)}; found: {', '.join(names)}"
+        raise DataError(path, f"missing column for {', '.join(needed)}; found: {shown_columns(names)}"
                               f"{_delimiter_hint(sep.join(names), sep)}; name them with --map ROLE=COLUMN", 1)
     return columns
+
+
+def shown_columns(names: list[str], limit: int = 120) -> str:
+    """The columns a file has, for an error line (cut short: a wrong delimiter makes one very long name)."""
+    text = ", ".join(names)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _delimiter_hint(line: str, sep: str) -> str:

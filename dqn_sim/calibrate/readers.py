@@ -20,6 +20,7 @@ from dqn_sim.calibrate.items import ItemTable, genre_table, read_items
 from dqn_sim.calibrate.layouts import Layout, parse_mapping, ratings_layout
 
 CHUNK_ROWS = 1_000_000
+MILLISECONDS = 1e11  # numeric timestamps beyond this (year 5138 in seconds) are read as milliseconds
 SIBLING_ITEM_FILES = {"ml-100k": "u.item", "ml-latest": "movies.csv"}
 Progress = Callable[[float], None]
 
@@ -49,6 +50,30 @@ class Interactions:
     @property
     def n_items(self) -> int:
         return self.items.n_items
+
+
+class _Column:
+    """A column filled chunk by chunk into one array sized from the file's length (pages of ``np.empty`` cost
+    nothing until written). A list of chunk arrays joined at the end would leave their freed memory resident,
+    kept by the allocator: a 25M-row log then needed twice its size."""
+
+    def __init__(self) -> None:
+        self.data: np.ndarray | None = None
+        self.n = 0
+
+    def append(self, values: np.ndarray, expected: int) -> None:
+        end = self.n + values.size
+        if self.data is None or end > self.data.size:
+            grown = np.empty(max(int(1.25 * expected), end + end // 2), dtype=values.dtype)
+            if self.data is not None:
+                grown[: self.n] = self.data[: self.n]
+            self.data = grown
+        self.data[self.n:end] = values
+        self.n = end
+
+    @property
+    def values(self) -> np.ndarray | None:
+        return None if self.data is None else self.data[: self.n]
 
 
 class _Coder:
@@ -84,31 +109,36 @@ def read_interactions(
     if table is not None and _string_ids(layout):
         table = ItemTable(table.ids.astype(str), table.genres_IG, table.genre_names)
     users, item_coder = _Coder(), _Coder(table.ids if table is not None else None)
-    parts: dict[str, list[np.ndarray]] = {role: [] for role in ("user", "item", "rating", "click", "timestamp")}
+    columns = {role: _Column() for role in ("user", "item", "rating", "click", "timestamp")}
     categories: list[pd.DataFrame] = []
-    for chunk, line in _chunks(path, layout, progress):
+    rows = 0
+    for chunk, line, fraction in _chunks(path, layout):
+        rows += len(chunk)
+        expected = int(rows / max(fraction, 1e-9))
         _check_missing(path, chunk, line)
         if not _string_ids(layout):  # MovieLens ids are integers
             for role in ("user", "item"):
                 chunk[role] = _numbers(path, chunk[role], f"{role} id", line).astype(np.int64)
-        parts["user"].append(users.encode(chunk["user"]))
+        columns["user"].append(users.encode(chunk["user"]), expected)
         codes = item_coder.encode(chunk["item"])
         if (codes < 0).any():
             i = int(np.argmax(codes < 0))
             raise DataError(path, f"item {_shown(chunk['item'].iloc[i])} is not in {items_path}", line + i)
-        parts["item"].append(codes)
+        columns["item"].append(codes, expected)
         if "rating" in chunk:
-            parts["rating"].append(_numbers(path, chunk["rating"], "rating", line).astype(np.float32))
+            columns["rating"].append(_numbers(path, chunk["rating"], "rating", line).astype(np.float32), expected)
         if "click" in chunk:
-            parts["click"].append(_numbers(path, chunk["click"], "click", line) != 0)
-        parts["timestamp"].append(_seconds(path, chunk["timestamp"], line))
+            columns["click"].append(_numbers(path, chunk["click"], "click", line) != 0, expected)
+        columns["timestamp"].append(_seconds(path, chunk["timestamp"], line), expected)
         if table is None and "category" in chunk:
             categories.append(pd.DataFrame({"code": codes, "category": chunk["category"]}).drop_duplicates("code"))
-    if not parts["user"]:
+        if progress:
+            progress(fraction)
+    if not rows:
         raise DataError(path, "no interactions (only a header?)")
     if table is None:
         table = _items_from_ratings(item_coder.index, categories)
-    column = {role: np.concatenate(arrays) if arrays else None for role, arrays in parts.items()}
+    column = {role: c.values for role, c in columns.items()}
     return Interactions(path, layout.format, column["user"], column["item"], column["rating"], column["click"],
                         column["timestamp"], users.index, table)
 
@@ -136,8 +166,9 @@ def _parquet_names(path: Path) -> list[str] | None:
         raise DataError(path, f"not a Parquet file ({e})") from None
 
 
-def _chunks(path: Path, layout: Layout, progress: Progress | None) -> Iterator[tuple[pd.DataFrame, int]]:
-    """Chunks with role-named columns, and the file line (Parquet: row) of each chunk's first row."""
+def _chunks(path: Path, layout: Layout) -> Iterator[tuple[pd.DataFrame, int, float]]:
+    """Chunks with role-named columns, the file line (Parquet: row) of each chunk's first row, and the share of
+    the file read once the chunk is."""
     roles = list(layout.columns)
     columns = [layout.columns[r] for r in roles]
     if layout.parquet:
@@ -147,10 +178,8 @@ def _chunks(path: Path, layout: Layout, progress: Progress | None) -> Iterator[t
         row = 1
         for batch in parquet.iter_batches(batch_size=CHUNK_ROWS, columns=columns):
             chunk = _ids_as_text(batch.to_pandas().set_axis(roles, axis=1))
-            yield chunk, row
+            yield chunk, row, min((row - 1 + len(chunk)) / max(parquet.metadata.num_rows, 1), 1.0)
             row += len(chunk)
-            if progress:
-                progress(min(row / max(parquet.metadata.num_rows, 1), 1.0))
         return
     text_ids = {layout.columns[r]: str for r in ("user", "item", "category") if r in layout.columns}
     guard = GuardedFile(path)
@@ -162,10 +191,8 @@ def _chunks(path: Path, layout: Layout, progress: Progress | None) -> Iterator[t
                 encoding=layout.encoding, encoding_errors="replace", dtype=text_ids if _string_ids(layout) else None,
             )
             for chunk in reader:
-                yield chunk[columns].set_axis(roles, axis=1), line
+                yield chunk[columns].set_axis(roles, axis=1), line, guard.fraction
                 line += len(chunk)
-                if progress:
-                    progress(guard.fraction)
     except pd.errors.EmptyDataError:
         raise DataError(path, "empty file") from None
     except pd.errors.ParserError as e:
@@ -199,9 +226,13 @@ def _numbers(path: Path, values: pd.Series, role: str, line: int) -> np.ndarray:
 
 
 def _seconds(path: Path, values: pd.Series, line: int) -> np.ndarray:
-    """Unix seconds from numbers or ISO dates (as the first row has them); anything else is an error at its line."""
+    """Unix seconds from numbers (seconds, or milliseconds) or ISO dates, as the first row has them; anything else
+    is an error at its line."""
     if pd.api.types.is_numeric_dtype(values) or pd.to_numeric(values.iloc[:1], errors="coerce").notna().all():
-        return np.floor(_numbers(path, values, "timestamp", line)).astype(np.int64)
+        seconds = _numbers(path, values, "timestamp", line)
+        if np.median(seconds) > MILLISECONDS:  # a log in milliseconds (seconds would be thousands of years on)
+            seconds = seconds / 1000.0
+        return np.floor(seconds).astype(np.int64)
     dates = pd.to_datetime(values, errors="coerce", utc=True, format="ISO8601")
     bad = dates.isna().to_numpy()
     if bad.any():

@@ -31,7 +31,7 @@ class Clustering:
 def kmeans(x_UK: np.ndarray, k: int, seed: int) -> Clustering:
     """Lloyd's k-means, best of a few k-means++ restarts by inertia (on a seeded sample of at most ``FIT_SAMPLE``
     users, then refined on everyone); segments ordered by size, largest first."""
-    x = x_UK.astype(np.float64)
+    x = np.asarray(x_UK, dtype=np.float64)
     rng = np.random.default_rng(seed)
     sample = x[rng.choice(x.shape[0], FIT_SAMPLE, replace=False)] if x.shape[0] > FIT_SAMPLE else x
     best = min((_lloyd(sample, _plus_plus(sample, k, rng)) for _ in range(RESTARTS)), key=lambda r: r[0])
