@@ -6,9 +6,8 @@ opens the file (and moves a damaged one aside), ``schema`` its tables (migration
 survives any row, ``transfer`` export zips and their careful reading, ``owner`` which process trains a live run.
 """
 
-from dqn_sim.store.database import BUSY_TIMEOUT_S
 from dqn_sim.store.errors import RunIdTaken, RunImportError, RunNotFound, StoreError, StoreVersionError
-from dqn_sim.store.runs import SOURCES, RunStore, default_home
+from dqn_sim.store.runs import RunStore, default_home
 from dqn_sim.store.schema import SCHEMA_VERSION
 from dqn_sim.vocab import LIVE_STATES, STORED_STATES
 
@@ -16,6 +15,6 @@ STATUSES = STORED_STATES
 LIVE_STATUSES = LIVE_STATES
 
 __all__ = [
-    "BUSY_TIMEOUT_S", "LIVE_STATUSES", "SCHEMA_VERSION", "SOURCES", "STATUSES", "RunIdTaken", "RunImportError",
-    "RunNotFound", "RunStore", "StoreError", "StoreVersionError", "default_home",
+    "LIVE_STATUSES", "SCHEMA_VERSION", "STATUSES", "RunIdTaken", "RunImportError", "RunNotFound", "RunStore",
+    "StoreError", "StoreVersionError", "default_home",
 ]
