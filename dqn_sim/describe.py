@@ -92,3 +92,37 @@ def final_results(evals: pd.DataFrame) -> pd.DataFrame:
     out = latest.sort_values("return_mean", ascending=False).reset_index(drop=True)
     out["vs_best_baseline"] = out["return_mean"] / best - 1 if best and np.isfinite(best) else np.nan
     return out
+
+
+MECHANISM_COLUMNS = ["episode_len_mean", "leave_rate", "clickbait_share", "quality"]
+
+
+def mechanism_sentence(table: pd.DataFrame) -> str | None:
+    """How the DQN's sessions differ from the best rival's (by return), in one sentence a stakeholder can repeat,
+    written from ``table`` (``final_results``): session length and early leaves, clickbait, item quality, return.
+    None without a DQN, a rival, or these metrics (a run stored before they were recorded)."""
+    rows = table.set_index("policy")
+    rival_rows = rows[rows.index.isin(policies.rivals())]
+    if "dqn" not in rows.index or rival_rows.empty:
+        return None
+    d, r = rows.loc["dqn"], rival_rows.loc[rival_rows["return_mean"].idxmax()]
+    if pd.concat([d[MECHANISM_COLUMNS], r[MECHANISM_COLUMNS]]).isna().any():
+        return None
+    length, bait, quality = (d[c] - r[c] for c in ("episode_len_mean", "clickbait_share", "quality"))
+    keeps = "keeps users longer than" if length > 0 else "loses users sooner than" if length < 0 else \
+        "keeps users as long as"
+    shown = [f"{'less' if bait < 0 else 'more'} clickbait ({d.clickbait_share:.0%} vs {r.clickbait_share:.0%} of "
+             "recommendations)"] if d.clickbait_share or r.clickbait_share else []  # a catalogue may have none
+    shown.append(f"{'higher' if quality > 0 else 'lower'}-quality items (mean quality {d.quality:.2f} vs "
+                 f"{r.quality:.2f})")
+    # "by" only where the numbers agree with the simulator's mechanism: quality refills a session, clickbait drains it
+    link = "by" if length > 0 and quality > 0 and bait <= 0 else "while"
+    sessions = [f"{d.episode_len_mean:.1f} vs {r.episode_len_mean:.1f} steps per session"]
+    if f"{d.leave_rate:.0%}" != f"{r.leave_rate:.0%}":  # on video every user leaves before the cap: nothing to say
+        sessions.append(f"{d.leave_rate:.0%} vs {r.leave_rate:.0%} leave before the last step")
+    sentence = (f"The DQN {keeps} the {policies.label(str(r.name)).lower()} ({'; '.join(sessions)}) {link} showing "
+                f"{' and '.join(shown)}")
+    gain = d.get("vs_best_baseline", np.nan)
+    if np.isfinite(gain):
+        sentence += f", and earns {abs(gain):.0%} {'more' if gain >= 0 else 'less'} per session"
+    return sentence + "."

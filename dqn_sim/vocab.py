@@ -8,7 +8,9 @@ that computes it; nothing else lists columns by hand. (The policies are declared
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,11 @@ class Table:
     def metric(self, name: str) -> Metric | None:
         return next((m for m in self.columns if m.name == name), None)
 
+    def row(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """This table's columns picked out of ``values``, in order; a declared column nothing computed is a
+        KeyError rather than a silent gap."""
+        return {name: values[name] for name in self.names}
+
 
 def _interval(name: str, label: str, help: str, stem: str, **kw: object) -> tuple[Metric, Metric, Metric]:
     """A mean and the two ends of its 95% interval (``<stem>_lo``, ``<stem>_hi``)."""
@@ -84,6 +91,29 @@ WALL_TIME = Metric("wall_time", "Wall time", "Seconds spent training so far, pau
                    timing=True, smooth=False, aggregate="last", chart=False)
 POLICY = Metric("policy", "Policy", "Which policy was evaluated (see `python -m dqn_sim policies`)", dtype="text",
                 key=True, chart=False)
+
+SESSION_LENGTH = Metric("episode_len_mean", "Session length", "Mean steps per held-out session", unit="steps",
+                        fmt=".1f")
+# What was recommended, per held-out session: the mechanism behind a return (declared once, for evaluations and
+# for segments). "Shown" means recommended to a running session and recommendable to that user.
+RECOMMENDATIONS = (
+    *_interval("diversity", "In-session diversity", "Mean over sessions of the mean pairwise topic distance of the "
+               "items shown in the session, 1 - cos(topics_i, topics_j) over pairs i != j (repeats included; sessions "
+               "with fewer than 2 items left out); 0 = one topic throughout. Student-t 95% interval over the sessions",
+               "diversity", fmt=".3f"),
+    *_interval("novelty", "Novelty", "Mean over sessions of the mean -log2(popularity share) of the items shown in "
+               "the session (share = the item's popularity / the catalogue's total): higher = less popular items. "
+               "Student-t 95% interval over the sessions", "novelty", unit="bits", fmt=".2f"),
+    *_interval("quality", "Mean item quality", "Mean over sessions of the mean true quality of the items shown in "
+               "the session (quality refills a user's session budget). Student-t 95% interval over the sessions",
+               "quality", fmt=".3f"),
+    *_interval("clickbait_share", "Clickbait share", "Clickbait items shown / items shown, over every "
+               "recommendation of the evaluation. Beta 95% interval (recommendations counted as independent, as "
+               "for CTR)", "clickbait_share", fmt=".1%"),
+    *_interval("leave_rate", "Early-leave rate", "Sessions the user ended before the step budget (max_steps) / "
+               "sessions: budget spent or driven away by ads (the env's 'terminated' before the last step). Beta "
+               "95% interval over the sessions", "leave_rate", fmt=".1%"),
+)
 
 TRAINING = Table("metrics", "metrics.csv", (
     STEP,
@@ -117,7 +147,11 @@ EVALUATION = Table("evals", "evals.csv", (
                "over the sessions", "return"),
     *_interval("ctr", "Click-through rate", "Clicks per recommendation step over the held-out sessions, Beta 95% "
                "interval", "ctr", fmt=".2%"),
-    Metric("episode_len_mean", "Session length", "Mean steps per held-out session", unit="steps", fmt=".1f"),
+    SESSION_LENGTH,
+    Metric("coverage", "Catalogue coverage", "Items shown at least once across the evaluation / items in the "
+           "catalogue. No interval: one number per evaluation, not a mean over sessions (and it grows with the "
+           "number of sessions)", fmt=".1%"),
+    *RECOMMENDATIONS,
     Metric("split", "Users", "Which held-out users: 'validation' (the curve, and the choice of checkpoint) or "
            "'test' (the kept checkpoint and every baseline, judged once at the end: the reported result)",
            dtype="text", smooth=False, aggregate="last", chart=False),
@@ -130,6 +164,8 @@ SEGMENTS = Table("segment_results", "segments.csv", (
     Metric("episodes", "Sessions", "Held-out sessions of users of this segment", dtype="int", fmt=",d"),
     *_interval("return_mean", "Return per session", "Mean return per held-out session of this segment, Student-t "
                "95% interval", "return"),
+    SESSION_LENGTH,
+    *RECOMMENDATIONS,
 ))
 
 TABLES = {t.name: t for t in (TRAINING, EVALUATION, SEGMENTS)}

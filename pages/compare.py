@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from dqn_sim import plots, policies
-from dqn_sim.describe import final_results
+from dqn_sim.describe import MECHANISM_COLUMNS, final_results, mechanism_sentence
+from dqn_sim.vocab import EVALUATION, Metric
 from ui.history import run_labels, stored_runs_comparison, with_intervals
 from ui.page import header
 from ui.state import selected_run_id, snapshot, store
+
+
+def metric_column(metric: Metric) -> st.column_config.NumberColumn:
+    """A results column labelled, explained (its formula) and formatted from the metric's declaration."""
+    return st.column_config.NumberColumn(metric.label, help=metric.help,
+                                         format="percent" if metric.fmt.endswith("%") else "%.3g")
+
 
 RESULT_COLUMNS = {
     "policy": st.column_config.TextColumn("Policy"),
@@ -19,6 +28,8 @@ RESULT_COLUMNS = {
     "episode_len_mean": st.column_config.NumberColumn("Session length", format="%.1f", help="Steps per session"),
     "vs_best_baseline": st.column_config.TextColumn("vs best baseline", help="Return relative to the best "
                                                      "baseline's (the oracles included, the ceiling not)"),
+    **{name: metric_column(EVALUATION[name])
+       for name in ("leave_rate", "clickbait_share", "quality", "diversity", "novelty", "coverage")},
 }
 
 header(
@@ -59,12 +70,29 @@ def run_results() -> None:
     st.dataframe(shown, hide_index=True, column_order=list(RESULT_COLUMNS), column_config=RESULT_COLUMNS)
     st.plotly_chart(plots.final_metrics_chart(table))
     st.caption(f"{policies.label('patient-oracle')}: {policies.KINDS['ceiling']}.")
+    mechanism(table, snap.summary.get("survival"))
 
     st.subheader("One run: who gains, per segment", divider="violet")
     if len(snap.segments):
         st.plotly_chart(plots.segment_chart(snap.segments))
     else:
         st.caption("Per-segment results are computed from the final evaluation, when the run ends.")
+
+
+def mechanism(table: pd.DataFrame, survival: dict[str, list[float]] | None) -> None:
+    """Why the returns differ, across every held-out user: how long sessions last under each policy, beside what
+    each recommended (clickbait wins the next click and drains the session, quality refills it)."""
+    st.subheader("One run: why, across all held-out users", divider="violet")
+    if not survival or table[MECHANISM_COLUMNS].isna().any(axis=None):
+        st.caption("Session survival, clickbait share and item quality come from the final test evaluation, when "
+                   "the run ends (runs stored before these were recorded have none).")
+        return
+    left, right = st.columns(2)
+    left.plotly_chart(plots.survival_chart({p: survival[p] for p in table["policy"] if p in survival}))
+    right.plotly_chart(plots.quality_chart_by_policy(table))
+    sentence = mechanism_sentence(table)
+    if sentence:
+        st.markdown(sentence)
 
 
 run_results()

@@ -190,6 +190,8 @@ def test_finished_run_reaches_inspect_and_compare() -> None:
     table = at.dataframe[0].value
     assert list(table["policy"].map(str.lower).str.split().str[0]).count("dqn") == 1
     assert len(table) == 1 + len(policies.evaluated_in_training())
+    assert {"leave_rate", "clickbait_share", "quality", "coverage"} <= set(table.columns)
+    assert [m for m in texts(at.markdown) if m.startswith("The DQN ")]  # the mechanism, in words from the numbers
     at.switch_page("pages/inspect.py").run()
     assert not at.exception and not at.info  # a model is there: no 'train first' note
     assert at.selectbox(key="inspect:a").value == "dqn"

@@ -36,7 +36,9 @@ def test_evaluate_prints_one_json_object_with_intervals():
     r = run_cli("evaluate", "--preset", "video", "--policy", "oracle", "--episodes", "50", "--seed", "1", "--json")
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
-    assert set(out) == {"policy", "episodes", "return_mean", "return_ci", "ctr", "ctr_ci", "episode_len_mean"}
+    assert set(out) == {"policy", "episodes", "return_mean", "return_ci", "ctr", "ctr_ci", "episode_len_mean",
+                        "coverage", "diversity", "diversity_ci", "novelty", "novelty_ci", "quality", "quality_ci",
+                        "clickbait_share", "clickbait_share_ci", "leave_rate", "leave_rate_ci", "survival"}
     assert out["return_ci"][0] <= out["return_mean"] <= out["return_ci"][1]
     assert out["ctr_ci"][0] <= out["ctr"] <= out["ctr_ci"][1]
 

@@ -88,9 +88,11 @@ def line_trace(x: Any, y: Any, *, name: str, color: str, dash: str | None = None
 
 
 def error_bars(mean: Any, lo: Any, hi: Any, color: str = "#374151") -> dict:
-    """Asymmetric error bars from an interval."""
-    return {"type": "data", "symmetric": False, "array": np.asarray(hi) - np.asarray(mean),
-            "arrayminus": np.asarray(mean) - np.asarray(lo), "color": color, "thickness": 1.2}
+    """Asymmetric error bars from an interval. A Beta interval of a share at 0% or 100% lies just beside its point;
+    that side draws no bar rather than one of negative length."""
+    mean = np.asarray(mean, dtype=np.float64)
+    return {"type": "data", "symmetric": False, "array": np.maximum(np.asarray(hi) - mean, 0.0),
+            "arrayminus": np.maximum(mean - np.asarray(lo), 0.0), "color": color, "thickness": 1.2}
 
 
 def series_traces(

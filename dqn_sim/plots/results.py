@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -23,22 +24,50 @@ from dqn_sim.plots.base import (
     x_values,
 )
 from dqn_sim.splits import validation_rows
+from dqn_sim.vocab import EVALUATION, Metric
+
+
+def _policy_bars(table: pd.DataFrame, metrics: Sequence[Metric], *, revision: str) -> go.Figure:
+    """One panel per evaluation metric: a bar per policy (in ``table``'s order and the policies' colours) with its 95%
+    interval, titled and formatted from the metric's declaration."""
+    colors = [policies.color(p) for p in table["policy"]]
+    labels = [policies.label(p) for p in table["policy"]]
+    traces = []
+    for col, metric in enumerate(metrics, start=1):
+        stem = metric.name.removesuffix("_mean")
+        mean = table[metric.name]
+        traces.append(({"type": "bar", "x": labels, "y": mean, "marker": {"color": colors}, "showlegend": False,
+                        "name": metric.name, "error_y": error_bars(mean, table[f"{stem}_lo"], table[f"{stem}_hi"]),
+                        "hovertemplate": f"%{{x}}: %{{y:{metric.fmt}}}<extra></extra>"}, 1, col))
+    fig = grid_figure(1, len(metrics), traces, base_layout(height=340, revision=revision, hovermode="closest"),
+                      subplot_titles=[metric.title for metric in metrics])
+    for col, metric in enumerate(metrics, start=1):
+        if metric.fmt.endswith("%"):
+            fig.update_yaxes(tickformat=".0%", row=1, col=col)
+    return fig
 
 
 def final_metrics_chart(table: pd.DataFrame) -> go.Figure:
     """Return and click-through rate per policy with 95% intervals (``table`` has the evaluation columns)."""
-    colors = [policies.color(p) for p in table["policy"]]
-    labels = [policies.label(p) for p in table["policy"]]
-    traces = []
-    for col, metric in enumerate(("return", "ctr"), start=1):
-        _, mean, lo, hi, _ = METRICS[metric]
-        traces.append(({"type": "bar", "x": labels, "y": table[mean], "marker": {"color": colors},
-                        "showlegend": False, "name": metric, "error_y": error_bars(table[mean], table[lo], table[hi]),
-                        "hovertemplate": "%{x}: %{y:.3g}<extra></extra>"}, 1, col))
-    fig = grid_figure(1, 2, traces, base_layout(height=340, revision="final", hovermode="closest"),
-                    subplot_titles=("Return per session", "Click-through rate"))
-    fig.update_yaxes(tickformat=".0%", row=1, col=2)
-    return fig
+    return _policy_bars(table, [EVALUATION["return_mean"], EVALUATION["ctr"]], revision="final")
+
+
+def quality_chart_by_policy(table: pd.DataFrame) -> go.Figure:
+    """Clickbait share and mean item quality of what each policy recommended, with 95% intervals: the half of the
+    mechanism beside ``survival_chart`` (clickbait wins the click, quality keeps the user)."""
+    return _policy_bars(table, [EVALUATION["clickbait_share"], EVALUATION["quality"]], revision="quality")
+
+
+def survival_chart(survival: Mapping[str, Sequence[float]]) -> go.Figure:
+    """Share of held-out users still in their session at each step, per policy (``survival[policy][t]`` is the
+    share at step ``t + 1``): where a myopic policy loses its users, across all of them rather than one."""
+    traces = [line_trace(np.arange(1, len(shares) + 1), np.asarray(shares, dtype=np.float64),
+                         name=policies.label(policy), color=policies.color(policy),
+                         hovertemplate=f"{policies.label(policy)}: %{{y:.1%}}<extra></extra>")
+              for policy, shares in survival.items()]
+    return to_figure(traces, base_layout(title="Users still in session", x_title="Step of the session",
+                                         y_title="Share of users", height=340, revision="survival",
+                                         yaxis={"tickformat": ".0%", "rangemode": "tozero"}))
 
 
 def segment_chart(segments: pd.DataFrame) -> go.Figure:

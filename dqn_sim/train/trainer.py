@@ -25,9 +25,9 @@ from dqn_sim.config import AgentConfig, ScenarioConfig, TrainConfig
 from dqn_sim.policies import evaluated_in_training, rivals
 from dqn_sim.sim.env import VecRecEnv
 from dqn_sim.splits import TEST, VALIDATION, final_rows, validation_rows
-from dqn_sim.stats import mean_ci
 from dqn_sim.train.evaluate import EvalResult, evaluate_baseline, evaluate_policy
-from dqn_sim.vocab import EVALUATION
+from dqn_sim.train.sessions import interval_columns, session_metrics
+from dqn_sim.vocab import EVALUATION, SEGMENTS
 
 EVAL_SEED_OFFSET = 1_000_003  # validation users: evaluation seeds never coincide with training seeds
 TEST_SEED_OFFSET = 4_000_037  # test users: neither training, validation nor a baseline's warm-up users
@@ -35,24 +35,17 @@ TRACKED_STEPS = 512  # per-episode steps kept to compare Q estimates with realis
 
 
 def eval_rows(step: int, wall_time: float, result: EvalResult, split: str = VALIDATION) -> dict:
-    return {
-        "step": step, "wall_time": wall_time, "policy": result.policy, "return_mean": result.return_mean,
-        "return_lo": result.return_ci[0], "return_hi": result.return_ci[1], "ctr": result.ctr,
-        "ctr_lo": result.ctr_ci[0], "ctr_hi": result.ctr_ci[1], "episode_len_mean": result.episode_len_mean,
-        "split": split,
-    }
+    return EVALUATION.row({"step": step, "wall_time": wall_time, "split": split, **interval_columns(result.summary())})
 
 
 def segment_rows(result: EvalResult, names: list[str]) -> list[dict]:
-    """Per-segment mean return with 95% intervals, from one evaluation's episodes."""
-    returns, segments = np.asarray(result.returns), np.asarray(result.segments)
+    """Per-segment metrics with 95% intervals, from one evaluation's sessions."""
     rows = []
     for s, name in enumerate(names):
-        r = returns[segments == s]
-        if r.size:
-            m, lo, hi = mean_ci(r)
-            rows.append({"policy": result.policy, "segment": s, "segment_name": name, "episodes": int(r.size),
-                         "return_mean": m, "return_lo": lo, "return_hi": hi})
+        part = result.sessions.subset(result.sessions.segment == s)
+        if part.size:
+            rows.append(SEGMENTS.row({"policy": result.policy, "segment": s, "segment_name": name,
+                                      "episodes": part.size, **interval_columns(session_metrics(part))}))
     return rows
 
 
@@ -137,6 +130,7 @@ class Trainer:
         self._validations = 0  # of the agent
         self._last_eval_step: int | None = None
         self._test_returns: list[float] = []  # the kept checkpoint's, per test session
+        self._test_survival: dict[str, list[float]] = {}  # per policy: share of test sessions running at each step
 
     @property
     def done(self) -> bool:
@@ -178,6 +172,7 @@ class Trainer:
         results += [evaluate_baseline(name, self.scenario, episodes, seed) for name in evaluated_in_training()]
         self.evals += [eval_rows(self.step_count, self.wall_time, r, TEST) for r in results]
         self._test_returns = list(results[0].returns)
+        self._test_survival = {r.policy: r.survival for r in results}
         self.segments = [row for r in results for row in segment_rows(r, self.env.audience.names)]
         return self.summary()
 
@@ -205,6 +200,7 @@ class Trainer:
             out["kept"] = {"rule": self.cfg.keep, "step": self.kept.step,
                            "validation_return": self.kept.validation_return, "evaluations": self._validations}
             out["dqn_test_returns"] = [round(r, 6) for r in self._test_returns]
+            out["survival"] = self._test_survival
         if self.metrics:
             out["sps"] = self.step_count / max(self.wall_time, 1e-9)
             out["updates_per_s"] = self.updates / max(self.wall_time, 1e-9)
