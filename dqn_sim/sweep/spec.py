@@ -1,0 +1,63 @@
+"""What a sweep is, and what a worker is handed to run one of its trials: plain values, light to import (no
+torch), so the driver of a Ray sweep and a task's arguments stay small."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from dqn_sim.assembly import RunConfig, assemble
+from dqn_sim.sweep.space import Param, override
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """What a sweep is: the base configuration, the searched parameters, the budget and how it searches. Kept in
+    the study, so resuming under another definition is refused rather than mixed into one study."""
+
+    name: str
+    preset: str
+    config: dict | None
+    overrides: tuple[str, ...]
+    params: tuple[Param, ...]
+    seeds: int
+    first_seed: int
+    steps: int
+    objective: str = "return"
+    sampler: str = "tpe"
+    pruner: str = "median"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "overrides": list(self.overrides),
+                "params": [p.to_dict() for p in self.params]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SweepSpec:
+        return cls(**{**data, "overrides": tuple(data["overrides"]),
+                      "params": tuple(Param.from_dict(p) for p in data["params"])})
+
+
+@dataclass(frozen=True)
+class TrialTask:
+    """What a worker needs to run a sweep's next trial; plain values, so it travels to a Ray task too."""
+
+    name: str
+    storage_url: str
+    store_home: str
+    slot: int  # the worker's place among the sweep's workers (seeds its sampler apart from the others)
+
+
+@dataclass(frozen=True)
+class TrialOutcome:
+    number: int
+    state: str
+    value: float | None
+
+
+def base_config(spec: SweepSpec, sampled: dict[str, Any] | None = None) -> RunConfig:
+    """The sweep's configuration with the trial's sampled values, trained for the sweep's budget."""
+    picked = [override(path, value) for path, value in (sampled or {}).items()]
+    return assemble(spec.preset, spec.config, [*spec.overrides, *picked, f"train.total_steps={spec.steps}"])
+
+
