@@ -66,21 +66,23 @@ SYMBOLS = {"gamma": "γ", "lr": "lr", "tau": "τ", "eps_start": "ε₀", "eps_en
 MAX_NAMED_CHANGES = 3
 
 
-def run_name(config: RunConfig) -> str:
+def run_name(config: RunConfig, seeds: int = 1) -> str:
     """A run's name that says what was changed: its preset and the settings that differ from the preset's,
-    e.g. ``video · γ=0 · seed 0`` (two runs with default settings differ only by their seed)."""
-    preset = config.scenario.name
+    e.g. ``video · γ=0 · seed 0`` (two runs with default settings differ only by their seed), or ``… · seeds 0–2``
+    for a group of ``seeds`` runs."""
+    preset, first = config.scenario.name, config.train.seed
+    seed_text = f"seed {first}" if seeds == 1 else f"seeds {first}–{first + seeds - 1}"
     try:
         base = from_preset(preset)
     except ConfigError:  # a saved or fitted scenario: nothing to diff against
-        return f"{preset} · seed {config.train.seed}"
+        return f"{preset} · {seed_text}"
     changes = [f"{SYMBOLS.get(path.rsplit('.', 1)[-1], path.rsplit('.', 1)[-1])}={_short(value)}"
                for part in ("agent", "train", "scenario")
                for path, value in _differences(getattr(base, part), getattr(config, part))
                if path not in ("seed", "name")]
     shown = changes[:MAX_NAMED_CHANGES] + ([f"+{len(changes) - MAX_NAMED_CHANGES} more"]
                                            if len(changes) > MAX_NAMED_CHANGES else [])
-    return " · ".join([preset, *shown, f"seed {config.train.seed}"])
+    return " · ".join([preset, *shown, seed_text])
 
 
 def _differences(base: Config, other: Config) -> list[tuple[str, Any]]:

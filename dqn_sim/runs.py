@@ -1,5 +1,5 @@
-"""A run as its readers see it, wherever it is: the snapshot of a job training in this process, or the run
-the store holds (trained earlier, by another process, the CLI, or imported).
+"""A run (or a run group) as its readers see it, wherever it is: the snapshot of a job training in this process,
+or the run the store holds (trained earlier, by another process, the CLI, or imported).
 
 The store is the truth for runs; a live job only adds what has not been flushed yet. Pages ask for a run by
 its id (a job's id is its run's id) and draw the same snapshot either way.
@@ -8,12 +8,17 @@ its id (a job's id is its run's id) and draw the same snapshot either way.
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from typing import Protocol
 
 import pandas as pd
 
+from dqn_sim.config import AgentConfig, ScenarioConfig, TrainConfig
 from dqn_sim.store import RunNotFound, RunStore
+from dqn_sim.store.groups import GroupNotFound, GroupStore
+from dqn_sim.train.groups import GroupJob
 from dqn_sim.train.job import JobSnapshot, TrainingJob
+from dqn_sim.vocab import ACTIVE_STATES
 
 
 class Jobs(Protocol):
@@ -53,3 +58,68 @@ def run_snapshot(store: RunStore, jobs: Jobs, run_id: str) -> JobSnapshot:
 def _last(frame: pd.DataFrame, column: str, default: float) -> float:
     values = frame[column].dropna() if column in frame else ()
     return values.iloc[-1] if len(values) else default
+
+
+@dataclass(frozen=True)
+class GroupView:
+    """A run group as its readers see it: live while its members train here, else as the store keeps it."""
+
+    id: str
+    name: str
+    state: str
+    progress: float
+    elapsed_s: float
+    eta_s: float | None
+    error: str | None
+    seeds: list[int]
+    members: list[JobSnapshot]  # one per seed that has a run (a member that never started has none)
+    summary: dict  # the aggregate over seeds once the group has ended (``groups.group_summary``)
+    scenario: ScenarioConfig
+    agent: AgentConfig
+    train: TrainConfig
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE_STATES
+
+    @property
+    def step(self) -> int:
+        """User-steps trained by all members together."""
+        return sum(m.step for m in self.members)
+
+    @property
+    def total_steps(self) -> int:
+        return self.train.total_steps * len(self.seeds)
+
+
+class Groups(Protocol):
+    def group(self, group_id: str | None) -> GroupJob | None: ...
+
+
+def group_view(store: RunStore, jobs: Jobs, groups: Groups, group_id: str) -> GroupView:
+    """The group by id (``GroupNotFound`` if neither this server nor the store knows it)."""
+    live = groups.group(group_id)
+    if live is not None:
+        status = live.status()
+        members = [run_snapshot(store, jobs, job.id) for job in live.members]  # a waiting one shows as starting
+        summary = live.aggregate() if not status.active else {}
+        return GroupView(group_id, status.name, status.state, status.progress, status.elapsed_s, status.eta_s,
+                         status.error, list(status.seeds), members, summary, live.scenario, live.agent_cfg,
+                         live.train_cfg)
+    stored = GroupStore(store).get_group(group_id)
+    members = [stored_snapshot(store, m["run_id"]) for m in stored["members"] if m["status"] is not None]
+    progress = sum(m.progress for m in members) / max(len(stored["seeds"]), 1)
+    return GroupView(group_id, stored["name"], stored["status"], progress, max((m.elapsed_s for m in members),
+                     default=0.0), None, stored.get("error"), stored["seeds"], members, stored["summary"] or {},
+                     stored["scenario"], stored["agent"], stored["train"])
+
+
+def is_group(store: RunStore, groups: Groups, run_id: str) -> bool:
+    """Whether an id names a run group (here or in the store) rather than a single run."""
+    if groups.group(run_id) is not None:
+        return True
+    try:
+        GroupStore(store).get_group(run_id)
+    except GroupNotFound:
+        return False
+    return True

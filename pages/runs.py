@@ -10,12 +10,11 @@ import streamlit as st
 from dqn_sim import plots, policies
 from dqn_sim.config import ConfigError
 from dqn_sim.store import RunImportError, RunNotFound
-from dqn_sim.train.job import RegistryFull
 from dqn_sim.vocab import STORED_STATES
 from ui import history
 from ui.fmt import compact, delta_color, duration, percent
 from ui.page import header
-from ui.state import select_run, selected_job
+from ui.state import owns, select_run, selected_job
 from ui.status import state_badge
 
 NOTES = {"success": (st.success, ":material/check_circle:"), "error": (st.error, ":material/block:")}
@@ -188,19 +187,15 @@ with resume_col:
     elif not store.checkpoint_path(run_id).is_file():
         why_not = ("No model was saved for it: a model is saved when a run ends, and this one was cut short or "
                    "imported without its model.")
-    elif job is not None and job.status().active:
-        why_not = "This session's job is still training: stop it on the Train page first."
+    elif job is not None and job.status().active and owns(job.id):
+        why_not = "Your selected run is still training: stop it on the Train page first."
     else:
         why_not = None
     st.caption(why_not or f"A new run starts from its trained weights with its settings, for "
                f"{run['train'].total_steps:,} more steps; Train opens on it.")
     if st.button("Resume training", icon=":material/play_arrow:", disabled=why_not is not None):
-        try:
-            history.resume(run)
-        except RegistryFull as e:
-            st.error(str(e), icon=":material/block:")
-        else:
-            st.switch_page("pages/train.py")
+        history.resume(run)  # queued if every slot is taken: Train says where it stands
+        st.switch_page("pages/train.py")
 
 st.subheader("4 · Name, notes, share, delete", divider="violet")
 edit_col, share_col, delete_col = st.columns(3)

@@ -10,9 +10,10 @@ import streamlit as st
 from dqn_sim import plots, policies
 from dqn_sim.config import AgentConfig, TrainConfig
 from dqn_sim.describe import final_results
+from dqn_sim.runs import GroupView
 from dqn_sim.splits import validation_rows
-from dqn_sim.train.job import JobSnapshot, RegistryFull, TrainingJob
-from dqn_sim.vocab import STATES, TRAINING
+from dqn_sim.train.job import JobSnapshot
+from dqn_sim.vocab import ACTIVE_STATES, STATES, TRAINING
 from ui import forms
 from ui.fmt import compact, delta_color, duration, percent
 from ui.live_chart import live_chart
@@ -21,10 +22,9 @@ from ui.state import (
     agent_config,
     current_scenario,
     display_name,
-    owners,
     owns,
     registry,
-    selected_job,
+    run_group,
     selected_run_id,
     snapshot,
     start_job,
@@ -47,6 +47,7 @@ LOWER_PANELS = {
     **{metric.label: (lambda m, e, x, s, name=metric.name: plots.metric_panel(m, name, x=x, smoothing=s))
        for metric in TRAINING.columns if metric.chart and metric.name not in ("episode_return", "ctr")},
 }
+DEFAULT_SEEDS, MAX_SEEDS = 3, 16  # a run group by default: one seed is an anecdote
 STOP_WAIT_S = 3.0  # a stop finishes the step and the final evaluation; wait that long for a clean state
 
 
@@ -69,10 +70,16 @@ def hyperparameter_form(active: bool) -> None:
             with tab:
                 scope, group, errors = fields[name]
                 forms.knob_grid(scope, group, errors, columns=3)
-        submitted = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:",
-                                          disabled=active)
+        left, right = st.columns([1, 3], vertical_alignment="bottom")
+        seeds = left.number_input("Seeds", 1, MAX_SEEDS, DEFAULT_SEEDS, key="train:seeds",
+                                  help="Train these settings on this many seeds (the training seed, +1, …) side by "
+                                  "side: one seed is an anecdote; results over seeds come with intervals that say "
+                                  "how much another seed would change them.")
+        with right:
+            submitted = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:",
+                                              disabled=active)
         if active:
-            st.caption("This session's run is still going: stop it to start another with these settings.")
+            st.caption("Your run is still going: stop it to start another with these settings.")
     if not submitted:
         return
     if agent is None or train is None:
@@ -80,27 +87,46 @@ def hyperparameter_form(active: bool) -> None:
         st.error(f"{len(agent_errors) + len(train_errors)} setting(s) need fixing{where}.", icon=":material/error:")
         return
     st.session_state.agent_cfg, st.session_state.train_cfg = agent, train
-    try:
-        start_job(current_scenario(), agent, train)
-    except RegistryFull as e:
-        st.error(str(e), icon=":material/block:")
-        return
+    start_job(current_scenario(), agent, train, seeds=int(seeds))
     st.rerun()
 
 
-def stop(job: TrainingJob) -> None:
-    job.stop()
-    job.join(STOP_WAIT_S)
+def stop(run_id: str) -> None:
+    registry().stop(run_id)
+    entry = registry().get(run_id) or registry().group(run_id)
+    if entry is not None:
+        entry.join(STOP_WAIT_S)
 
 
-def controls(job: TrainingJob, snap: JobSnapshot) -> None:
-    """Pause / Resume and Stop; callbacks act before the view redraws, so the new state shows at once."""
+def controls(run_id: str, state: str) -> None:
+    """Pause / Resume and Stop for the person who started the run; callbacks act before the view redraws, so the
+    new state shows at once. Everyone else watches, and is told who started it."""
+    if not owns(run_id):
+        if state in ACTIVE_STATES:
+            st.caption(f"Started by {display_name(registry().owner(run_id))}: you can watch it, not steer it.")
+        return
+    if registry().get(run_id) is None and registry().group(run_id) is None:
+        return  # not training in this server (stored, or the CLI's)
     with st.container(horizontal=True, horizontal_alignment="right"):
-        if snap.state == "paused":
-            st.button("Resume", on_click=job.resume, icon=":material/play_arrow:")
+        if state == "paused":
+            st.button("Resume", on_click=registry().resume, args=(run_id,), icon=":material/play_arrow:")
         else:
-            st.button("Pause", on_click=job.pause, icon=":material/pause:", disabled=snap.state != "running")
-        st.button("Stop", on_click=stop, args=(job,), icon=":material/stop:", disabled=not snap.active)
+            st.button("Pause", on_click=registry().pause, args=(run_id,), icon=":material/pause:",
+                      disabled=state != "running")
+        st.button("Stop", on_click=stop, args=(run_id,), icon=":material/stop:", disabled=state not in ACTIVE_STATES)
+
+
+def queue_note(run_id: str) -> None:
+    """A run waiting for a slot: where it stands, who holds the slots, and roughly how long."""
+    place = registry().queued(run_id)
+    if place is None:
+        return
+    holders = "; ".join(f"{a.name} ({display_name(a.owner)}, {duration(a.eta_s) if a.eta_s else 'paused'})"
+                        for a in place.holding)
+    eta = f" A slot may free in about {duration(place.eta_s)}." if place.eta_s else ""
+    st.info(f"**Queued, number {place.position}**: all {registry().max_running} training slots of this server "
+            f"are taken ({holders}); {len(place.waiting_before)} run(s) wait before this one. It starts by itself "
+            f"when a slot frees.{eta}", icon=":material/schedule:")
 
 
 def headline(snap: JobSnapshot) -> None:
@@ -203,16 +229,13 @@ def run_status(run_id: str, polling: bool) -> None:
     if snap is None:
         st.warning("This run is no longer in the store (deleted?).", icon=":material/warning:")
         return
-    job = registry().get(run_id)
     head, buttons = st.columns([3, 2], vertical_alignment="center")
     with head, st.container(horizontal=True, vertical_alignment="center"):
         st.text(snap.name)  # shown as text: a name is never read as Markdown
         state_badge(snap.state)
-    if job is not None and owns(run_id):
-        with buttons:
-            controls(job, snap)
-    elif snap.active:
-        buttons.caption(f"Started by {display_name(owners().get(run_id))}: you can watch it, not steer it.")
+    with buttons:
+        controls(run_id, snap.state)
+    queue_note(run_id)
     progress_bar(snap)
     outcome(snap)
     headline(snap)
@@ -228,6 +251,73 @@ def run_charts(run_id: str) -> None:
         charts(snap, smoothing, x, lower)
 
 
+def group_status(group_id: str, polling: bool) -> None:
+    """A run group: its state and controls, each member's progress, and when it has ended, the result over seeds."""
+    view = run_group(group_id)
+    if view is None:
+        st.warning("This group is no longer in the store (deleted?).", icon=":material/warning:")
+        return
+    head, buttons = st.columns([3, 2], vertical_alignment="center")
+    with head, st.container(horizontal=True, vertical_alignment="center"):
+        st.text(view.name)
+        state_badge(view.state)
+    with buttons:
+        controls(group_id, view.state)
+    queue_note(group_id)
+    progress_bar(view)
+    group_outcome(view)
+    members = pd.DataFrame([{
+        "seed": m.train.seed, "state": STATES[m.state].label if m.state in STATES else m.state,
+        "steps": m.step, "progress": m.progress,
+        "validation return": last_validation(m), "test return": m.summary.get("dqn_return"), "run": m.id,
+    } for m in view.members])
+    st.dataframe(members, hide_index=True, column_config={
+        "progress": st.column_config.ProgressColumn("Progress", min_value=0.0, max_value=1.0),
+        "validation return": st.column_config.NumberColumn(format="%.3g", help="Latest evaluation on validation "
+                                                           "users (what picks the kept checkpoint)"),
+        "test return": st.column_config.NumberColumn(format="%.3g", help="The kept checkpoint on test users: the "
+                                                     "member's result"),
+        "run": st.column_config.TextColumn("Run id", help="Open it alone on Runs, Inspect or Compare"),
+    })
+    if polling and not view.active:
+        st.rerun()
+
+
+def last_validation(snap: JobSnapshot) -> float | None:
+    curve = validation_rows(snap.evals)
+    dqn = curve[curve["policy"] == "dqn"]
+    return float(dqn["return_mean"].iloc[-1]) if len(dqn) else None
+
+
+def group_outcome(view: GroupView) -> None:
+    """The result over training seeds: IQM with its bootstrap interval for the DQN and the best baseline."""
+    agg, best = view.summary.get("aggregate") or {}, view.summary.get("best_baseline")
+    dqn, rival = agg.get("dqn") or {}, agg.get(best) or {}
+    if view.active or dqn.get("iqm") is None or rival.get("iqm") is None:
+        return
+    (lo, hi), (rlo, rhi) = dqn["iqm_ci"], rival["iqm_ci"]
+    text = (f"{STATES[view.state].label}: over **{dqn['n']} training seeds**, the DQN's interquartile mean return is "
+            f"**{dqn['iqm']:.3g}** (95% bootstrap interval over seeds {lo:.3g}–{hi:.3g}; seeds from "
+            f"{dqn['min']:.3g} to {dqn['max']:.3g}) against {policies.label(best).lower()}'s {rival['iqm']:.3g} "
+            f"({rlo:.3g}–{rhi:.3g}). These intervals cover the variation between training seeds.")
+    if lo > rhi:
+        st.success(text, icon=":material/check_circle:")
+    elif dqn["iqm"] > rival["iqm"]:
+        st.info(text + " Ahead, but the intervals overlap: more seeds would tell.", icon=":material/info:")
+    else:
+        st.warning(text + " **The DQN trails the best baseline.**", icon=":material/trending_down:")
+
+
+def group_charts(group_id: str) -> None:
+    """Each member's validation curve, in one chart (the same controls as a single run's)."""
+    smoothing, x, _ = chart_controls()
+    view = run_group(group_id)
+    if view is not None and view.members:
+        source = "eval" if any((m.evals["policy"] == "dqn").any() for m in view.members) else "train"
+        live_chart(plots.runs_chart({f"seed {m.train.seed}": (m.metrics, m.evals) for m in view.members},
+                                    source=source, x=x, smoothing=smoothing), key="train:group-chart")
+
+
 header(
     "Train",
     "A **Deep Q-Network** learns which item to recommend from the value of the whole session that follows, "
@@ -238,8 +328,8 @@ header(
 
 scenario = current_scenario()
 run_id = selected_run_id()
-job = selected_job()
-active = job is not None and job.status().active
+entry = registry().get(run_id) or registry().group(run_id)
+active = entry is not None and entry.status().active and owns(run_id)
 
 st.subheader("1 · Scenario", divider="violet")
 st.markdown(
@@ -262,5 +352,9 @@ else:
                      help="Refresh every second; a zoom or hover on the chart survives the refresh. Turn off to "
                      "freeze the view: training goes on.")
     every = POLL_S if live and active else None
-    st.fragment(run_every=every)(run_status)(run_id, every is not None)
-    st.fragment(run_every=every)(run_charts)(run_id)
+    if run_group(run_id) is not None:
+        st.fragment(run_every=every)(group_status)(run_id, every is not None)
+        st.fragment(run_every=every)(group_charts)(run_id)
+    else:
+        st.fragment(run_every=every)(run_status)(run_id, every is not None)
+        st.fragment(run_every=every)(run_charts)(run_id)

@@ -36,9 +36,7 @@ def fresh_app() -> Iterator[None]:
     st.cache_resource.clear()
     st.cache_data.clear()
     yield
-    for job in registry().jobs():
-        job.stop()
-        job.join(30)
+    registry().stop_all()
     st.cache_resource.clear()
 
 
@@ -50,8 +48,9 @@ def open_page(page: str | None = None) -> AppTest:
     return at
 
 
-def start(at: AppTest, settings: dict[str, int]) -> str:
+def start(at: AppTest, settings: dict[str, int], seeds: int = 1) -> str:
     """Fill the Train form and press Start; returns the new job's id."""
+    at.number_input(key="train:seeds").set_value(seeds)
     for key, value in settings.items():
         at.number_input(key=key).set_value(value)
     at.button(key="FormSubmitter:hyperparameters-Start training").click().run()
@@ -239,9 +238,18 @@ def test_reload_reattaches_and_two_tabs_run_their_own_jobs() -> None:
     assert reload.session_state["run_id"] == first_id
     reload.switch_page("pages/train.py").run()  # the form shows the reattached run's settings
     assert reload.number_input(key="train.total_steps").value == ENDLESS["train.total_steps"]
-    third = open_page("pages/train.py")  # both slots are taken
+    third = open_page("pages/train.py")  # both slots are taken: the third start waits in the queue
+    third.number_input(key="train:seeds").set_value(1)
     third.button(key="FormSubmitter:hyperparameters-Start training").click().run()
-    assert any("already running" in e for e in texts(third.error))
+    third_id = third.session_state["run_id"]
+    assert registry().queued(third_id).position == 1
+    assert any("Queued, number 1" in i for i in texts(third.info))
+    registry().stop(first_id)  # a slot frees: the queued run starts by itself
+    deadline = time.monotonic() + TIMEOUT
+    while registry().queued(third_id) is not None:
+        assert time.monotonic() < deadline, "the queued run did not start"
+        time.sleep(0.1)
+    assert registry().get(third_id).status().state in ACTIVE_STATES
 
 
 @pytest.mark.parametrize(("preset", "slate"), [("recsim-ie", 2), ("live", 1)])

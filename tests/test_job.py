@@ -7,11 +7,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from dqn_sim.config import AgentConfig, TrainConfig
 from dqn_sim.presets import get_preset
-from dqn_sim.train.job import JobRegistry, RegistryFull, TrainingJob
+from dqn_sim.train.job import TrainingJob
 from dqn_sim.train.trainer import Trainer
 
 SCENARIO = get_preset("video").with_overrides({"audience.n_users": 500})
@@ -122,23 +121,6 @@ def test_nan_loss_stops_the_job_as_diverged_with_metrics_up_to_then():
     assert snap.state == "diverged", snap.error
     assert "diverged" in snap.error and len(snap.metrics) > 0
     assert snap.step < 400_000
-
-
-def test_registry_caps_concurrent_jobs_with_a_clear_refusal():
-    registry = JobRegistry(max_running=2)
-    a = registry.start(SCENARIO, AGENT, _train())
-    b = registry.start(SCENARIO, AGENT, _train())
-    with pytest.raises(RegistryFull, match="2 training jobs are already running"):
-        registry.start(SCENARIO, AGENT, _train())
-    a.stop()
-    a.join(60)
-    c = registry.start(SCENARIO, AGENT, _train())  # a slot freed up
-    assert registry.get(c.id) is c and registry.get("nope") is None
-    for job in (b, c):
-        job.stop()
-        job.join(60)
-    assert registry.running_count() == 0
-    assert a.snapshot().state == "stopped"
 
 
 ORPHAN_SCRIPT = """

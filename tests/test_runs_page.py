@@ -15,8 +15,8 @@ from streamlit.testing.v1 import AppTest
 from dqn_sim.config import AgentConfig, TrainConfig
 from dqn_sim.presets import get_preset
 from dqn_sim.store import RunImportError, RunStore
-from dqn_sim.train.job import JobRegistry
 from dqn_sim.train.recording import StoreObserver
+from dqn_sim.train.registry import JobRegistry
 from tests.test_app import QUICK, TIMEOUT, button, open_page, texts
 from ui import history
 from ui.state import registry
@@ -202,11 +202,13 @@ def test_resume_trains_on_from_the_checkpoint_as_this_sessions_job(store: RunSto
     assert job.join(TIMEOUT) and job.snapshot().state in ("stopped", "finished")
 
 
-def test_resume_is_refused_while_the_registry_is_full(store: RunStore, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_resume_waits_in_the_queue_while_every_slot_is_taken(store: RunStore, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(registry(), "max_running", 0)
     at = pick(open_page(RUNS), ids(store)["video · baseline"])
     button(at, "Resume training").click().run()
-    assert any("already running" in e for e in texts(at.error)) and not registry().jobs()
+    assert not registry().jobs() and registry().queued(at.session_state["run_id"]).position == 1
+    assert any("Queued, number 1" in i for i in texts(at.info))
+    registry().stop(at.session_state["run_id"])  # leaves the queue
 
 
 def test_empty_store_invites_to_train_or_import() -> None:

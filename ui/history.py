@@ -21,6 +21,7 @@ from dqn_sim.config import AgentConfig, TrainConfig, leaf_fields
 from dqn_sim.plots import history as history_plots
 from dqn_sim.report import build_report
 from dqn_sim.runs import stored_snapshot
+from dqn_sim.train.groups import GroupJob
 from dqn_sim.train.job import TrainingJob
 from dqn_sim.vocab import LIVE_STATES, STATES, STORED_STATES
 from ui import forms
@@ -172,9 +173,9 @@ def load_settings(run: dict[str, Any]) -> None:
     st.session_state.pop("scenario:preset", None)  # the Scenario page picks the preset that matches again
 
 
-def resume(run: dict[str, Any]) -> TrainingJob:
-    """Train on from the run's checkpoint with its settings, as a new run this session selects
-    (``RegistryFull`` when busy)."""
+def resume(run: dict[str, Any]) -> TrainingJob | GroupJob:
+    """Train on from the run's checkpoint with its settings, as a new run this session selects (queued when every
+    slot of the server is taken)."""
     load_settings(run)
     return start_job(run["scenario"], run["agent"], run["train"], name=f"{run['name']} · resumed",
                      init_from=store().checkpoint_path(run["id"]))

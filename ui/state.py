@@ -19,13 +19,14 @@ import streamlit as st
 from dqn_sim.assembly import RunConfig, from_preset, run_name
 from dqn_sim.config import AgentConfig, ScenarioConfig, TrainConfig
 from dqn_sim.presets import DEFAULT_PRESET
-from dqn_sim.runs import run_snapshot
+from dqn_sim.runs import GroupView, group_view, is_group, run_snapshot
 from dqn_sim.store import RunNotFound, RunStore
-from dqn_sim.train.job import JobRegistry, JobSnapshot, TrainingJob
+from dqn_sim.train.group_recording import StoreGroupRecorder
+from dqn_sim.train.groups import GroupJob, seed_range
+from dqn_sim.train.job import JobSnapshot, TrainingJob
 from dqn_sim.train.recording import StoreObserver
+from dqn_sim.train.registry import JobRegistry
 from ui import forms
-
-MAX_RUNNING = 2  # jobs training at once in this server (each takes a core)
 
 
 @st.cache_resource
@@ -36,9 +37,11 @@ def store() -> RunStore:
 
 @st.cache_resource
 def registry() -> JobRegistry:
-    """The server's job registry, shared by every session; every job is recorded in the run store."""
+    """The server's runs, shared by every session: slots (``DQN_SIM_MAX_JOBS``, default one per core), a queue
+    beyond them, and every run and group recorded in the run store."""
     runs = store()
-    return JobRegistry(max_running=MAX_RUNNING, observer_factory=lambda: StoreObserver(runs))
+    return JobRegistry(observer_factory=lambda: StoreObserver(runs),
+                       group_recorder_factory=lambda: StoreGroupRecorder(runs))
 
 
 def current_scenario() -> ScenarioConfig:
@@ -91,7 +94,7 @@ def attach_run() -> None:
 
 
 def _exists(run_id: str) -> bool:
-    if registry().get(run_id) is not None:
+    if registry().get(run_id) is not None or is_group(store(), registry(), run_id):
         return True
     try:
         store().get_run(run_id)
@@ -123,15 +126,14 @@ def snapshot(run_id: str) -> JobSnapshot | None:
         return None
 
 
+def run_group(group_id: str) -> GroupView | None:
+    """A run group by id, live or stored; None if the id names no group."""
+    return group_view(store(), registry(), registry(), group_id) if is_group(store(), registry(), group_id) else None
+
+
 def selected_snapshot() -> JobSnapshot | None:
     run_id = selected_run_id()
     return snapshot(run_id) if run_id else None
-
-
-@st.cache_resource
-def owners() -> dict[str, str]:
-    """Run id -> who started it in this server (see ``who``): only they may pause, resume or stop it."""
-    return {}
 
 
 def who() -> str:
@@ -157,19 +159,22 @@ def display_name(owner: str | None) -> str:
 
 
 def owns(run_id: str) -> bool:
-    """Whether this person started the run here (and may control it); everyone else sees it read-only."""
-    return owners().get(run_id) == who()
+    """Whether this person started the run (or its group) here and may steer it; everyone else watches."""
+    return registry().owner(run_id) == who()
 
 
-def start_job(scenario: ScenarioConfig, agent: AgentConfig, train: TrainConfig, *, name: str | None = None,
-              init_from: Path | None = None) -> TrainingJob:
-    """Start training in the background as this person's run, and select it (``RegistryFull`` when busy).
-    ``init_from``: a checkpoint to start from (resuming a stored run)."""
-    name = name or run_name(RunConfig(scenario, agent, train))
-    job = registry().start(scenario, agent, train, name=name, init_from=init_from)
-    owners()[job.id] = who()
-    select_run(job.id)
-    return job
+def start_job(scenario: ScenarioConfig, agent: AgentConfig, train: TrainConfig, *, seeds: int = 1,
+              name: str | None = None, init_from: Path | None = None) -> TrainingJob | GroupJob:
+    """Train in the background as this person's run, on ``seeds`` seeds (a group, from the training seed on), and
+    select it; beyond the server's slots it waits in the queue. ``init_from``: a checkpoint to start from."""
+    name = name or run_name(RunConfig(scenario, agent, train), seeds)
+    if seeds > 1:
+        entry: TrainingJob | GroupJob = registry().start_group(
+            scenario, agent, train, seed_range(train.seed, seeds), name=name, owner=who())
+    else:
+        entry = registry().start(scenario, agent, train, name=name, init_from=init_from, owner=who())
+    select_run(entry.id)
+    return entry
 
 
 def view_from_url(key: str, param: str, default: object, parse: Callable[[str], object]) -> None:

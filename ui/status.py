@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dqn_sim.runs import GroupView
 from dqn_sim.train.job import JobSnapshot, JobStatus
 from dqn_sim.vocab import STATES
 from ui.fmt import duration
-from ui.state import selected_job, selected_snapshot
+from ui.state import registry, run_group, selected_run_id, selected_snapshot
 
 POLL_S = 1.0  # live refresh period of the Train page while its job is active
 SIDEBAR_POLL_S = 2.0  # the sidebar card: progress and ETA need no faster refresh
@@ -19,7 +20,7 @@ def state_badge(state: str) -> None:
              icon=look.icon if look else None)
 
 
-def progress_bar(snap: JobSnapshot | JobStatus) -> None:
+def progress_bar(snap: JobSnapshot | JobStatus | GroupView) -> None:
     if snap.state == "paused":
         tail = " · paused"
     elif snap.eta_s is not None:
@@ -32,13 +33,14 @@ def progress_bar(snap: JobSnapshot | JobStatus) -> None:
 
 
 def sidebar_status() -> None:
-    """The selected run on every page; refreshes itself while it trains."""
-    job = selected_job()
-    every = SIDEBAR_POLL_S if job is not None and job.status().active else None
+    """The selected run (or run group) on every page; refreshes itself while it trains."""
+    run_id = selected_run_id()
+    entry = registry().get(run_id) or registry().group(run_id)
+    every = SIDEBAR_POLL_S if entry is not None and entry.status().active else None
 
     @st.fragment(run_every=every)
     def card() -> None:
-        snap = selected_snapshot()
+        snap = (run_group(run_id) or selected_snapshot()) if run_id else None
         if snap is None:
             st.caption("No run selected yet. Start one on the **Train** page, or pick a stored one on **Runs**.")
             return

@@ -1,4 +1,4 @@
-"""Background training: a ``TrainingJob`` runs a Trainer in a child process; a ``JobRegistry`` caps how many run.
+"""Background training: a ``TrainingJob`` runs a Trainer in a child process (``registry`` shares slots among them).
 
 Readers (the Streamlit pages, the CLI) never touch the trainer: the training process (``worker``) reports new
 metric rows (``reports``), a thread of this process files them under a lock, ``status()`` reads the state and
@@ -330,48 +330,3 @@ class TrainingJob:
         except Exception as e:  # persisting must never hide the training outcome
             with self._lock:
                 self._error = (self._error + "; " if self._error else "") + f"saving failed: {e}"
-
-
-class RegistryFull(RuntimeError):
-    """Refusal to start a job beyond the registry's cap."""
-
-
-class JobRegistry:
-    """Process-wide set of jobs; at most ``max_running`` train at once (paused ones hold their slot)."""
-
-    def __init__(self, max_running: int = 2, observer_factory: Callable[[], JobObserver] | None = None,
-                 niceness: int = BACKGROUND_NICENESS, trainer_factory: Callable[..., Trainer] = Trainer) -> None:
-        self.max_running = max_running
-        self.niceness = niceness
-        self.trainer_factory = trainer_factory
-        self._observer_factory = observer_factory
-        self._jobs: dict[str, TrainingJob] = {}
-        self._lock = threading.Lock()
-
-    def start(
-        self, scenario: ScenarioConfig, agent_cfg: AgentConfig, train_cfg: TrainConfig, name: str | None = None,
-        init_from: Path | None = None,
-    ) -> TrainingJob:
-        with self._lock:
-            active = [j for j in self._jobs.values() if j.state in ACTIVE_STATES]
-            if len(active) >= self.max_running:
-                raise RegistryFull(
-                    f"{len(active)} training jobs are already running (the limit is {self.max_running}); "
-                    "stop one before starting another"
-                )
-            observer = self._observer_factory() if self._observer_factory else None
-            job = TrainingJob(scenario, agent_cfg, train_cfg, name=name, observer=observer, init_from=init_from,
-                              niceness=self.niceness, trainer_factory=self.trainer_factory)
-            self._jobs[job.id] = job
-        return job.start()
-
-    def get(self, job_id: str | None) -> TrainingJob | None:
-        with self._lock:
-            return self._jobs.get(job_id) if job_id else None
-
-    def jobs(self) -> list[TrainingJob]:
-        with self._lock:
-            return list(self._jobs.values())
-
-    def running_count(self) -> int:
-        return sum(j.state in ACTIVE_STATES for j in self.jobs())
