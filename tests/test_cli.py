@@ -97,6 +97,15 @@ def test_train_writes_the_run_folder_and_the_store_and_evaluate_loads_the_model(
     assert main(["runs", "--json"]) == 0
     assert {r["id"] for r in json.loads(capsys.readouterr().out)} == {runs[0]["id"], new_id}
 
+    # a one-page report for slides, readable offline
+    report = tmp_path / "report.html"
+    assert main(["report", result["run_id"], "--out", str(report), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["path"] == str(report)
+    text = report.read_text()
+    for part in ("Results on held-out users", "Myopic oracle", "evaluation sessions", "Configuration", "plotly"):
+        assert part in text, part
+    assert "<script src=\"http" not in text  # plotly.js is embedded, not fetched
+
 
 def test_a_checkpoint_from_another_scenario_is_refused(tmp_path, capsys):
     out = tmp_path / "run"
