@@ -40,6 +40,17 @@ def load_configs(args: argparse.Namespace) -> RunConfig:
     return assemble(args.preset, config, args.set or [])
 
 
+def open_store():  # -> RunStore
+    """The run store of ``$DQN_SIM_HOME``; what opening it had to repair (a damaged database moved aside) is said
+    on stderr, so a script's stdout stays clean."""
+    from dqn_sim.store import RunStore
+
+    store = RunStore()
+    for warning in store.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return store
+
+
 # ------------------------------------------------------------------ commands
 def cmd_presets(args: argparse.Namespace) -> int:
     presets = describe_presets()
@@ -126,7 +137,6 @@ def follow(job: TrainingJob | GroupJob, label: str, progress: Callable[[], tuple
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from dqn_sim.store import RunStore
 
     if args.seeds < 1:
         raise UsageError(f"--seeds must be an integer >= 1, got {args.seeds}")
@@ -138,8 +148,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.seeds > 1:
-        return train_group(args, run, train, out, RunStore())
-    return train_one(args, run, train, out, RunStore())
+        return train_group(args, run, train, out, open_store())
+    return train_one(args, run, train, out, open_store())
 
 
 def train_one(args: argparse.Namespace, run: RunConfig, train: TrainConfig, out: Path, store: RunStore) -> int:
@@ -215,9 +225,8 @@ def _iqm_text(stats: dict) -> str:
 def cmd_compare(args: argparse.Namespace) -> int:
     """P(A > B) and the IQM difference of two runs, groups or ``--out`` folders, with the variation covered."""
     from dqn_sim.compare import compare, resolve
-    from dqn_sim.store import RunStore
 
-    store = RunStore()
+    store = open_store()
     r = compare(resolve(args.a, store), resolve(args.b, store))
     if args.json:
         print(json.dumps(r))
@@ -242,9 +251,13 @@ RUN_LIST_COLUMNS = ["id", "name", "status", "preset", "created", "seed", "dqn_re
 def cmd_runs(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from dqn_sim.store import RunStore
 
-    runs = RunStore().list_runs()
+    store = open_store()
+    if args.orphans:
+        orphans = [str(p) for p in store.orphans()]
+        print(json.dumps(orphans) if args.json else "\n".join(orphans) or "no orphaned checkpoint folders")
+        return 0
+    runs = store.list_runs()
     cols = [c for c in RUN_LIST_COLUMNS if c in runs.columns]
     runs = runs[cols]
     if args.json:
@@ -257,23 +270,32 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_delete(args: argparse.Namespace) -> int:
+    """Delete a stored run (its rows and checkpoint): the way to repair a store holding a bad run."""
+    store = open_store()
+    run = store.get_run(args.run_id)  # RunNotFound: exit 2, one line
+    if not args.yes:
+        raise UsageError(f"delete {args.run_id} ({run['name']!r}) removes it for good: pass --yes to confirm")
+    store.delete(args.run_id)
+    print(json.dumps({"deleted": args.run_id}) if args.json else f"deleted {args.run_id} ({run['name']})")
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     """A one-page HTML report of a stored run (headline numbers, charts, configuration), readable offline."""
     from dqn_sim.report import write_report
     from dqn_sim.runs import stored_snapshot
-    from dqn_sim.store import RunStore
 
-    path = write_report(stored_snapshot(RunStore(), args.run_id), args.out)
+    path = write_report(stored_snapshot(open_store(), args.run_id), args.out)
     print(json.dumps({"run_id": args.run_id, "path": str(path)}) if args.json else f"wrote {path}")
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     """A run's zip, or a group's (its members' zips inside)."""
-    from dqn_sim.store import RunStore
     from dqn_sim.store.groups import GroupNotFound, GroupStore
 
-    store = RunStore()
+    store = open_store()
     try:
         path = GroupStore(store).export_zip(args.run_id, args.out)
     except GroupNotFound:
@@ -287,10 +309,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from dqn_sim.store import RunStore
     from dqn_sim.store.groups import GroupStore, is_group_export
 
-    store = RunStore()
+    store = open_store()
     if is_group_export(args.file):
         group_id = GroupStore(store).import_zip(args.file)
         print(json.dumps({"group_id": group_id}) if args.json else f"imported {args.file} as group {group_id}")
@@ -304,10 +325,9 @@ def cmd_groups(args: argparse.Namespace) -> int:
     """Stored run groups: one configuration on several seeds."""
     import pandas as pd
 
-    from dqn_sim.store import RunStore
     from dqn_sim.store.groups import GroupStore
 
-    groups = GroupStore(RunStore()).list_groups()
+    groups = GroupStore(open_store()).list_groups()
     if args.json:
         print(groups.to_json(orient="records"))
     elif groups.empty:
@@ -385,7 +405,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("runs", help="list stored runs (app and CLI)")
     s.add_argument("--json", action="store_true")
+    s.add_argument("--orphans", action="store_true", help="list checkpoint folders whose run is gone instead")
     s.set_defaults(func=cmd_runs)
+
+    s = sub.add_parser("delete", help="delete a stored run, its metrics and its model")
+    s.add_argument("run_id")
+    s.add_argument("--yes", action="store_true", help="confirm: the run is removed for good")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_delete)
 
     s = sub.add_parser("groups", help="list stored run groups (several seeds of one configuration)")
     s.add_argument("--json", action="store_true")
@@ -416,9 +443,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_bench)
 
     from dqn_sim.calibrate.cli import add_parser as add_calibrate  # its own module: readers, fitting, report
+    from dqn_sim.sweep.cli import add_parser as add_sweep  # its own package: Optuna study, executors
 
     add_calibrate(sub)
+    add_sweep(sub)
     return p
+
+
+MAX_ERROR_CHARS = 300
+
+
+def one_line(e: BaseException) -> str:
+    """The contract's error line: one line, at most ``MAX_ERROR_CHARS`` (a 50 MB config's value is not echoed)."""
+    text = " ".join((str(e) or type(e).__name__).split())
+    if isinstance(e, KeyError) and len(e.args) == 1 and text.startswith(("'", '"')):
+        text = text[1:-1]
+    return text if len(text) <= MAX_ERROR_CHARS else text[:MAX_ERROR_CHARS - 1] + "…"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -429,11 +469,9 @@ def main(argv: list[str] | None = None) -> int:
             if value is not None and value < 1:
                 raise UsageError(f"--{name} must be an integer >= 1, got {value}")
         return args.func(args)
-    except (UsageError, ConfigError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except (ValueError, KeyError, OSError) as e:  # a refused checkpoint or zip, an unknown run id
-        print(f"error: {e}", file=sys.stderr)
+    except (UsageError, ConfigError, ValueError, KeyError, OSError, RuntimeError, RecursionError, OverflowError,
+            MemoryError) as e:  # bad input, a refused checkpoint or zip, an unknown run id, an unusable store
+        print(f"error: {one_line(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

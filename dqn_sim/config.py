@@ -99,7 +99,10 @@ def _check_value(path: str, f: dataclasses.Field, value: Any) -> Any:
                 raise bad
             value = int(value)
         else:
-            value = float(value)
+            try:
+                value = float(value)
+            except OverflowError:  # an integer of hundreds of digits
+                raise bad from None
             if not math.isfinite(value):
                 raise bad
         lo, hi = f.metadata.get("lo"), f.metadata.get("hi")
@@ -114,7 +117,7 @@ def _check_value(path: str, f: dataclasses.Field, value: Any) -> Any:
         return _in_range(path, f, [float(v) for v in value])
     if kind == "ints":
         if not isinstance(value, (list, tuple)) or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and float(v).is_integer() for v in value
+            isinstance(v, int) and not isinstance(v, bool) or isinstance(v, float) and v.is_integer() for v in value
         ):
             raise bad
         return _in_range(path, f, [int(v) for v in value])
@@ -136,10 +139,15 @@ def _in_range(path: str, f: dataclasses.Field, values: list) -> list:
 
 
 def _show(value: Any) -> str:
-    """``repr`` of a value, long lists (fitted tables) cut to their first items and their length."""
-    if isinstance(value, (list, tuple)) and len(value) > 8:
-        return "[" + ", ".join(repr(v) for v in value[:3]) + f", ... ({len(value)} values)]"
-    return repr(value)
+    """A value for an error message, short whatever it holds: long lists (fitted tables) cut to their first items
+    and their length, huge integers and long texts by their size (a one-line message must stay one short line)."""
+    if isinstance(value, (list, tuple)):
+        items = ", ".join(_show(v) for v in value[:3 if len(value) > 8 else 8])
+        return f"[{items}, ... ({len(value)} values)]" if len(value) > 8 else f"[{items}]"
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 300:
+        return f"an integer of about {int(value.bit_length() * 0.30103)} digits"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:60] + f"... ({len(text)} characters)"
 
 
 class Config:
@@ -530,6 +538,15 @@ class AgentConfig(Config):
     tau: float = knob(0.005, "Soft update rate.", lo=1e-6, hi=1.0, group="learning")
     reward_scale: float = knob(1.0, "Rewards are multiplied by this before learning.", lo=1e-6, hi=1e6,
                                group="learning")
+    value_norm: str = knob(
+        "none", "Value normalisation: none, or popart (PopArt: TD targets are learned in units of their running "
+        "mean and spread, and the output layer is rescaled so Q keeps its meaning). It makes the learning step "
+        "independent of the reward's units (a purchase worth 200 or a click worth 1); the TD loss is then in "
+        "those normalised units.", choices=("none", "popart"), group="learning",
+    )
+    popart_beta: float = knob(3e-3, "PopArt: step of the running mean and spread of the targets per update "
+                              "(bias-corrected, so the first batches set the scale).", lo=1e-6, hi=1.0,
+                              group="learning")
     eps_schedule: str = knob("linear", "Exploration decay: linear or exponential.",
                              choices=("linear", "exponential"), group="exploration")
     eps_start: float = knob(1.0, "Initial exploration rate.", lo=0.0, hi=1.0, group="exploration")
@@ -544,7 +561,8 @@ class AgentConfig(Config):
     def check(self, prefix: str) -> None:
         if not self.hidden_sizes or any(h < 1 or h > 4096  for h in self.hidden_sizes):
             raise ConfigError(
-                f"{prefix}hidden_sizes must be a non-empty list of integers in [1, 4096], got {self.hidden_sizes!r}"
+                f"{prefix}hidden_sizes must be a non-empty list of integers in [1, 4096], "
+                f"got {_show(self.hidden_sizes)}"
             )
         if self.eps_end > self.eps_start:
             raise ConfigError(

@@ -12,6 +12,8 @@ import pytest
 
 from dqn_sim import policies
 from dqn_sim.cli import main
+from dqn_sim.config import AgentConfig, TrainConfig
+from dqn_sim.presets import get_preset
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = ["--set", "audience.n_users=500", "--set", "train.n_envs=16", "--set", "train.eval_episodes=30",
@@ -163,3 +165,20 @@ def test_policies_json_lists_the_registry_and_the_readme_table_matches_it():
     readme = (ROOT / "README.md").read_text()
     for p in policies.POLICIES.values():
         assert f"| `{p.name}` | {p.kind} |" in readme, f"README's policy table lacks {p.name}"
+
+
+def test_delete_needs_yes_and_repairs_the_store_and_orphans_are_listed(tmp_path, capsys, isolated_home):
+    from dqn_sim.store import RunStore
+
+    with RunStore() as store:
+        run_id = store.create_run(name="bad import", scenario=get_preset("video"), agent=AgentConfig(),
+                                  train=TrainConfig(), seed=0, source="cli")
+        store.set_status(run_id, "stopped")
+    assert main(["delete", run_id]) == 2
+    assert "--yes" in capsys.readouterr().err
+    assert main(["delete", run_id, "--yes", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"deleted": run_id}
+    assert main(["delete", run_id, "--yes"]) == 2 and "no run with id" in capsys.readouterr().err
+    (isolated_home / "checkpoints" / "deadbeef00").mkdir(parents=True)
+    assert main(["runs", "--orphans", "--json"]) == 0
+    assert [p.endswith("deadbeef00") for p in json.loads(capsys.readouterr().out)] == [True]
