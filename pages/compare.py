@@ -6,8 +6,11 @@ import pandas as pd
 import streamlit as st
 
 from dqn_sim import plots, policies
+from dqn_sim.compare import NotComparable, compare, resolve
 from dqn_sim.describe import MECHANISM_COLUMNS, final_results, mechanism_sentence
+from dqn_sim.store.groups import GroupStore
 from dqn_sim.vocab import EVALUATION, Metric
+from ui.fmt import percent
 from ui.history import run_labels, stored_runs_comparison, with_intervals
 from ui.page import header
 from ui.state import selected_run_id, snapshot, store
@@ -95,7 +98,45 @@ def mechanism(table: pd.DataFrame, survival: dict[str, list[float]] | None) -> N
         st.markdown(sentence)
 
 
+def a_or_b() -> None:
+    """Which of two runs or groups is better, by how much, how sure: P(A > B), the IQM difference, and what
+    variation the intervals cover (training seeds when a side has several, else only evaluation sessions)."""
+    runs, groups = store().list_runs(), GroupStore(store()).list_groups()
+    options = {**{g: f"group · {n} ({s} seeds)" for g, n, s in zip(groups["id"], groups["name"], groups["seeds"],
+                                                                      strict=True)},
+               **{i: f"run · {n}" for i, n in run_labels(runs).items()}}
+    if len(options) < 2:
+        st.caption("Two stored runs or groups are needed. A group (Seeds > 1 on Train) gives intervals over "
+                   "training seeds; two single runs can only be compared over their evaluation sessions.")
+        return
+    ids = list(options)
+    left, right = st.columns(2)
+    a = left.selectbox("A", ids, index=0, format_func=options.get, key="compare:a")
+    b = right.selectbox("B", ids, index=1, format_func=options.get, key="compare:b")
+    if a == b:
+        st.caption("Choose two different runs or groups.")
+        return
+    try:
+        result = compare(resolve(a, store()), resolve(b, store()))
+    except NotComparable as e:
+        st.info(f"Not comparable yet: {e}.", icon=":material/hourglass_top:")
+        return
+    p, (lo, hi) = result["probability_of_improvement"], result["probability_of_improvement_ci"]
+    d, (dlo, dhi) = result["iqm_difference"], result["iqm_difference_ci"]
+    cols = st.columns(3)
+    cols[0].metric("P(A > B)", percent(p), help="Probability of improvement (Agarwal et al. 2021): the share of "
+                   f"pairs in which A's return beats B's; 95% CI {percent(lo)} – {percent(hi)}")
+    cols[1].metric("IQM difference A − B", f"{d:+.3g}", help=f"Interquartile mean return of A minus B's; 95% CI "
+                   f"{dlo:+.3g} – {dhi:+.3g}")
+    cols[2].metric("Variation covered", result["variation"], help=result["note"])
+    sentence = result["sentence"].replace("A ", f"A ({options[a]}) ", 1).replace("B ", f"B ({options[b]}) ", 1)
+    (st.success if lo > 0.5 or hi < 0.5 else st.info)(
+        f"{sentence}. IQM difference {d:+.3g} [{dlo:+.3g}, {dhi:+.3g}]. {result['note'].capitalize()}.")
+
+
 run_results()
+st.header("A or B: which is better, by how much, how sure", anchor=False)
+a_or_b()
 st.header("Across stored runs", anchor=False)
 st.markdown("Every run is kept: from this studio, the command line or an imported zip. Pick runs to see how "
             "their hyperparameters changed what they learned.")

@@ -326,3 +326,15 @@ def test_only_who_started_a_run_may_steer_it() -> None:
     assert not {"Pause", "Resume", "Stop"} & {b.label for b in visitor.button}
     assert any("you can watch it, not steer it" in c for c in texts(visitor.caption))
     assert registry().get(run_id).status().active  # nothing the visitor did stopped it
+
+
+def test_compare_a_or_b_says_how_sure_and_which_variation_the_interval_covers(isolated_home: Path) -> None:
+    first, second = stored_run(isolated_home), stored_run(isolated_home)
+    at = open_page("pages/compare.py")
+    at.selectbox(key="compare:a").select(first).run()
+    at.selectbox(key="compare:b").select(second).run()
+    assert not at.exception
+    labels = {m.label: m.value for m in at.metric}
+    assert "P(A > B)" in labels and labels["Variation covered"] == "evaluation sessions"
+    verdict = [t for t in texts(at.success) + texts(at.info) if "IQM difference" in t]
+    assert verdict and "one training seed each" in verdict[0]  # single runs: no claim about other seeds
