@@ -9,7 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui.state import attach_run
+from ui.state import attach_run, store
 from ui.status import sidebar_status
 
 ROOT = Path(__file__).resolve().parent
@@ -28,5 +28,7 @@ PAGES = [
 ]
 page = st.navigation(PAGES)
 attach_run()
+for warning in store().warnings:  # what opening the run store had to repair, e.g. a damaged database moved aside
+    st.sidebar.warning(warning, icon=":material/warning:")
 sidebar_status()
 page.run()

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import plotly.io as pio
 
-from dqn_sim import plots, policies
+from dqn_sim import plots, policies, stats
 from dqn_sim.describe import final_results
 from dqn_sim.train.job import JobSnapshot
 from dqn_sim.vocab import STATES
@@ -38,7 +38,7 @@ def _cards(snap: JobSnapshot) -> str:
         cards.append(("DQN return per session", f"{s['dqn_return']:.3g} <span class=muted>[{lo:.3g}, {hi:.3g}]"
                                                 f"</span>"))
     if "best_baseline" in s:
-        lift = s["dqn_return"] / s["best_baseline_return"] - 1 if "dqn_return" in s else float("nan")
+        lift = stats.lift(s["dqn_return"], s["best_baseline_return"]) if "dqn_return" in s else float("nan")
         cards.append((f"Best baseline: {policies.label(s['best_baseline'])}",
                       f"{s['best_baseline_return']:.3g} <span class=muted>DQN {lift:+.1%}</span>"))
     if s.get("patient-oracle_return") and "dqn_return" in s:

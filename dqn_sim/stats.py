@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
@@ -234,3 +235,11 @@ def performance_profile(scores: Sequence[float] | np.ndarray, thresholds: Sequen
     if x.size == 0:
         return np.full(tau.shape, np.nan)
     return (x.size - np.searchsorted(x, tau, side="right")) / x.size
+
+
+def lift(value: float, reference: float) -> float:
+    """``value`` relative to ``reference`` (+0.25 = 25% more); NaN when the reference is 0 or not a number, so a
+    page shows "—" instead of dividing by zero (a live run's summary is not checked the way an import is)."""
+    if not (math.isfinite(value) and math.isfinite(reference)) or reference == 0:
+        return float("nan")
+    return value / reference - 1.0

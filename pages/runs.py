@@ -7,7 +7,7 @@ import re
 
 import streamlit as st
 
-from dqn_sim import plots, policies
+from dqn_sim import plots, policies, stats
 from dqn_sim.config import ConfigError
 from dqn_sim.store import RunImportError, RunNotFound
 from dqn_sim.vocab import STORED_STATES
@@ -145,7 +145,7 @@ steps = summary.get("steps", metrics["step"].iloc[-1] if len(metrics) else None)
 cols = st.columns(4)
 if "dqn_return" in summary:
     lo, hi = summary["dqn_return_ci"]
-    lift = summary["dqn_return"] / summary["best_baseline_return"] - 1
+    lift = stats.lift(summary["dqn_return"], summary["best_baseline_return"])
     cols[0].metric("DQN return", f"{summary['dqn_return']:.3g}",
                    delta=f"{percent(lift, signed=True)} vs best baseline", delta_color=delta_color(lift),  # type: ignore[arg-type]
                    help=f"Final mean return per session on held-out users; 95% CI {lo:.3g} – {hi:.3g}")

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pandas as pd
 import streamlit as st
 
-from dqn_sim import plots, policies
+from dqn_sim import plots, policies, stats
 from dqn_sim.config import AgentConfig, TrainConfig
 from dqn_sim.describe import final_results
 from dqn_sim.runs import GroupView
@@ -116,6 +116,15 @@ def controls(run_id: str, state: str) -> None:
         st.button("Stop", on_click=stop, args=(run_id,), icon=":material/stop:", disabled=state not in ACTIVE_STATES)
 
 
+def saving_note(run_id: str) -> None:
+    """Training never waits for the run store; when the store is busy (another process holds it), say so."""
+    job = registry().get(run_id)
+    observer = job.observer if job is not None else None
+    if getattr(observer, "behind", False):
+        st.caption(f":material/hourglass_top: Saving to the run store is behind ({observer.pending_rows:,} rows "
+                   "waiting, retried with back-off): training goes on and nothing is lost.")
+
+
 def queue_note(run_id: str) -> None:
     """A run waiting for a slot: where it stands, who holds the slots, and roughly how long."""
     place = registry().queued(run_id)
@@ -144,7 +153,7 @@ def headline(snap: JobSnapshot) -> None:
     if len(dqn) and len(base):
         best = base.loc[base.return_mean.idxmax()]
         ret = dqn.return_mean.iloc[-1]
-        lift = ret / best.return_mean - 1
+        lift = stats.lift(ret, best.return_mean)
         cols[3].metric("DQN held-out return", f"{ret:.3g}", delta=f"{percent(lift, signed=True)} vs "
                        f"{policies.label(best.policy).lower()}", delta_color=delta_color(lift),  # type: ignore[arg-type]
                        help="Latest greedy evaluation on validation users, compared with the best baseline")
@@ -180,7 +189,7 @@ def outcome(snap: JobSnapshot) -> None:
     lo, hi = s["dqn_return_ci"]
     best = s["best_baseline"]
     best_row = final_results(snap.evals).set_index("policy").reindex([best]).iloc[0]
-    lift = s["dqn_return"] / s["best_baseline_return"] - 1
+    lift = stats.lift(s["dqn_return"], s["best_baseline_return"])
     result = (f"the DQN earns **{s['dqn_return']:.3g}** per session (95% CI {lo:.3g}–{hi:.3g}, over evaluation "
               f"sessions), **{percent(lift, signed=True)}** against the best baseline "
               f"({policies.label(best).lower()}, {s['best_baseline_return']:.3g})")
@@ -237,6 +246,7 @@ def run_status(run_id: str, polling: bool) -> None:
         controls(run_id, snap.state)
     queue_note(run_id)
     progress_bar(snap)
+    saving_note(run_id)
     outcome(snap)
     headline(snap)
     if polling and not snap.active:

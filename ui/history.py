@@ -55,6 +55,8 @@ RUN_COLUMNS: dict[str, Any] = {  # the runs table, in this order: what it is, ho
     "n_step": st.column_config.NumberColumn("N-step", format="%d"),
     "network": st.column_config.TextColumn("Network"),
     "notes": st.column_config.TextColumn("Notes", width="medium"),
+    "problem": st.column_config.TextColumn("Problem", help="What is wrong with this stored row (an odd import): "
+                                           "the run is listed, its bad values left out"),
     "id": st.column_config.TextColumn("Id", help="For the CLI: python -m dqn_sim export <id>"),
 }
 RESULT_COLUMNS: dict[str, Any] = {  # final results with their intervals
@@ -84,7 +86,7 @@ def runs_table(runs: pd.DataFrame) -> pd.DataFrame:
     return table.assign(
         created=pd.to_datetime(table["created"], unit="s", utc=True),
         best_baseline=table["best_baseline"].map(policies.label, na_action="ignore"),
-        lift=100 * (table["dqn_return"] / table["best_baseline_return"] - 1),
+        lift=100 * (table["dqn_return"] / table["best_baseline_return"].where(table["best_baseline_return"] != 0) - 1),
     )
 
 

@@ -20,7 +20,7 @@ from dqn_sim.assembly import RunConfig, from_preset, run_name
 from dqn_sim.config import AgentConfig, ScenarioConfig, TrainConfig
 from dqn_sim.presets import DEFAULT_PRESET
 from dqn_sim.runs import GroupView, group_view, is_group, run_snapshot
-from dqn_sim.store import RunNotFound, RunStore
+from dqn_sim.store import RunNotFound, RunStore, StoreError
 from dqn_sim.train.group_recording import StoreGroupRecorder
 from dqn_sim.train.groups import GroupJob, seed_range
 from dqn_sim.train.job import JobSnapshot, TrainingJob
@@ -122,7 +122,7 @@ def snapshot(run_id: str) -> JobSnapshot | None:
     """Any run by id, live or stored; None if it is gone (deleted, or a store that was moved)."""
     try:
         return run_snapshot(store(), registry(), run_id)
-    except RunNotFound:
+    except (RunNotFound, StoreError):  # gone, or its stored row is damaged (the Runs page lists it as such)
         return None
 
 
