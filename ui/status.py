@@ -28,7 +28,8 @@ def progress_bar(snap: JobSnapshot | JobStatus | GroupView) -> None:
     elif snap.active:
         tail = ""
     else:
-        tail = f" · took {duration(snap.elapsed_s)}"
+        startup = getattr(snap, "startup_s", None)
+        tail = f" · took {duration(snap.elapsed_s)}" + (f" (after {startup:.1f} s starting)" if startup else "")
     st.progress(snap.progress, text=f"{snap.step:,} / {snap.total_steps:,} steps ({snap.progress:.0%}){tail}")
 
 

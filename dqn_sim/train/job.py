@@ -14,6 +14,7 @@ import multiprocessing
 import os
 import secrets
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing import popen_forkserver, reduction, spawn
@@ -87,6 +88,7 @@ class JobStatus:
     elapsed_s: float
     eta_s: float | None
     error: str | None
+    startup_s: float | None = None  # from start() to the training process running: not in elapsed_s
 
     @property
     def active(self) -> bool:
@@ -115,6 +117,7 @@ class JobSnapshot:
     evals: pd.DataFrame
     segments: pd.DataFrame
     summary: dict
+    startup_s: float | None = None  # see JobStatus
 
     @property
     def active(self) -> bool:
@@ -185,9 +188,12 @@ class TrainingJob:
         self._evals: list[dict] = []
         self._segments: list[dict] = []
         self._summary: dict = {}
+        self._started_at: float | None = None
+        self._startup_s: float | None = None
 
     # ------------------------------------------------------------------ control
     def start(self) -> TrainingJob:
+        self._started_at = time.monotonic()
         self._thread.start()
         return self
 
@@ -243,7 +249,8 @@ class TrainingJob:
         rate = step / elapsed if elapsed > 0 else 0.0
         eta = (total - step) / rate if rate > 0 and self._state in ("pending", "running") else None
         return JobStatus(id=self.id, name=self.name, state=self._state, step=step, total_steps=total,
-                         progress=min(1.0, step / total), elapsed_s=elapsed, eta_s=eta, error=self._error)
+                         progress=min(1.0, step / total), elapsed_s=elapsed, eta_s=eta, error=self._error,
+                         startup_s=self._startup_s)
 
     def snapshot(self) -> JobSnapshot:
         with self._lock:
@@ -255,7 +262,7 @@ class TrainingJob:
                 metrics=pd.DataFrame(list(self._metrics), columns=TRAINING.names),
                 evals=pd.DataFrame(list(self._evals), columns=EVALUATION.names),
                 segments=pd.DataFrame(list(self._segments), columns=SEGMENTS.names),
-                summary=dict(self._summary),
+                summary=dict(self._summary), startup_s=st.startup_s,
             )
 
     # ------------------------------------------------------------------ the watching thread
@@ -297,6 +304,7 @@ class TrainingJob:
         match report:
             case Started():
                 with self._lock:
+                    self._startup_s = time.monotonic() - (self._started_at or time.monotonic())
                     if self._state == "pending":
                         self._state = "running"
             case Progress(step=step, elapsed_s=elapsed, metrics=metrics, evals=evals):
