@@ -133,8 +133,8 @@ def _json(capsys, *args: str):
     return json.loads(capsys.readouterr().out)
 
 
-def test_a_group_is_stored_exported_imported_and_resumed_from_its_members(tmp_path, capsys):
-    summary = _json(capsys, "train", "--preset", "video", "--steps", "600", "--seed", "7", "--seeds", "2", "--out",
+def test_a_group_is_stored_listed_exported_and_imported_as_one(tmp_path, capsys):
+    summary = _json(capsys, "train", "--preset", "video", "--steps", "300", "--seed", "7", "--seeds", "2", "--out",
                     str(tmp_path / "out"), *SMALL)
     gid, member_runs = summary["group_id"], [row["run_id"] for row in summary["per_seed"]]
     [listed] = _json(capsys, "groups")
@@ -159,11 +159,17 @@ def test_a_group_is_stored_exported_imported_and_resumed_from_its_members(tmp_pa
     same = _json(capsys, "compare", gid, copy)
     assert same["variation"] == "training seeds" and same["probability_of_improvement"] == 0.5
 
-    resumed = resume_group(RunStore(), gid, source="cli")
-    assert [job.init_from for job in resumed.members] == [groups.runs.checkpoint_path(r) for r in member_runs]
+
+def test_a_group_resumes_from_its_stored_members_checkpoints():
+    first = GroupJob(SCENARIO, AGENT, _train(total=300), [3, 4], recorder=StoreGroupRecorder(RunStore())).start()
+    assert first.join(timeout=60) and first.status().state == "finished"
+    groups = GroupStore(RunStore())
+    resumed = resume_group(groups.runs, first.group_id, source="cli")
+    assert [job.init_from for job in resumed.members] == [groups.runs.checkpoint_path(j.id) for j in first.members]
     assert resumed.start().join(timeout=60) and resumed.status().state == "finished"
     again = groups.get_group(resumed.group_id)
-    assert again["name"].endswith("· resumed") and again["status"] == "finished" and again["summary"]["seeds"] == [7, 8]
+    assert again["name"] == f"{first.name} · resumed" and again["status"] == "finished" and again["seeds"] == [3, 4]
+    assert again["source"] == "cli" and again["summary"]["aggregate"]["dqn"]["n"] == 2
 
 
 def test_a_stopped_group_is_stored_stopped_and_its_waiting_member_has_no_run():
