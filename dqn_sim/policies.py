@@ -1,16 +1,22 @@
 """Every policy the studio knows, declared once: the CLI's choices, the charts' colours and labels, the pages'
 wording and which policies are evaluated beside training all read this registry.
 
-Adding a baseline is its class (in ``dqn_sim.agents``) plus one ``PolicySpec`` here.
+Adding a baseline is its class (in ``dqn_sim.agents``) plus one ``PolicySpec`` here; adding a learner is its
+``Learner`` class, one ``PolicySpec`` naming it, and its name in ``config.LEARNERS`` (``TrainConfig.algo``'s choices).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from dqn_sim.agents import baselines
 from dqn_sim.agents.policy import Policy
+
+if TYPE_CHECKING:
+    from dqn_sim.agents.learner import Learner
 
 KINDS = {  # kind -> what it means to a reader
     "learner": "trained by this studio",
@@ -29,6 +35,7 @@ class PolicySpec:
     description: str
     factory: Callable[[int], Policy] | None = None  # seed -> a fresh policy (None: a learner, trained instead)
     in_training: bool = True  # evaluated beside every training run on the same held-out users
+    learner: str = ""  # a learner's class as "module:Class", imported on use (torch stays out of light imports)
 
     @property
     def rival(self) -> bool:
@@ -38,7 +45,17 @@ class PolicySpec:
 
 POLICIES: dict[str, PolicySpec] = {p.name: p for p in (
     PolicySpec("dqn", "DQN", "#6D28D9", "learner",
-               "Deep Q-Network: learns the value of the whole session that follows a recommendation"),
+               "Deep Q-Network: learns the value of the whole session that follows a recommendation",
+               learner="dqn_sim.agents.dqn_learner:DQNLearner"),
+    PolicySpec("linucb", "LinUCB", "#16A34A", "learner",
+               "Contextual bandit (Li et al. 2010): a reward model per item with an upper confidence bound; myopic "
+               "but exploring", learner="dqn_sim.agents.linucb:LinUCBAgent"),
+    PolicySpec("thompson", "Thompson sampling", "#C026D3", "learner",
+               "Linear Thompson sampling (Agrawal & Goyal 2013): ranks a draw from each item's posterior reward model",
+               learner="dqn_sim.agents.thompson:ThompsonAgent"),
+    PolicySpec("reinforce", "REINFORCE top-K", "#92400E", "learner",
+               "Policy gradient with the top-K off-policy correction (Chen et al. 2019, YouTube): a softmax policy "
+               "trained on the discounted return", learner="dqn_sim.agents.reinforce:ReinforceAgent"),
     PolicySpec("random", "Random", "#9CA3AF", "baseline", "Uniform over the recommendable items",
                factory=lambda seed: baselines.RandomPolicy(seed)),
     PolicySpec("popularity", "Popularity", "#F59E0B", "baseline",
@@ -86,6 +103,31 @@ def rivals() -> list[str]:
     return [p.name for p in POLICIES.values() if p.rival]
 
 
+def learners() -> list[str]:
+    """Policies this studio trains (``TrainConfig.algo``), the DQN first."""
+    return [p.name for p in POLICIES.values() if p.kind == "learner"]
+
+
+def learner_class(name: str) -> type[Learner]:
+    """The ``Learner`` class that trains ``name`` (and reads its checkpoints)."""
+    p = POLICIES.get(name)
+    if p is None or not p.learner:
+        raise KeyError(f"learner must be one of {', '.join(learners())}, got {name!r}")
+    module, _, cls = p.learner.partition(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def trained(names: Iterable[str]) -> str:
+    """Which learner a run trained, from the policies its evaluation rows name (a run trains one); the DQN when
+    none is named (a run that never evaluated its learner)."""
+    return next((n for n in names if n in POLICIES and POLICIES[n].kind == "learner"), "dqn")
+
+
+def trained_in(summary: Mapping) -> str:
+    """The learner a run's summary reports (its ``<learner>_return``)."""
+    return trained(key.removesuffix("_return") for key in summary if key.endswith("_return"))
+
+
 def make_policy(name: str, seed: int = 0) -> Policy:
     p = POLICIES.get(name)
     if p is None or p.factory is None:
@@ -94,7 +136,10 @@ def make_policy(name: str, seed: int = 0) -> Policy:
 
 
 def baseline_phrase() -> str:
-    """The pages' wording of what a run is judged against, e.g. "four baselines: random, …"."""
-    names = [POLICIES[n].label.lower() for n in evaluated_in_training()]
-    words = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
-    return f"{words.get(len(names), len(names))} baselines ({', '.join(names[:-1])} and {names[-1]})"
+    """The pages' wording of what a run is judged against, e.g. "four baselines (random, …) and a ceiling (…)"."""
+    judged = evaluated_in_training()
+    rival = [POLICIES[n].label.lower() for n in judged if POLICIES[n].rival]
+    ceiling = [POLICIES[n].label.lower().split(" (")[0] for n in judged if POLICIES[n].kind == "ceiling"]
+    words = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
+    text = f"{words.get(len(rival), len(rival))} baselines ({', '.join(rival[:-1])} and {rival[-1]})"
+    return text + (f" and a ceiling ({', '.join(ceiling)})" if ceiling else "")

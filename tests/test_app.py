@@ -338,3 +338,12 @@ def test_compare_a_or_b_says_how_sure_and_which_variation_the_interval_covers(is
     assert "P(A > B)" in labels and labels["Variation covered"] == "evaluation sessions"
     verdict = [t for t in texts(at.success) + texts(at.info) if "IQM difference" in t]
     assert verdict and "one training seed each" in verdict[0]  # single runs: no claim about other seeds
+
+
+def test_a_lift_below_zero_gets_a_down_arrow_and_one_percent_format() -> None:
+    """Regression: '−25.6%' (a typographic minus) got a green up-arrow; '+0%' did too."""
+    from ui.fmt import delta_color, percent
+
+    assert percent(-0.256, signed=True) == "-25.6%" and percent(0.295, signed=True) == "+29.5%"
+    assert percent(0.295) == "29.5%" and percent(float("nan")) == "—"
+    assert delta_color(0.0) == "off" and delta_color(-0.2) == "normal"

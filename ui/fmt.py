@@ -16,11 +16,11 @@ def compact(n: float) -> str:
 
 
 def percent(x: float | None, *, signed: bool = False) -> str:
-    """One way to write a share or a lift everywhere: ``29.5%``, ``+29.5%``, ``−28.4%``; "—" when unknown."""
+    """One way to write a share or a lift everywhere: ``29.5%``, ``+29.5%``, ``-28.4%``; "—" when unknown. (An
+    ASCII minus: st.metric reads a delta's direction from its first character.)"""
     if x is None or x != x:
         return "—"
-    text = f"{x:+.1%}" if signed else f"{x:.1%}"
-    return text.replace("-", "−")
+    return f"{x:+.1%}" if signed else f"{x:.1%}"
 
 
 def delta_color(lift: float) -> str:
