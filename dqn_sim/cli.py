@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
-from collections.abc import Callable
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dqn_sim import policies
+from dqn_sim import memory, policies
 from dqn_sim.assembly import RunConfig, assemble, read_config_file
 from dqn_sim.config import ConfigError, ScenarioConfig, TrainConfig
 from dqn_sim.presets import DEFAULT_PRESET, describe_presets
@@ -82,6 +86,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from dqn_sim.train.evaluate import evaluate_baseline, evaluate_policy
 
     scenario = load_configs(args).scenario
+    memory.evaluation(scenario, args.episodes).check()
     bar = ProgressBar(f"evaluate {args.policy}")
     if args.policy.startswith("dqn:"):
         agent = load_agent_for(scenario, Path(args.policy[4:]))
@@ -107,20 +112,20 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def load_agent_for(scenario: ScenarioConfig, run_dir: Path):
-    """Load ``run_dir/model.pt`` (or a .pt file) and check it fits the scenario's shapes."""
-    from dqn_sim.agents.dqn import DQNAgent
+    """Load ``run_dir/model.pt`` (or a .pt file), bounded in memory, and check it fits the scenario's shapes; warn on
+    stderr when it was trained in another world of those shapes."""
+    from dqn_sim import model_files
     from dqn_sim.sim.env import VecRecEnv
 
     path = run_dir / "model.pt" if run_dir.is_dir() else run_dir
     if not path.exists():
         raise UsageError(f"--policy dqn:{run_dir}: no checkpoint at {path}")
-    agent, _ = DQNAgent.load(path)
+    agent, trained_on = model_files.load(path)
     env = VecRecEnv(scenario, 1, 0)
-    if (agent.obs_dim, agent.n_items) != (env.obs_dim, env.n_items):
-        raise UsageError(
-            f"checkpoint {path} was trained with obs_dim={agent.obs_dim}, n_items={agent.n_items}; "
-            f"this scenario has obs_dim={env.obs_dim}, n_items={env.n_items}"
-        )
+    if problem := model_files.shape_problem(agent, env.obs_dim, env.n_items, f"checkpoint {path}"):
+        raise UsageError(problem)
+    if warning := model_files.world_warning(trained_on, scenario, f"checkpoint {path}"):
+        print(f"warning: {warning}", file=sys.stderr)
     return agent
 
 
@@ -136,7 +141,38 @@ def follow(job: TrainingJob | GroupJob, label: str, progress: Callable[[], tuple
     bar.close()
 
 
+@contextmanager
+def sigterm_as_ctrl_c() -> Iterator[None]:
+    """SIGTERM (``kill``, a scheduler's stop, a container's shutdown) ends training as Ctrl+C does: a clean stop
+    that writes ``--out``, instead of an exit with nothing written."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def writable_folder(out: Path) -> Path:
+    """``out``, created, once a file could be written in it: a read-only disk is found before training, not
+    after it."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as e:
+        raise UsageError(f"--out {out} is not a writable folder: {e.strerror or e}") from None
+    return out
+
+
 def cmd_train(args: argparse.Namespace) -> int:
+    from dqn_sim.train.groups import cores
 
     if args.seeds < 1:
         raise UsageError(f"--seeds must be an integer >= 1, got {args.seeds}")
@@ -145,11 +181,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     run = load_configs(args)
     train = run.train.with_overrides({k: v for k, v in (("total_steps", args.steps), ("seed", args.seed))
                                       if v is not None})
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    if args.seeds > 1:
-        return train_group(args, run, train, out, open_store())
-    return train_one(args, run, train, out, open_store())
+    memory.training(run.scenario, run.agent, train, runs=min(args.seeds, args.parallel or cores())).check()
+    out = writable_folder(Path(args.out))
+    with sigterm_as_ctrl_c():
+        if args.seeds > 1:
+            return train_group(args, run, train, out, open_store())
+        return train_one(args, run, train, out, open_store())
 
 
 def train_one(args: argparse.Namespace, run: RunConfig, train: TrainConfig, out: Path, store: RunStore) -> int:
@@ -276,7 +313,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
     run = store.get_run(args.run_id)  # RunNotFound: exit 2, one line
     if not args.yes:
         raise UsageError(f"delete {args.run_id} ({run['name']!r}) removes it for good: pass --yes to confirm")
-    store.delete(args.run_id)
+    store.delete(args.run_id, by="the command line")
     print(json.dumps({"deleted": args.run_id}) if args.json else f"deleted {args.run_id} ({run['name']})")
     return 0
 

@@ -14,7 +14,7 @@ from dqn_sim.vocab import STORED_STATES
 from ui import history
 from ui.fmt import compact, delta_color, duration, percent
 from ui.page import header
-from ui.state import owns, select_run, selected_job
+from ui.state import display_name, owns, select_run, selected_job, who
 from ui.status import state_badge
 
 NOTES = {"success": (st.success, ":material/check_circle:"), "error": (st.error, ":material/block:")}
@@ -59,13 +59,13 @@ def on_save(run_id: str) -> None:
     if not name:
         flash("edit", "error", "A run needs a name: the name was not changed.")
         return
-    history.store().rename(run_id, name)
+    history.store().rename(run_id, name, by=display_name(who()))
     history.store().set_notes(run_id, st.session_state[f"runs:notes:{run_id}"])
     flash("edit", "success", "Saved.")
 
 
 def on_delete(run_id: str, name: str) -> None:
-    history.store().delete(run_id)
+    history.store().delete(run_id, by=display_name(who()))
     st.session_state.pop("runs:pick", None)
     flash("pick", "success", f"Deleted **{name}**, its metrics and its model.")
 
@@ -138,6 +138,9 @@ with st.container(horizontal=True, vertical_alignment="center"):
     state_badge(run["status"])
     st.caption(f"{run['preset']} · seed {run['seed']} · created {history.ago(run['created'])} · "
                f"{history.SOURCES[run['source']]} · id `{run_id}`")
+    renames = [e for e in store.events(run_id) if e["action"] == "rename"]
+    if renames:
+        st.caption(f"Renamed {history.ago(renames[-1]['at'])} by {renames[-1]['who'] or 'someone'}.")
 if run["error"]:
     st.error(f"**{run['status'].title()}**: {run['error']}", icon=":material/error:")
 metrics, evals = store.metrics(run_id), store.evals(run_id)

@@ -197,20 +197,35 @@ class RunStore:
         with self._tx() as con:
             self._touch(con, run_id, summary_json=_to_json(summary))
 
-    def rename(self, run_id: str, name: str) -> None:
+    def rename(self, run_id: str, name: str, *, by: str | None = None) -> None:
+        """Rename the run; who and when are kept (``events``)."""
         with self._tx() as con:
             self._touch(con, run_id, name=name)
+            self._event(con, run_id, "rename", by, name)
 
     def set_notes(self, run_id: str, notes: str) -> None:
         with self._tx() as con:
             self._touch(con, run_id, notes=notes)
 
-    def delete(self, run_id: str) -> None:
-        """Remove the run, its rows (by cascade) and its checkpoint folder."""
+    def delete(self, run_id: str, *, by: str | None = None) -> None:
+        """Remove the run, its rows (by cascade) and its checkpoint folder; who and when are kept (``events``)."""
         with self._tx() as con:
-            if con.execute("DELETE FROM runs WHERE id = ?", (run_id,)).rowcount == 0:
+            name = con.execute("SELECT name FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if name is None or con.execute("DELETE FROM runs WHERE id = ?", (run_id,)).rowcount == 0:
                 raise self._not_found(run_id)
+            self._event(con, run_id, "delete", by, name[0])
         shutil.rmtree(self._checkpoints / run_id, ignore_errors=True)
+
+    @staticmethod
+    def _event(con: sqlite3.Connection, run_id: str, action: str, who: str | None, detail: str | None) -> None:
+        con.execute("INSERT INTO run_events (run_id, at, action, who, detail) VALUES (?, ?, ?, ?, ?)",
+                    (run_id, time.time(), action, who, cut(detail or "", 200)))
+
+    def events(self, run_id: str) -> list[dict[str, Any]]:
+        """What was done to a run, oldest first: ``{"at", "action", "who", "detail"}`` (kept after a deletion)."""
+        rows = self._query("SELECT at, action, who, detail FROM run_events WHERE run_id = ? ORDER BY at, rowid",
+                           (run_id,))
+        return [dict(zip(("at", "action", "who", "detail"), row, strict=True)) for row in rows]
 
     @property
     def _checkpoints(self) -> Path:

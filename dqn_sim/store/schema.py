@@ -86,7 +86,18 @@ def _v2_to_v3(con: sqlite3.Connection) -> None:
     """)
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v0_to_v1, _v1_to_v2, _v2_to_v3]
+def _v3_to_v4(con: sqlite3.Connection) -> None:
+    """Who did what to a run, and when: renames and deletions on a studio shared by a team. No foreign key: the
+    record of a deletion outlives the run."""
+    _run_script(con, """
+        CREATE TABLE run_events (
+            run_id TEXT NOT NULL, at REAL NOT NULL, action TEXT NOT NULL, who TEXT, detail TEXT
+        );
+        CREATE INDEX run_events_run ON run_events(run_id, at);
+    """)
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v0_to_v1, _v1_to_v2, _v2_to_v3, _v3_to_v4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
