@@ -570,9 +570,59 @@ class AgentConfig(Config):
             )
 
 
+# --------------------------------------------------------------------------------------------- rival learners
+
+
+@dataclass(frozen=True)
+class LinUCBConfig(Config):
+    """LinUCB (Li et al. 2010, disjoint model): a ridge regression of the next reward per item over the user's
+    observation and the item's features; recommends the items of highest upper confidence bound."""
+
+    alpha: float = knob(0.5, "Width of the confidence bound added to each predicted reward (alpha; 0 = greedy on the "
+                        "mean), in units of the largest reward seen.", lo=0.0, hi=100.0, group="linucb")
+    ridge: float = knob(1.0, "Ridge penalty: each item's model starts from ridge x identity (Li et al.: 1).",
+                        lo=1e-6, hi=1e6, group="linucb")
+
+
+@dataclass(frozen=True)
+class ThompsonConfig(Config):
+    """Linear Thompson sampling (Agrawal & Goyal 2013): the same per-item regression as LinUCB, Bayesian; each
+    recommendation ranks one draw from every item's posterior."""
+
+    prior_var: float = knob(1.0, "Prior variance of each weight, in units of the largest reward seen (smaller = "
+                            "trusts the prior longer).", lo=1e-6, hi=1e6, group="thompson")
+    noise: float = knob(0.25, "Variance of the reward noise (v squared), in units of the largest reward seen: "
+                        "scales how widely the posterior draws spread.", lo=1e-6, hi=1e6, group="thompson")
+
+
+@dataclass(frozen=True)
+class ReinforceConfig(Config):
+    """REINFORCE with the top-K off-policy correction (Chen et al. 2019, the YouTube recommender): a softmax policy
+    over item scores, trained on discounted returns with capped importance weights."""
+
+    lr: float = knob(1e-3, "Adam learning rate of the policy network.", lo=1e-7, hi=1.0, group="reinforce")
+    gamma: float = knob(0.95, "Discount of the return each recommendation is credited with.", lo=0.0, hi=0.9999,
+                        group="reinforce")
+    top_k: int = knob(0, "K of the top-K correction: items the policy recommends per step (0 = the slate size; "
+                      "1 = plain REINFORCE).", lo=0, hi=100, group="reinforce")
+    entropy: float = knob(0.01, "Weight of the policy's entropy in the objective (keeps it exploring).", lo=0.0,
+                          hi=10.0, group="reinforce")
+    weight_cap: float = knob(10.0, "Cap of the importance weight pi/beta (Chen et al.'s c): bounds the variance of "
+                             "learning from recommendations an older policy made.", lo=1.0, hi=1e6, group="reinforce")
+    batch_size: int = knob(256, "Recommendations per gradient step.", lo=1, hi=65536, group="reinforce")
+    buffer_size: int = knob(4096, "Most recent recommendations with a known return kept to learn from.", lo=1,
+                            hi=5000000, group="reinforce")
+    hidden: int = knob(64, "Hidden units of the state and item towers.", lo=1, hi=4096, group="reinforce")
+    embedding_dim: int = knob(32, "Width of the state and item embeddings whose dot product scores an item.", lo=1,
+                              hi=1024, group="reinforce")
+
+
+LEARNERS = ("dqn", "linucb", "thompson", "reinforce")  # the registry's learners (dqn_sim.policies; a test checks)
+
+
 @dataclass(frozen=True)
 class TrainConfig(Config):
-    """How long and how a training run goes."""
+    """How long and how a training run goes, and which learner it trains."""
 
     total_steps: int = knob(250000, "Environment user-steps to train for.", lo=1, hi=1000000000)
     n_envs: int = knob(64, "Users simulated in parallel (one numpy batch).", lo=1, hi=65536)
@@ -585,10 +635,18 @@ class TrainConfig(Config):
     keep: str = knob("best", "Checkpoint judged on the test users at the end: the best on validation, or the last.",
                      choices=("best", "last"))
     seed: int = knob(0, "Random seed: same seed and config give the same metrics.", lo=0, hi=2**31 - 1)
+    algo: str = knob("dqn", "Learner trained in this loop, on the same users, budget and seeds: the DQN, or a rival "
+                     "(LinUCB, linear Thompson sampling, REINFORCE with top-K correction).", choices=LEARNERS)
+    linucb: LinUCBConfig = field(default_factory=LinUCBConfig)
+    thompson: ThompsonConfig = field(default_factory=ThompsonConfig)
+    reinforce: ReinforceConfig = field(default_factory=ReinforceConfig)
 
 
 _CONFIG_TYPES: dict[str, type] = {
     "CatalogueConfig": CatalogueConfig,
     "AudienceConfig": AudienceConfig,
     "DynamicsConfig": DynamicsConfig,
+    "LinUCBConfig": LinUCBConfig,
+    "ThompsonConfig": ThompsonConfig,
+    "ReinforceConfig": ReinforceConfig,
 }

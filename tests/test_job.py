@@ -110,7 +110,7 @@ class _PoisonedRewardTrainer(Trainer):
 
     def step(self) -> None:
         if self.step_count > 2000:
-            self.buffer.reward_CS[: len(self.buffer)] = np.inf
+            self.learner.buffer.reward_CS[: len(self.learner.buffer)] = np.inf
         super().step()
 
 

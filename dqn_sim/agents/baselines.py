@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dqn_sim.agents.policy import Policy, random_env_slates, top_k_masked
+from dqn_sim.agents.policy import Policy, random_env_slates, shown_items, top_k_masked
 from dqn_sim.sim.env import StepResult, VecRecEnv
 
 
@@ -64,11 +64,7 @@ class GreedyPolicy(Policy):
         return top_k_masked(pred_UI + tie_UI, env.mask_UI, env.slate_size)
 
     def observe(self, env: VecRecEnv, obs_UO: np.ndarray, slate_US: np.ndarray, result: StepResult) -> None:
-        # credit the clicked item with the reward and every other shown item with zero
-        item_N = slate_US.reshape(-1)
-        obs_NO = np.repeat(obs_UO, slate_US.shape[1], axis=0)
-        clicked_N = (slate_US == result.clicked_item_U[:, None]).reshape(-1)
-        target_N = np.where(clicked_N, np.repeat(result.reward_U, slate_US.shape[1]), 0.0)
+        obs_NO, item_N, target_N = shown_items(obs_UO, slate_US, result)
         self.scale = max(self.scale, float(np.abs(target_N).max(initial=0.0)))
         target_N = target_N / self.scale
         feat_NF = env.item_features_IF[item_N]

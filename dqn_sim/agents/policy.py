@@ -41,6 +41,15 @@ def random_env_slates(env: VecRecEnv, rng: np.random.Generator) -> np.ndarray:
     return random_slates(env.mask_UI, env.slate_size, rng)
 
 
+def shown_items(obs_UO: np.ndarray, slate_US: np.ndarray, result: StepResult) -> tuple[np.ndarray, ...]:
+    """One row per item shown, as a myopic ranker learns from them: ``(obs_NO, item_N, reward_N)``, where the
+    clicked item earns the step's reward and every other item shown earns zero."""
+    n_slate = slate_US.shape[1]
+    clicked_N = (slate_US == result.clicked_item_U[:, None]).reshape(-1)
+    reward_N = np.where(clicked_N, np.repeat(result.reward_U, n_slate), 0.0)
+    return np.repeat(obs_UO, n_slate, axis=0), slate_US.reshape(-1), reward_N
+
+
 class Policy(ABC):
     """Chooses a slate for every user of a batch; may learn online from what it observes."""
 

@@ -22,8 +22,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from dqn_sim.agents.dqn import DQNAgent
+from dqn_sim.agents.policy import Policy
 from dqn_sim.config import AgentConfig, ScenarioConfig, TrainConfig
+from dqn_sim.policies import learner_class
 from dqn_sim.train import worker
 from dqn_sim.train.reports import Ended, Finished, PolicyCopy, Progress, Report, Started
 from dqn_sim.train.trainer import Trainer
@@ -126,9 +127,10 @@ class JobSnapshot:
 
 @dataclass
 class JobResult:
-    """What a job that built its trainer leaves: the trained agent, its summary and per-segment results."""
+    """What a job that built its trainer leaves: the trained policy (the DQN's agent, or a rival), its summary and
+    per-segment results."""
 
-    agent: DQNAgent
+    agent: Policy
     summary: dict
     segments: list[dict]
 
@@ -177,7 +179,7 @@ class TrainingJob:
         self._lock = threading.Lock()
         self._policy_ready = threading.Event()
         self._done = threading.Event()
-        self._policy: DQNAgent | None = None
+        self._policy: Policy | None = None
         self._thread = threading.Thread(target=self._watch, name=f"dqn-job-{self.id}", daemon=True)
         self._state = "pending"
         self._error: str | None = None
@@ -231,7 +233,7 @@ class TrainingJob:
         with self._lock:
             return self._state
 
-    def policy(self, timeout: float = 5.0) -> DQNAgent | None:
+    def policy(self, timeout: float = 5.0) -> Policy | None:
         """A frozen copy of the current agent (taken between steps by the training process); None before the
         trainer exists."""
         if self.state in ("running", "paused"):
@@ -315,7 +317,7 @@ class TrainingJob:
                 if metrics or evals:
                     self.observer.rows(metrics, evals)
             case PolicyCopy(payload=payload):
-                self._policy, _ = DQNAgent.from_bytes(payload)
+                self._policy, _ = learner_class(self.train_cfg.algo).from_bytes(payload)
                 self._policy_ready.set()
             case Finished(summary=summary, segments=segments):
                 with self._lock:
@@ -328,7 +330,7 @@ class TrainingJob:
     def _end(self, ended: Ended) -> None:
         result = None
         if ended.payload is not None:
-            self._policy, _ = DQNAgent.from_bytes(ended.payload)
+            self._policy, _ = learner_class(self.train_cfg.algo).from_bytes(ended.payload)
             result = JobResult(self._policy, self._summary or ended.summary, list(self._segments))
         with self._lock:
             self._state, self._error = ended.state, ended.error

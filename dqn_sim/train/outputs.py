@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from dqn_sim.agents.dqn import DQNAgent
+from dqn_sim.agents.policy import Policy
 from dqn_sim.train.groups import GroupJob
 from dqn_sim.train.job import JobSnapshot
 
 
-def write_run_dir(out: Path, snap: JobSnapshot, agent: DQNAgent | None) -> None:
-    """config.json, metrics.csv, evals.csv, segments.csv, summary.json and model.pt."""
+def write_run_dir(out: Path, snap: JobSnapshot, agent: Policy | None) -> None:
+    """config.json, metrics.csv, evals.csv, segments.csv, summary.json and model.pt (the learner's checkpoint)."""
     out.mkdir(parents=True, exist_ok=True)
     config = {"scenario": snap.scenario.to_dict(), "agent": snap.agent.to_dict(), "train": snap.train.to_dict()}
     (out / "config.json").write_text(json.dumps(config, indent=2))

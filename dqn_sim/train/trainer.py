@@ -1,5 +1,8 @@
 """The training loop: collect from a batch of simulated users, store, learn, evaluate on held-out seeds.
 
+The loop trains one learner (``TrainConfig.algo``: the DQN or a rival, each a ``dqn_sim.agents.learner.Learner``),
+so every learner meets the same users, budget and seeds; evaluation rows name it, and so do the summary's keys.
+
 One ``Trainer.step()`` advances every user of the batch by one recommendation; the caller (a ``TrainingJob``'s
 training process, or a script) decides when to stop, pause or log. Metrics are plain dict rows so any reader
 (CSV, SQLite store, dashboards) can take them without knowing the trainer.
@@ -20,9 +23,10 @@ import pandas as pd
 import torch
 from scipy.signal import lfilter
 
-from dqn_sim.agents.dqn import DQNAgent
+from dqn_sim.agents.learner import Learner
+from dqn_sim.agents.policy import Policy
 from dqn_sim.config import AgentConfig, ScenarioConfig, TrainConfig
-from dqn_sim.policies import evaluated_in_training, rivals
+from dqn_sim.policies import evaluated_in_training, learner_class, rivals
 from dqn_sim.sim.env import VecRecEnv
 from dqn_sim.splits import TEST, VALIDATION, final_rows, validation_rows
 from dqn_sim.train.evaluate import EvalResult, evaluate_baseline, evaluate_policy
@@ -49,16 +53,16 @@ def segment_rows(result: EvalResult, names: list[str]) -> list[dict]:
     return rows
 
 
-def _time_to_beat(validation: pd.DataFrame) -> dict:
-    """Wall time until the DQN's validation return first beat the best rival's on the same users: mean above mean,
-    and 95% intervals apart (None: not yet). Nothing without a rival evaluated."""
+def _time_to_beat(validation: pd.DataFrame, learner: str) -> dict:
+    """Wall time until the learner's validation return first beat the best rival's on the same users: mean above
+    mean, and 95% intervals apart (None: not yet). Nothing without a rival evaluated."""
     base = validation[validation.policy.isin(rivals())]
     if not len(base):
         return {}
     best = base.loc[base.return_mean.idxmax()]
-    dqn = validation[validation.policy == "dqn"]
-    ahead = dqn[dqn.return_mean > best.return_mean]
-    clear = dqn[dqn.return_lo > best.return_hi]
+    mine = validation[validation.policy == learner]
+    ahead = mine[mine.return_mean > best.return_mean]
+    clear = mine[mine.return_lo > best.return_hi]
     return {"time_to_beat_best_baseline_s": float(ahead.wall_time.iloc[0]) if len(ahead) else None,
             "time_to_beat_best_baseline_ci_s": float(clear.wall_time.iloc[0]) if len(clear) else None}
 
@@ -88,7 +92,7 @@ class _Window:
 
 
 class Trainer:
-    """DQN training on a vectorised scenario, with baselines evaluated on the same held-out seeds."""
+    """A learner's training on a vectorised scenario, with baselines evaluated on the same held-out seeds."""
 
     def __init__(
         self, scenario: ScenarioConfig, agent_cfg: AgentConfig, train_cfg: TrainConfig,
@@ -98,15 +102,9 @@ class Trainer:
         self.scenario, self.agent_cfg, self.cfg = scenario, agent_cfg, train_cfg
         seed = train_cfg.seed
         self.env = VecRecEnv(scenario, train_cfg.n_envs, seed)
-        self.agent = DQNAgent(
-            obs_dim=self.env.obs_dim, n_items=self.env.n_items, item_features_IF=self.env.item_features_IF,
-            slate_size=self.env.slate_size, config=agent_cfg, seed=seed,
-            n_candidates=scenario.dynamics.n_candidates,
-        )
+        self.learner: Learner = learner_class(train_cfg.algo).build(self.env, scenario, agent_cfg, train_cfg)
         if init_from is not None:
-            self.agent.warm_start(init_from)
-        self.buffer = self.agent.make_buffer()
-        self.nstep = self.agent.make_nstep(train_cfg.n_envs)
+            self.learner.warm_start(init_from)
         self.rng = np.random.default_rng(seed + 1)
         self.validation_seed = seed + EVAL_SEED_OFFSET
         self.test_seed = seed + TEST_SEED_OFFSET
@@ -114,7 +112,7 @@ class Trainer:
         self.batch_steps = 0
         self.episodes = 0
         self.updates = 0
-        self.epsilon = agent_cfg.eps_start
+        self.epsilon = self.learner.epsilon(0, train_cfg.total_steps)
         self.last_loss = float("nan")
         self.wall_time = 0.0  # seconds spent inside step(), pauses excluded
         self.metrics: list[dict] = []
@@ -133,6 +131,11 @@ class Trainer:
         self._test_survival: dict[str, list[float]] = {}  # per policy: share of test sessions running at each step
 
     @property
+    def agent(self) -> Policy:
+        """The policy being trained, as evaluations act with it."""
+        return self.learner.policy
+
+    @property
     def done(self) -> bool:
         return self.step_count >= self.cfg.total_steps
 
@@ -142,13 +145,13 @@ class Trainer:
 
     # ------------------------------------------------------------------ baselines and evaluation
     def evaluate_baselines(self) -> None:
-        """Judge every baseline once on the validation users the DQN's learning curve is evaluated on."""
+        """Judge every baseline once on the validation users the learner's curve is evaluated on."""
         for name in evaluated_in_training():
             result = evaluate_baseline(name, self.scenario, self.cfg.eval_episodes, self.validation_seed)
             self.evals.append(eval_rows(0, self.wall_time, result))
 
     def evaluate_agent(self) -> EvalResult:
-        """Evaluate the agent on the validation users, keeping its weights if they are the ones to report."""
+        """Evaluate the learner on the validation users, keeping its weights if they are the ones to report."""
         result = evaluate_policy(self.agent, self.scenario, self.cfg.eval_episodes, self.validation_seed,
                                  learn=False)
         self.evals.append(eval_rows(self.step_count, self.wall_time, result))
@@ -157,7 +160,7 @@ class Trainer:
         if self.cfg.keep == "last":
             self.kept = Kept(self.step_count, result.return_mean)
         elif self.kept is None or result.return_mean > self.kept.validation_return:
-            self.kept = Kept(self.step_count, result.return_mean, self.agent.copy_weights())
+            self.kept = Kept(self.step_count, result.return_mean, self.learner.copy_weights())
         return result
 
     def finish(self) -> dict:
@@ -166,7 +169,7 @@ class Trainer:
         if self._last_eval_step != self.step_count:
             self.evaluate_agent()
         if self.kept is not None and self.kept.weights is not None:
-            self.agent.load_weights(self.kept.weights)
+            self.learner.load_weights(self.kept.weights)
         episodes, seed = self.cfg.eval_episodes, self.test_seed
         results = [evaluate_policy(self.agent, self.scenario, episodes, seed, learn=False)]
         results += [evaluate_baseline(name, self.scenario, episodes, seed) for name in evaluated_in_training()]
@@ -178,28 +181,31 @@ class Trainer:
 
     def summary(self) -> dict:
         """The run's result (its test evaluation once finished, else the latest validation), which checkpoint it
-        comes from (``kept``, present once the test is done: see ``splits.has_test_result``), and when the DQN first
-        overtook the best baseline on the validation users."""
+        comes from (``kept``, present once the test is done: see ``splits.has_test_result``), and when the learner
+        first overtook the best baseline on the validation users. The learner's keys carry its name: ``dqn_return``,
+        ``linucb_return``…"""
+        learner = self.cfg.algo
         evals = pd.DataFrame(self.evals, columns=EVALUATION.names)
         final = final_rows(evals)
-        dqn, others = final[final.policy == "dqn"], final[final.policy != "dqn"]
+        mine, others = final[final.policy == learner], final[final.policy != learner]
         out: dict = {"steps": self.step_count, "episodes": self.episodes, "updates": self.updates,
                      "wall_time": self.wall_time}
         for _, row in others.iterrows():
             out[f"{row.policy}_return"] = row.return_mean
             out[f"{row.policy}_ctr"] = row.ctr
-        if len(dqn):
-            row = dqn.iloc[-1]
-            out.update(dqn_return=row.return_mean, dqn_return_ci=[row.return_lo, row.return_hi], dqn_ctr=row.ctr)
+        if len(mine):
+            row = mine.iloc[-1]
+            out.update({f"{learner}_return": row.return_mean, f"{learner}_return_ci": [row.return_lo, row.return_hi],
+                        f"{learner}_ctr": row.ctr})
         base = others[others.policy.isin(rivals())]
         if len(base):
             best = base.loc[base.return_mean.idxmax()]
             out.update(best_baseline=best.policy, best_baseline_return=best.return_mean)
-        out.update(_time_to_beat(validation_rows(evals)))
+        out.update(_time_to_beat(validation_rows(evals), learner))
         if self._test_returns and self.kept is not None:
             out["kept"] = {"rule": self.cfg.keep, "step": self.kept.step,
                            "validation_return": self.kept.validation_return, "evaluations": self._validations}
-            out["dqn_test_returns"] = [round(r, 6) for r in self._test_returns]
+            out[f"{learner}_test_returns"] = [round(r, 6) for r in self._test_returns]
             out["survival"] = self._test_survival
         if self.metrics:
             out["sps"] = self.step_count / max(self.wall_time, 1e-9)
@@ -211,35 +217,26 @@ class Trainer:
         """Advance every simulated user one step: act, store, learn, and log/evaluate when due."""
         t0 = time.perf_counter()
         cfg, env = self.cfg, self.env
-        self.epsilon = self.agent.epsilon(self.step_count, cfg.total_steps)
+        self.epsilon = self.learner.epsilon(self.step_count, cfg.total_steps)
         obs_UO, mask_UI = env.obs_UO, env.mask_UI
-        slate_US, q_max_U = self.agent.act_explore(obs_UO, mask_UI, self.epsilon, self.rng)
+        slate_US, q_max_U = self.learner.act_explore(obs_UO, mask_UI, self.epsilon, self.rng)
         t_U = env.t_U.copy()
         result = env.step(slate_US)
-
-        done_U = result.done_U
-        next_obs = np.where(done_U[:, None], result.final_obs_UO, result.obs_UO)
-        next_mask = np.where(done_U[:, None], result.final_mask_UI, result.mask_UI)
-        clicked_pos_U = np.where(
-            result.clicked_item_U[:, None] == slate_US, np.arange(env.slate_size)[None, :], env.slate_size
-        ).min(axis=1)
-        clicked_pos_U = np.where(clicked_pos_U < env.slate_size, clicked_pos_U, -1)
-        ready = self.nstep.push(obs_UO, slate_US, result.reward_U, clicked_pos_U, next_obs, next_mask,
-                                result.terminated_U, result.truncated_U)
-        if len(ready.obs_BO):
-            self.buffer.add(*ready)
+        self.learner.store(obs_UO, slate_US, result)
 
         self._track(t_U, q_max_U, result)
         self.step_count += env.n_envs
         self.batch_steps += 1
-        learning = self.step_count >= cfg.learning_starts and len(self.buffer) >= self.agent_cfg.batch_size
+        learning = self.step_count >= cfg.learning_starts and self.learner.can_learn()
         if learning and self.batch_steps % cfg.train_every == 0:
             for _ in range(cfg.updates_per_train):
-                stats = self.agent.learn(self.agent.sample_batch(self.progress), self.progress)
+                loss = self.learner.learn(self.progress)
+                if loss is None:  # nothing new since the last update (a bandit's model is already solved)
+                    continue
                 self.updates += 1
                 self._window.updates += 1
-                self._window.losses.append(stats["loss"])
-                self.last_loss = stats["loss"]
+                self._window.losses.append(loss)
+                self.last_loss = loss
         if self.step_count >= self._next_eval:
             self.wall_time += time.perf_counter() - t0
             t0 = time.perf_counter()

@@ -108,7 +108,7 @@ def train(report: Callable[[Report], None], controls: Controls, work: Work) -> N
         report(Ended(final, error, None, {}))
         return
     publish(report, trainer, sent)
-    report(Ended(final, error, trainer.agent.to_bytes(), trainer.summary()))
+    report(Ended(final, error, trainer.learner.to_bytes(), trainer.summary()))
 
 
 def publish(report: Callable[[Report], None], trainer: Trainer, sent: tuple[int, int]) -> tuple[int, int]:
@@ -120,4 +120,4 @@ def publish(report: Callable[[Report], None], trainer: Trainer, sent: tuple[int,
 def serve_policy(report: Callable[[Report], None], controls: Controls, trainer: Trainer) -> None:
     if controls.policy_wanted.is_set():
         controls.policy_wanted.clear()
-        report(PolicyCopy(trainer.agent.to_bytes()))
+        report(PolicyCopy(trainer.learner.to_bytes()))

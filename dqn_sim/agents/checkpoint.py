@@ -1,0 +1,47 @@
+"""Checkpoint bytes of the rival learners: plain dicts of tensors, numbers and JSON text, so that reading one back
+needs nothing but ``torch.load(weights_only=True)`` (no pickled classes, nothing that runs code)."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import numpy as np
+import torch
+
+from dqn_sim.agents.dqn import CheckpointError
+from dqn_sim.config import Config, ScenarioConfig
+
+VERSION = 1
+
+
+def pack(kind: str, *, config: Config, scenario: ScenarioConfig | None, shapes: dict[str, int], seed: int,
+         item_features_IF: np.ndarray, state: dict[str, torch.Tensor]) -> bytes:
+    """The content of a ``kind`` checkpoint (e.g. ``"linucb"``)."""
+    buffer = io.BytesIO()
+    torch.save({
+        "format": f"dqn_sim.{kind}", "format_version": VERSION, "config": config.to_json(),
+        "scenario": scenario.to_json() if scenario is not None else None, "shapes": dict(shapes), "seed": seed,
+        "item_features_IF": torch.from_numpy(np.ascontiguousarray(item_features_IF, dtype=np.float32)),
+        "state": state,
+    }, buffer)
+    return buffer.getvalue()
+
+
+def unpack(content: bytes, kind: str, source: str) -> dict[str, Any]:
+    """What ``pack`` stored, with ``scenario`` as a dict; raises CheckpointError, in plain words, for anything else."""
+    try:
+        data = torch.load(io.BytesIO(content), map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many types for bad files; all mean "not readable"
+        raise CheckpointError(f"{source} is not a readable checkpoint ({type(e).__name__})") from None
+    if not isinstance(data, dict) or data.get("format") != f"dqn_sim.{kind}":
+        raise CheckpointError(f"{source} is not a dqn_sim {kind} checkpoint")
+    if data.get("format_version") != VERSION:
+        raise CheckpointError(f"{source} has checkpoint format version {data.get('format_version')!r}; this version "
+                              f"of dqn_sim reads version {VERSION}")
+    try:
+        scenario = json.loads(data["scenario"]) if data["scenario"] is not None else None
+        return {**data, "scenario": scenario, "item_features_IF": data["item_features_IF"].numpy()}
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise CheckpointError(f"{source} is a damaged checkpoint: {e}") from None
