@@ -10,7 +10,7 @@ from dqn_sim.compare import NotComparable, compare, resolve
 from dqn_sim.describe import MECHANISM_COLUMNS, final_results, mechanism_sentence
 from dqn_sim.store.groups import GroupStore
 from dqn_sim.vocab import EVALUATION, Metric
-from ui.fmt import percent
+from ui.fmt import percent, plain
 from ui.history import run_labels, stored_runs_comparison, with_intervals
 from ui.page import header
 from ui.state import selected_run_id, snapshot, store
@@ -119,7 +119,7 @@ def a_or_b() -> None:
     try:
         result = compare(resolve(a, store()), resolve(b, store()))
     except NotComparable as e:
-        st.info(f"Not comparable yet: {e}.", icon=":material/hourglass_top:")
+        st.info(f"Not comparable yet: {plain(e)}.", icon=":material/hourglass_top:")
         return
     p, (lo, hi) = result["probability_of_improvement"], result["probability_of_improvement_ci"]
     d, (dlo, dhi) = result["iqm_difference"], result["iqm_difference_ci"]
@@ -129,15 +129,20 @@ def a_or_b() -> None:
     cols[1].metric("IQM difference A − B", f"{d:+.3g}", help=f"Interquartile mean return of A minus B's; 95% CI "
                    f"{dlo:+.3g} – {dhi:+.3g}")
     cols[2].metric("Variation covered", result["variation"], help=result["note"])
-    sentence = result["sentence"].replace("A ", f"A ({options[a]}) ", 1).replace("B ", f"B ({options[b]}) ", 1)
+    sentence = (result["sentence"].replace("A ", f"A ({plain(options[a])}) ", 1)
+                .replace("B ", f"B ({plain(options[b])}) ", 1))
     (st.success if lo > 0.5 or hi < 0.5 else st.info)(
         f"{sentence}. IQM difference {d:+.3g} [{dlo:+.3g}, {dhi:+.3g}]. {result['note'].capitalize()}.")
 
 
-run_results()
-st.header("A or B: which is better, by how much, how sure", anchor=False)
-a_or_b()
-st.header("Across stored runs", anchor=False)
-st.markdown("Every run is kept: from this studio, the command line or an imported zip. Pick runs to see how "
-            "their hyperparameters changed what they learned.")
-stored_runs_comparison()
+# three questions, three tabs: the page stays one screen per question instead of one long scroll
+one_run, versus, across = st.tabs(["One run against the baselines", "A or B: which is better, how sure",
+                                   "Across stored runs"], key="compare:tab")
+with one_run:
+    run_results()
+with versus:
+    a_or_b()
+with across:
+    st.markdown("Every run is kept: from this studio, the command line or an imported zip. Pick runs to see how "
+                "their hyperparameters changed what they learned.")
+    stored_runs_comparison()
