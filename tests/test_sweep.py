@@ -16,7 +16,6 @@ from dqn_sim.sweep.driver import run_sweep
 from dqn_sim.sweep.executors import LocalExecutor
 from dqn_sim.sweep.space import grid_space, parse_params
 from dqn_sim.sweep.spec import SweepSpec
-from tests import sweep_main
 
 # a small world, a small network and short sessions: a trial of 1024 steps trains in a few seconds
 TINY = ("audience.n_users=500", "agent.hidden_sizes=[32]", "agent.batch_size=32", "train.n_envs=16",
@@ -28,20 +27,19 @@ pytestmark = [pytest.mark.filterwarnings("ignore::optuna.exceptions.Experimental
               pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used with Study.optimize")]
 
 
-def run_cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    """``python -m dqn_sim ARGS`` in this process, with the sweep commands registered."""
-    monkeypatch.setattr(cli, "build_parser", sweep_main.build_parser)
+def run_cli(capsys, *args: str) -> tuple[int, str, str]:
+    """``python -m dqn_sim ARGS`` in this process."""
     rc = cli.main(list(args))
     out = capsys.readouterr()
     return rc, out.out, out.err
 
 
 @pytest.mark.parametrize("sampler, seeds", [("tpe", 1), ("random", 2), ("grid", 1)])
-def test_a_three_trial_sweep_with_each_sampler(monkeypatch, capsys, sampler, seeds):
+def test_a_three_trial_sweep_with_each_sampler(capsys, sampler, seeds):
     """Each trial a run group of ``seeds`` stored runs tagged with the sweep and the trial."""
     name = f"s-{sampler}"
     params = ["agent.lr=1e-4:3e-3:log", "agent.n_step=1,3"]
-    rc, out, err = run_cli(monkeypatch, capsys, "sweep", *TINY_ARGS, *(a for p in params for a in ("--param", p)),
+    rc, out, err = run_cli(capsys, "sweep", *TINY_ARGS, *(a for p in params for a in ("--param", p)),
                            "--trials", "3", "--steps", "1024", "--seeds", str(seeds), "--parallel", str(3 - seeds),
                            "--sampler", sampler, "--name", name, "--json")
     assert rc == 0, err
@@ -67,7 +65,7 @@ def test_a_three_trial_sweep_with_each_sampler(monkeypatch, capsys, sampler, see
             assert run["agent"].n_step == t["params"]["agent.n_step"]
     assert (default_home() / studies.SWEEPS_DB).exists()
 
-    rc, out, _ = run_cli(monkeypatch, capsys, "sweeps", "--json")
+    rc, out, _ = run_cli(capsys, "sweeps", "--json")
     (listed,) = json.loads(out)
     assert rc == 0 and listed["name"] == name and listed["complete"] == 3 and listed["best"] == result["best"]
 
@@ -95,11 +93,11 @@ def test_a_trial_far_below_the_others_is_pruned_on_its_validation_curve(monkeypa
     assert run["status"] == "stopped" and run["summary"]["steps"] < 6144
 
 
-def test_a_sweep_of_the_same_name_with_other_settings_is_refused(monkeypatch, capsys):
+def test_a_sweep_of_the_same_name_with_other_settings_is_refused(capsys):
     spec = SweepSpec(name="taken", preset="video", config=None, overrides=TINY,
                              params=parse_params(["agent.lr=1e-4:1e-3"]), seeds=1, first_seed=0, steps=1024)
     studies.create(spec, studies.default_storage(default_home()))
-    rc, out, err = run_cli(monkeypatch, capsys, "sweep", *TINY_ARGS, "--param", "agent.gamma=0.8:0.99",
+    rc, out, err = run_cli(capsys, "sweep", *TINY_ARGS, "--param", "agent.gamma=0.8:0.99",
                            "--trials", "2", "--steps", "1024", "--name", "taken", "--json")
     assert rc == 2 and out == ""
     assert err.count("\n") == 1 and "--name taken: a sweep of that name exists with other settings (params)" in err
@@ -112,12 +110,12 @@ def test_a_sweep_of_the_same_name_with_other_settings_is_refused(monkeypatch, ca
     (["--param", "agent.lr", "--set", "train.eval_every=5000"], "train.eval_every must be at most --steps (1024)"),
     (["--param", "agent.lr", "--sampler", "bayes"], "argument --sampler: invalid choice"),
 ])
-def test_bad_sweep_input_exits_2_with_one_line(monkeypatch, capsys, args, says):
+def test_bad_sweep_input_exits_2_with_one_line(capsys, args, says):
     argv = ["sweep", "--trials", "2", "--steps", "1024", *args]
-    rc, out, err = run_cli(monkeypatch, capsys, *argv)
+    rc, out, err = run_cli(capsys, *argv)
     assert rc == 2 and out == "" and err.count("\n") == 1 and says in err
 
 
-def test_sweeps_on_a_fresh_home_lists_none(monkeypatch, capsys):
-    rc, out, _ = run_cli(monkeypatch, capsys, "sweeps", "--json")
+def test_sweeps_on_a_fresh_home_lists_none(capsys):
+    rc, out, _ = run_cli(capsys, "sweeps", "--json")
     assert rc == 0 and json.loads(out) == [] and not (default_home() / studies.SWEEPS_DB).exists()

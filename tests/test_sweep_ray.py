@@ -37,7 +37,7 @@ until (echo > /dev/tcp/127.0.0.1/$PORT) 2>/dev/null; do
     kill -0 $head 2>/dev/null || { echo "the Ray head exited: $(tail -3 "$RAY_TEMP/head.log")" >&2; exit 3; }
     sleep 0.2
 done
-"$BIN/python" -m tests.sweep_main sweep "$@" --ray-address 127.0.0.1:$PORT --json
+"$BIN/python" -m dqn_sim sweep "$@" --ray-address 127.0.0.1:$PORT --json
 rc=$?
 kill -TERM $head
 wait $head

@@ -28,12 +28,12 @@ def _running_trial_with_a_value(name: str, url: str, number: int) -> bool:
     return len(trials) > number and trials[number].state.name == "RUNNING" and bool(trials[number].intermediate_values)
 
 
-def test_a_sweep_killed_mid_trial_resumes_and_runs_the_killed_trial_again(monkeypatch, capsys):
+def test_a_sweep_killed_mid_trial_resumes_and_runs_the_killed_trial_again(capsys):
     args = ["sweep", *TINY_ARGS, "--param", "agent.lr=1e-4:3e-3:log", "--trials", "2", "--steps", "2048",
             "--parallel", "1", "--name", "killed", "--json"]
     url = studies.default_storage(default_home())
     # its own session: the kill takes the sweep and its training processes at once, as a lost machine would
-    sweep = subprocess.Popen([sys.executable, "-m", "tests.sweep_main", *args], cwd=REPO, start_new_session=True,
+    sweep = subprocess.Popen([sys.executable, "-m", "dqn_sim", *args], cwd=REPO, start_new_session=True,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 50
@@ -44,7 +44,7 @@ def test_a_sweep_killed_mid_trial_resumes_and_runs_the_killed_trial_again(monkey
         os.killpg(sweep.pid, signal.SIGKILL)
         sweep.wait()
 
-    rc, out, err = run_cli(monkeypatch, capsys, *args)
+    rc, out, err = run_cli(capsys, *args)
     assert rc == 0, err
     trials = json.loads(out)["trials"]
     study, _ = studies.load("killed", url)
@@ -61,7 +61,7 @@ def test_ctrl_c_queues_the_running_trial_again_and_exits_130():
     args = ["sweep", *TINY_ARGS, "--param", "agent.lr=1e-4:3e-3:log", "--trials", "2", "--steps", "100000",
             "--parallel", "1", "--name", "stopped"]
     url = studies.default_storage(default_home())
-    sweep = subprocess.Popen([sys.executable, "-m", "tests.sweep_main", *args], cwd=REPO, start_new_session=True,
+    sweep = subprocess.Popen([sys.executable, "-m", "dqn_sim", *args], cwd=REPO, start_new_session=True,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 45

@@ -11,7 +11,6 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 
 from dqn_sim.config import ConfigError
 from dqn_sim.presets import DEFAULT_PRESET
@@ -64,8 +63,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from dqn_sim.sweep import study as studies
     from dqn_sim.sweep.driver import Progress, run_sweep
     from dqn_sim.sweep.executors import make_executor
-    from dqn_sim.sweep.space import grid_size, parse_params
-    from dqn_sim.sweep.spec import SweepSpec, base_config
+    from dqn_sim.sweep.space import parse_params
+    from dqn_sim.sweep.spec import SweepSpec
 
     _at_least_one(args, "trials", "seeds", "steps", "parallel")
     params = parse_params(args.param)
@@ -76,14 +75,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         overrides=tuple(args.set or ()), params=params, seeds=args.seeds,
         first_seed=base.train.seed if args.seed is None else args.seed, steps=args.steps, objective=args.objective,
         sampler=args.sampler, pruner=args.pruner)
-    eval_every = base_config(spec).train.eval_every
-    if eval_every > spec.steps:
-        raise ConfigError(f"train.eval_every must be at most --steps ({spec.steps}) for a trial to be judged on its "
-                          f"validation curve, got {eval_every}")
-    n_trials = min(args.trials, grid_size(params)) if args.sampler == "grid" else args.trials
     home = default_home()
     url = args.storage or studies.default_storage(home)
-    study = studies.create(spec, url)
+    study, n_trials = studies.open_sweep(spec, args.trials, url)
     executor = make_executor(args.ray_address, args.parallel, args.seeds)
     print(f"sweep {spec.name}: {n_trials} trials × {spec.seeds} seed(s) × {spec.steps} steps on {executor.name} "
           f"({executor.slots} at once); study in {url}", file=sys.stderr)
@@ -125,15 +119,20 @@ def cmd_sweeps(args: argparse.Namespace) -> int:
     from dqn_sim.sweep import study as studies
 
     home = default_home()
-    default = not args.storage
-    sweeps = [] if default and not (home / studies.SWEEPS_DB).exists() else studies.list_sweeps(
-        args.storage or studies.default_storage(Path(home)))
+    if args.storage:
+        sweeps = studies.list_sweeps(args.storage)
+    else:  # listing never creates the default file
+        sweeps = studies.list_sweeps(studies.default_storage(home)) if (home / studies.SWEEPS_DB).exists() else []
     if args.json:
         print(json.dumps(sweeps))
     elif not sweeps:
         print("no sweeps yet: start one with `python -m dqn_sim sweep`")
-    for s in sweeps if not args.json else []:
-        best = "—" if s["best"] is None else f"{s['best']['value']:.4g} with {s['best']['params']}"
-        print(f"{s['name']}  {s['preset']}  {s['trials']} trials ({s['complete']} complete, {s['pruned']} pruned, "
-              f"{s['fail']} failed, {s['running']} running) · {' '.join(s['params'])} · best {best}")
+    else:
+        print("\n".join(_sweep_line(s) for s in sweeps))
     return 0
+
+
+def _sweep_line(s: dict) -> str:
+    best = "—" if s["best"] is None else f"{s['best']['value']:.4g} with {s['best']['params']}"
+    return (f"{s['name']}  {s['preset']}  {s['trials']} trials ({s['complete']} complete, {s['pruned']} pruned, "
+            f"{s['fail']} failed, {s['running']} running) · {' '.join(s['params'])} · best {best}")

@@ -9,6 +9,7 @@ fails stale ones as it goes: their parameters are queued again and the next tria
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
@@ -35,13 +36,13 @@ class Progress:
 
 
 def run_sweep(study: optuna.Study, url: str, store_home: str, executor: Executor, n_trials: int,
-              on_progress: Callable[[Progress], None] | None = None) -> None:
-    """Run trials on ``executor`` until ``n_trials`` are done; on KeyboardInterrupt the running trials are
-    ended (failed and queued again, for a resume) before it propagates."""
+              on_progress: Callable[[Progress], None] | None = None, stop: threading.Event | None = None) -> None:
+    """Run trials on ``executor`` until ``n_trials`` are done. When ``stop`` is set, or on KeyboardInterrupt (which
+    then propagates), the running trials are ended first: failed and queued again, for a resume."""
     spec = SweepSpec.from_dict(study.user_attrs[studies.SPEC_ATTR])
     running: dict[Future[TrialOutcome], int] = {}  # future -> its slot
     try:
-        while True:
+        while stop is None or not stop.is_set():
             optuna.storages.fail_stale_trials(study)
             tally = studies.tally(study)
             if tally.done >= n_trials and not running:
@@ -61,9 +62,14 @@ def run_sweep(study: optuna.Study, url: str, store_home: str, executor: Executor
                 del running[future]
                 future.result()  # a worker's own failure (not a trial's) ends the sweep
     except BaseException:
-        executor.interrupt()
-        wait(list(running))
+        _end(executor, running)
         raise
+    _end(executor, running)
+
+
+def _end(executor: Executor, running: dict[Future[TrialOutcome], int]) -> None:
+    executor.interrupt()
+    wait(list(running))
 
 
 def _progress(study: optuna.Study, spec: SweepSpec, tally: studies.Tally, n_trials: int) -> Progress:

@@ -50,14 +50,18 @@ class TrialTask:
 
 @dataclass(frozen=True)
 class TrialOutcome:
+    """How a trial ended, as its worker hands it back (the study holds the rest)."""
+
     number: int
     state: str
     value: float | None
 
 
-def base_config(spec: SweepSpec, sampled: dict[str, Any] | None = None) -> RunConfig:
-    """The sweep's configuration with the trial's sampled values, trained for the sweep's budget."""
+def base_config(spec: SweepSpec, sampled: dict[str, Any] | None = None, *, budget: bool = True) -> RunConfig:
+    """The sweep's configuration with a trial's sampled values, trained for the sweep's budget (a trial), or with
+    ``budget=False`` for the configuration's own ``train.total_steps`` (to train the trial's settings for real)."""
     picked = [override(path, value) for path, value in (sampled or {}).items()]
-    return assemble(spec.preset, spec.config, [*spec.overrides, *picked, f"train.total_steps={spec.steps}"])
+    steps = [f"train.total_steps={spec.steps}"] if budget else []
+    return assemble(spec.preset, spec.config, [*spec.overrides, *picked, *steps])
 
 

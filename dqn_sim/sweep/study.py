@@ -25,8 +25,8 @@ from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
 from dqn_sim.config import ConfigError
-from dqn_sim.sweep.space import Param, grid_space
-from dqn_sim.sweep.spec import SweepSpec
+from dqn_sim.sweep.space import Param, grid_size, grid_space
+from dqn_sim.sweep.spec import SweepSpec, base_config
 
 SWEEPS_DB = "sweeps.sqlite3"
 HEARTBEAT_S = 2  # a working trial tells the storage it lives this often
@@ -36,6 +36,7 @@ TPE_STARTUP_TRIALS = 5  # random trials before TPE models the results (RL Zoo's 
 MEDIAN_STARTUP_TRIALS = 3  # trials that must finish before the median pruner judges others
 HALVING_REDUCTION = 3  # successive halving keeps the best third at each rung (Hyperband's eta)
 SPEC_ATTR = "dqn_sim_sweep"  # the study's user attribute holding the sweep's definition
+TRIALS_ATTR = "dqn_sim_trials"  # and the trials it was last asked to hold
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)  # trial-by-trial INFO lines would break the progress bar
@@ -98,6 +99,19 @@ def create(spec: SweepSpec, url: str) -> optuna.Study:
         raise ConfigError(f"--name {spec.name}: a sweep of that name exists with other settings "
                           f"({', '.join(changed)}); give another --name, or the same settings to resume it")
     return study
+
+
+def open_sweep(spec: SweepSpec, n_trials: int, url: str) -> tuple[optuna.Study, int]:
+    """The sweep's study, created or continued, and the trials it should hold: ``n_trials``, or fewer when a grid
+    has fewer points. Refuses a budget in which no validation evaluation falls."""
+    eval_every = base_config(spec).train.eval_every
+    if eval_every > spec.steps:
+        raise ConfigError(f"train.eval_every must be at most --steps ({spec.steps}) for a trial to be judged on its "
+                          f"validation curve, got {eval_every}")
+    n_trials = min(n_trials, grid_size(spec.params)) if spec.sampler == "grid" else n_trials
+    study = create(spec, url)
+    study.set_user_attr(TRIALS_ATTR, n_trials)
+    return study, n_trials
 
 
 def load(name: str, url: str) -> tuple[optuna.Study, SweepSpec]:
@@ -195,6 +209,7 @@ def list_sweeps(url: str) -> list[dict[str, Any]]:
         states = [state_name(t.state) for t in study.get_trials(deepcopy=False)]
         out.append({"name": summary.study_name, "preset": spec.get("preset"), "objective": spec.get("objective"),
                     "params": [Param.from_dict(p).text() for p in spec.get("params", [])],
+                    "target": study.user_attrs.get(TRIALS_ATTR),
                     "created": summary.datetime_start.isoformat(timespec="seconds") if summary.datetime_start else None,
                     "trials": len(states), **{s: states.count(s) for s in ("complete", "pruned", "fail", "running")},
                     "best": best(study)})

@@ -68,8 +68,8 @@ class Curve:
 
 def _validation(job: TrainingJob, column: str) -> pd.Series:
     evals = validation_rows(job.snapshot().evals)
-    dqn = evals[evals.policy == "dqn"]
-    return pd.Series(dqn[column].to_numpy(dtype=float), index=dqn.step.to_numpy(dtype=int)).groupby(level=0).last()
+    mine = evals[evals.policy == job.train_cfg.algo]  # the learner's curve
+    return pd.Series(mine[column].to_numpy(dtype=float), index=mine.step.to_numpy(dtype=int)).groupby(level=0).last()
 
 
 def run_trial(task: TrialTask, stop: threading.Event | None, ran_on: dict[str, Any]) -> TrialOutcome:

@@ -1,0 +1,85 @@
+"""The Sweep page through Streamlit's AppTest: knobs and ranges from the metadata, a bad range refused under its
+field, a real sweep started and followed to its end, and the best trial's settings taken to Train.
+
+The page runs in a small app of its own (the studio's navigation lists it once app.py does), so the switch to
+Train is recorded rather than made. AppTest never fires
+``run_every`` timers: the test polls by calling ``at.run()`` again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from dqn_sim.assembly import assemble
+from dqn_sim.config import TrainConfig
+from tests.test_sweep import TINY, pytestmark  # noqa: F401  (pytestmark: the same warning filters)
+from ui import sweep_page
+
+PAGE = Path(__file__).resolve().parent.parent / "pages" / "sweep.py"
+APP = f"""
+import streamlit as st
+st.navigation([st.Page({str(PAGE)!r})]).run()
+"""
+TIMEOUT = 60
+
+
+@pytest.fixture(autouse=True)
+def fresh_app() -> Iterator[None]:
+    st.cache_resource.clear()
+    yield
+    for job in sweep_page.sweeps().values():
+        job.stop()
+        job.join(TIMEOUT)
+    st.cache_resource.clear()
+
+
+@pytest.fixture
+def at(tmp_path: Path) -> AppTest:
+    app = tmp_path / "sweep_app.py"
+    app.write_text(APP)
+    at = AppTest.from_file(str(app), default_timeout=TIMEOUT)
+    run = assemble("video", None, TINY)
+    at.session_state["scenario"], at.session_state["agent_cfg"], at.session_state["train_cfg"] = (
+        run.scenario, run.agent, run.train)
+    return at.run()
+
+
+def test_a_bad_range_is_refused_under_its_field_and_start_waits(at):
+    assert not at.exception
+    assert at.text_input(key="sweep:range:agent.lr").value == "1e-07:1:log"  # the knob's whole range, in log
+    at.text_input(key="sweep:range:agent.gamma").set_value("0.99:0.8").run()
+    assert "the range's low end 0.99 must be below its high end 0.8" in at.error[0].value
+    assert at.button(key="sweep:start").disabled
+
+
+def test_a_sweep_started_here_runs_to_its_end_and_its_best_goes_to_train(at, monkeypatch):
+    switched = []
+    monkeypatch.setattr(st, "switch_page", switched.append)
+    at.multiselect(key="sweep:knobs").set_value(["agent.lr"])
+    at.run()
+    at.text_input(key="sweep:range:agent.lr").set_value("1e-4:3e-3:log")
+    at.number_input(key="sweep:trials").set_value(2)
+    at.number_input(key="sweep:steps").set_value(1024)
+    at.number_input(key="sweep:parallel").set_value(2)
+    at.text_input(key="sweep:name").set_value("from-the-page")
+    at.button(key="sweep:start").click().run()
+    assert not at.exception
+    job, deadline = sweep_page.sweeps()["from-the-page"], time.monotonic() + TIMEOUT
+    while not job.join(0.5):
+        assert time.monotonic() < deadline, "the sweep did not finish"
+    at.run()
+    assert job.state == "finished" and not at.exception
+    table = at.dataframe[0].value
+    assert list(table.state) == ["complete", "complete"] and table["agent.lr"].between(1e-4, 3e-3).all()
+    assert "sweep:resume" not in [b.key for b in at.button]  # nothing is left to resume
+    best = table.loc[table.value.idxmax(), "agent.lr"]
+    at.button(key="sweep:train-best").click().run()
+    assert not at.exception and switched == ["pages/train.py"]
+    assert at.session_state["agent_cfg"].lr == pytest.approx(best)
+    assert at.session_state["train_cfg"].total_steps == TrainConfig().total_steps  # the settings' budget, not 1024
