@@ -88,18 +88,18 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     scenario = load_configs(args).scenario
     memory.evaluation(scenario, args.episodes).check()
     bar = ProgressBar(f"evaluate {args.policy}")
-    if args.policy.startswith("dqn:"):
-        agent = load_agent_for(scenario, Path(args.policy[4:]))
+    learner, trained, folder = args.policy.partition(":")
+    if trained and learner in policies.learners():
+        agent = load_agent_for(scenario, learner, Path(folder))
         result = evaluate_policy(agent, scenario, args.episodes, args.seed, learn=False, progress=bar.update)
     elif args.policy in policies.fixed_policies():
         result = evaluate_baseline(args.policy, scenario, args.episodes, args.seed)
     else:
-        raise UsageError(
-            f"--policy must be one of {', '.join(policies.fixed_policies())} or dqn:DIR, got {args.policy!r}"
-        )
+        raise UsageError(f"--policy must be one of {', '.join(policies.fixed_policies())} or LEARNER:DIR with LEARNER "
+                         f"one of {', '.join(policies.learners())}, got {args.policy!r}")
     bar.close()
     out = result.summary()
-    if args.policy.startswith("dqn:"):
+    if trained:
         out["policy"] = args.policy
     if args.json:
         print(json.dumps(out))
@@ -111,16 +111,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def load_agent_for(scenario: ScenarioConfig, run_dir: Path):
-    """Load ``run_dir/model.pt`` (or a .pt file), bounded in memory, and check it fits the scenario's shapes; warn on
-    stderr when it was trained in another world of those shapes."""
+def load_agent_for(scenario: ScenarioConfig, learner: str, run_dir: Path):
+    """Load ``learner``'s ``run_dir/model.pt`` (or a .pt file), bounded in memory, and check it fits the scenario's
+    shapes; warn on stderr when it was trained in another world of those shapes."""
     from dqn_sim import model_files
     from dqn_sim.sim.env import VecRecEnv
 
     path = run_dir / "model.pt" if run_dir.is_dir() else run_dir
     if not path.exists():
-        raise UsageError(f"--policy dqn:{run_dir}: no checkpoint at {path}")
-    agent, trained_on = model_files.load(path)
+        raise UsageError(f"--policy {learner}:{run_dir}: no checkpoint at {path}")
+    # the DQN's networks are sized from the file's header first; a rival's parameters are a few arrays
+    agent, trained_on = model_files.load(path) if learner == "dqn" else policies.learner_class(learner).load(path)
     env = VecRecEnv(scenario, 1, 0)
     if problem := model_files.shape_problem(agent, env.obs_dim, env.n_items, f"checkpoint {path}"):
         raise UsageError(problem)
@@ -179,8 +180,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.parallel is not None and args.parallel < 1:
         raise UsageError(f"--parallel must be an integer >= 1, got {args.parallel}")
     run = load_configs(args)
-    train = run.train.with_overrides({k: v for k, v in (("total_steps", args.steps), ("seed", args.seed))
-                                      if v is not None})
+    train = run.train.with_overrides({k: v for k, v in (("total_steps", args.steps), ("seed", args.seed),
+                                                        ("algo", args.algo)) if v is not None})
     memory.training(run.scenario, run.agent, train, runs=min(args.seeds, args.parallel or cores())).check()
     out = writable_folder(Path(args.out))
     with sigterm_as_ctrl_c():
@@ -215,8 +216,8 @@ def train_one(args: argparse.Namespace, run: RunConfig, train: TrainConfig, out:
     if args.json:
         print(json.dumps({"state": snap.state, "out": str(out), "run_id": snap.run_id, **s}, default=float))
     else:
-        print(f"{snap.state}: {s.get('steps')} steps in {s.get('wall_time', 0):.1f}s · DQN return "
-              f"{s.get('dqn_return', float('nan')):.3f} vs best baseline {s.get('best_baseline')} "
+        print(f"{snap.state}: {s.get('steps')} steps in {s.get('wall_time', 0):.1f}s · {policies.label(train.algo)} "
+              f"return {s.get(f'{train.algo}_return', float('nan')):.3f} vs best baseline {s.get('best_baseline')} "
               f"{s.get('best_baseline_return', float('nan')):.3f} · written to {out} · run {snap.run_id}")
     return 0
 
@@ -244,8 +245,8 @@ def train_group(args: argparse.Namespace, run: RunConfig, train: TrainConfig, ou
     if args.json:
         print(json.dumps({"out": str(out), **s}, default=float))
         return 0
-    dqn, best = s["aggregate"]["dqn"], s["best_baseline"]
-    line = f"{s['state']}: {args.seeds} seeds · DQN test return IQM {_iqm_text(dqn)}"
+    mine, best = s["aggregate"][train.algo], s["best_baseline"]
+    line = f"{s['state']}: {args.seeds} seeds · {policies.label(train.algo)} test return IQM {_iqm_text(mine)}"
     if best is not None:
         line += f" vs best baseline {best} {_iqm_text(s['aggregate'][best])}"
     print(f"{line} (95% intervals over training seeds) · written to {out} · group {s['group_id']}")
@@ -414,8 +415,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_policies)
 
-    s = sub.add_parser("train", help="train a DQN (baselines evaluated on the same seeds)")
+    s = sub.add_parser("train", help="train a DQN or a rival learner (baselines evaluated on the same seeds)")
     scenario_args(s)
+    s.add_argument("--algo", choices=policies.learners(), help="the learner to train (train.algo; default dqn)")
     s.add_argument("--steps", type=int, help="environment user-steps (train.total_steps)")
     s.add_argument("--seed", type=int, help="random seed (train.seed); a group's first seed")
     s.add_argument("--seeds", type=int, default=1,
@@ -426,9 +428,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_train)
 
-    s = sub.add_parser("evaluate", help="evaluate a baseline or a trained DQN with 95%% intervals")
+    s = sub.add_parser("evaluate", help="evaluate a baseline or a trained learner with 95%% intervals")
     scenario_args(s)
-    s.add_argument("--policy", required=True, help=" | ".join([*policies.fixed_policies(), "dqn:DIR"]))
+    s.add_argument("--policy", required=True,
+                   help=" | ".join([*policies.fixed_policies(), *(f"{n}:DIR" for n in policies.learners())]))
     s.add_argument("--episodes", type=int, default=500)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--json", action="store_true")

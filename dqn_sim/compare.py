@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dqn_sim import stats
+from dqn_sim import policies, stats
 from dqn_sim.splits import has_test_result
 from dqn_sim.store import RunNotFound, RunStore
 from dqn_sim.store.groups import GroupNotFound, GroupStore
@@ -29,28 +29,33 @@ class NotComparable(ValueError):
 
 @dataclass(frozen=True)
 class Side:
-    """One side of a comparison: what it is, its DQN test return per training seed and, for a single run, per test
-    session."""
+    """One side of a comparison: what it is, its learner's test return per training seed and, for a single run, per
+    test session (two sides may have trained different learners: the DQN against LinUCB)."""
 
     ref: str  # as the user named it
     kind: str  # run | group
     name: str
     seeds: list[float]
     sessions: list[float] = field(default_factory=list)
+    learner: str = "dqn"
 
     def describe(self) -> dict:
-        return {"ref": self.ref, "kind": self.kind, "name": self.name, "seeds": len(self.seeds)}
+        return {"ref": self.ref, "kind": self.kind, "name": self.name, "seeds": len(self.seeds),
+                "learner": self.learner}
 
 
 def side(ref: str, kind: str, name: str, summary: Mapping) -> Side:
     """A side from a run's summary or a group's (``dqn_sim.train.groups.group_summary``)."""
     if kind == "group":
-        values = [row.get("dqn_return") for row in summary.get("per_seed", [])]
-        return Side(ref, kind, name, [float(v) for v in values if v is not None])
+        learner = policies.trained(summary.get("aggregate") or {})
+        values = [row.get(f"{learner}_return") for row in summary.get("per_seed", [])]
+        return Side(ref, kind, name, [float(v) for v in values if v is not None], learner=learner)
     if not has_test_result(summary):
         raise NotComparable(f"{ref}: run has no test result (it ended before its final evaluation, or was trained "
                             "before runs were judged on test users)")
-    return Side(ref, kind, name, [float(summary["dqn_return"])], [float(v) for v in summary["dqn_test_returns"]])
+    learner = policies.trained_in(summary)
+    return Side(ref, kind, name, [float(summary[f"{learner}_return"])],
+                [float(v) for v in summary[f"{learner}_test_returns"]], learner)
 
 
 def side_from_folder(ref: str, folder: Path) -> Side:

@@ -98,14 +98,16 @@ MECHANISM_COLUMNS = ["episode_len_mean", "leave_rate", "clickbait_share", "quali
 
 
 def mechanism_sentence(table: pd.DataFrame) -> str | None:
-    """How the DQN's sessions differ from the best rival's (by return), in one sentence a stakeholder can repeat,
-    written from ``table`` (``final_results``): session length and early leaves, clickbait, item quality, return.
-    None without a DQN, a rival, or these metrics (a run stored before they were recorded)."""
+    """How the learner's sessions (the DQN's, or a rival learner's) differ from the best rival's (by return), in one
+    sentence a stakeholder can repeat, written from ``table`` (``final_results``): session length and early leaves,
+    clickbait, item quality, return. None without a learner, a rival, or these metrics (a run stored before they
+    were recorded)."""
     rows = table.set_index("policy")
     rival_rows = rows[rows.index.isin(policies.rivals())]
-    if "dqn" not in rows.index or rival_rows.empty:
+    learner = policies.trained(rows.index)
+    if learner not in rows.index or rival_rows.empty:
         return None
-    d, r = rows.loc["dqn"], rival_rows.loc[rival_rows["return_mean"].idxmax()]
+    d, r = rows.loc[learner], rival_rows.loc[rival_rows["return_mean"].idxmax()]
     if pd.concat([d[MECHANISM_COLUMNS], r[MECHANISM_COLUMNS]]).isna().any():
         return None
     length, bait, quality = (d[c] - r[c] for c in ("episode_len_mean", "clickbait_share", "quality"))
@@ -120,8 +122,8 @@ def mechanism_sentence(table: pd.DataFrame) -> str | None:
     sessions = [f"{d.episode_len_mean:.1f} vs {r.episode_len_mean:.1f} steps per session"]
     if f"{d.leave_rate:.0%}" != f"{r.leave_rate:.0%}":  # on video every user leaves before the cap: nothing to say
         sessions.append(f"{d.leave_rate:.0%} vs {r.leave_rate:.0%} leave before the last step")
-    sentence = (f"The DQN {keeps} the {policies.label(str(r.name)).lower()} ({'; '.join(sessions)}) {link} showing "
-                f"{' and '.join(shown)}")
+    sentence = (f"The {policies.label(learner)} {keeps} the {policies.label(str(r.name)).lower()} "
+                f"({'; '.join(sessions)}) {link} showing {' and '.join(shown)}")
     gain = d.get("vs_best_baseline", np.nan)
     if np.isfinite(gain):
         sentence += f", and earns {abs(gain):.0%} {'more' if gain >= 0 else 'less'} per session"

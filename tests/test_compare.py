@@ -48,7 +48,7 @@ def test_groups_are_compared_over_training_seeds(tmp_path, capsys):
     lo, hi = r["iqm_difference_ci"]
     assert lo <= 9.0 <= hi and lo > 0
     assert r["sentence"] == "A beats B in 100% of seed pairs [100%, 100%]"
-    assert r["a"] == {"ref": a, "kind": "group", "name": "a", "seeds": 5}
+    assert r["a"] == {"ref": a, "kind": "group", "name": "a", "seeds": 5, "learner": "dqn"}
     assert _compare(capsys, b, a)["sentence"] == "B beats A in 100% of seed pairs [100%, 100%]"
 
 

@@ -139,7 +139,7 @@ def test_a_group_is_stored_listed_exported_and_imported_as_one(tmp_path, capsys)
     gid, member_runs = summary["group_id"], [row["run_id"] for row in summary["per_seed"]]
     [listed] = _json(capsys, "groups")
     assert listed["id"] == gid and listed["seeds"] == 2 and listed["status"] == "finished"
-    assert listed["dqn_iqm"] == pytest.approx(summary["aggregate"]["dqn"]["iqm"])
+    assert listed["learner"] == "dqn" and listed["learner_iqm"] == pytest.approx(summary["aggregate"]["dqn"]["iqm"])
     groups = GroupStore(RunStore())
     stored = groups.get_group(gid)
     assert stored["seeds"] == [7, 8] and stored["summary"]["aggregate"] == summary["aggregate"]

@@ -186,6 +186,34 @@ def test_stack_puts_two_charts_in_one_figure_with_their_own_axes_and_titles() ->
     assert fig.layout.uirevision == ctr.layout.uirevision
 
 
+def test_grid4_draws_the_four_live_plots_in_one_figure_with_linked_x_axes() -> None:
+    m, e = make_metrics(30), make_evals()
+    fig = valid(plots.grid4(m, e, height=520))
+    assert {a.text for a in fig.layout.annotations} == {
+        "<b>Return per session</b>", "<b>Q-values vs realised return</b>", "<b>Click-through rate</b>",
+        f"<b>{TRAINING['epsilon'].label}</b>"}
+    assert {t.xaxis or "x" for t in fig.data} == {"x", "x2", "x3", "x4"} and fig.layout.height == 520
+    assert fig.layout.xaxis2.matches == fig.layout.xaxis3.matches == fig.layout.xaxis4.matches == "x"
+    # two columns, two rows: each panel in its own cell, titles over their panel
+    assert fig.layout.xaxis.domain[1] < fig.layout.xaxis2.domain[0]
+    assert fig.layout.yaxis3.domain[1] < fig.layout.yaxis.domain[0]
+    assert not fig.layout.xaxis.title.text and fig.layout.xaxis3.title.text == "User-steps"
+    # one legend entry per series: CTR repeats the return panel's policies
+    legend = [t.name for t in fig.data if t.showlegend is not False]
+    assert len(legend) == len(set(legend)) and "DQN held-out" in legend
+    assert len(named(fig, TRAINING["epsilon"].label).x) == 30
+
+
+def test_a_rival_learners_curves_carry_its_name_and_colour() -> None:
+    e = make_evals().replace({"policy": {"dqn": "linucb"}})
+    m = make_metrics(20).assign(epsilon=np.nan, q_mean=np.nan)
+    fig = valid(plots.grid4(m, e, learner="linucb"))
+    held_out = named(fig, "LinUCB held-out")
+    assert held_out.line.color == policies.color("linucb") and len(held_out.x) == 3
+    assert named(fig, "LinUCB training (exploring)")
+    assert not any(t.name and t.name.startswith("DQN") for t in fig.data)
+
+
 def test_a_metric_declared_in_the_schema_reaches_a_figure_with_its_label_unit_and_format(monkeypatch) -> None:
     new = Metric("slate_novelty", "Slate novelty", "Mean -log2 popularity of the recommended items", unit="bits",
                  fmt=".2f", log_y=True)

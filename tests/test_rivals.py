@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 
 import numpy as np
@@ -215,3 +216,21 @@ def test_same_seed_gives_the_same_rival_run() -> None:
             t.step()
         return [{k: v for k, v in e.items() if k != "wall_time"} for e in t.evals]
     assert run() == run()
+
+
+def test_cli_trains_a_rival_and_evaluates_its_checkpoint(tmp_path, capsys) -> None:
+    from dqn_sim.cli import main
+
+    out = tmp_path / "run"
+    small = ["--set", "audience.n_users=500", "--set", "train.n_envs=16", "--set", "train.eval_episodes=20",
+             "--set", "train.log_every=500", "--set", "train.eval_every=1000", "--set", "train.learning_starts=200"]
+    assert main(["train", "--algo", "linucb", "--steps", "1500", "--out", str(out), "--json", *small]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["state"] == "finished" and "linucb_return" in result
+    assert json.loads((out / "config.json").read_text())["train"]["algo"] == "linucb"
+    assert main(["evaluate", "--set", "audience.n_users=500", "--policy", f"linucb:{out}", "--episodes", "20",
+                 "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["policy"] == f"linucb:{out}"
+    assert main(["evaluate", "--policy", f"thompson:{out}", "--episodes", "5"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "not a dqn_sim thompson checkpoint" in err and err.count("\n") == 1

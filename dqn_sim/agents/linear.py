@@ -115,6 +115,7 @@ class LinearBandit(Learner, Policy):
                  seed: int) -> None:
         self.config, self.seed, self.slate_size = config, seed, slate_size
         self.item_features_IF = np.asarray(item_features_IF, dtype=np.float32)
+        self.obs_dim, self.n_items = obs_dim, len(self.item_features_IF)
         self.model = DisjointRidge(obs_dim, self.item_features_IF, self.ridge)
         self.scale = 1.0
         self._errors: list[np.ndarray] = []  # squared errors of the predictions since the last refresh
@@ -169,7 +170,7 @@ class LinearBandit(Learner, Policy):
         self.scale = float(weights["scale"])
 
     def to_bytes(self, scenario: ScenarioConfig | None = None) -> bytes:
-        shapes = {"obs_dim": self.model.obs_dim, "n_items": len(self.item_features_IF), "slate_size": self.slate_size}
+        shapes = {"obs_dim": self.obs_dim, "n_items": self.n_items, "slate_size": self.slate_size}
         return checkpoint.pack(self.name, config=self.config, scenario=scenario, shapes=shapes, seed=self.seed,
                                item_features_IF=self.item_features_IF, state=self.copy_weights())
 

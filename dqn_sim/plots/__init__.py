@@ -15,6 +15,7 @@ from dqn_sim.plots.results import (
 )
 from dqn_sim.plots.session import candidates_chart, interest_drift_chart, session_chart
 from dqn_sim.plots.training import (
+    grid4,
     learning_curve,
     learning_curve_panel,
     metric_chart,
@@ -26,7 +27,7 @@ from dqn_sim.plots.training import (
 from dqn_sim.plots.world import interest_heatmap, popularity_chart, quality_chart, topic_mix_chart
 
 __all__ = [
-    "MAX_POINTS", "METRICS", "RUN_PALETTE", "X_AXES", "Panel", "candidates_chart", "downsample_index",
+    "MAX_POINTS", "METRICS", "RUN_PALETTE", "X_AXES", "Panel", "candidates_chart", "downsample_index", "grid4",
     "final_metrics_chart", "interest_drift_chart", "interest_heatmap", "learning_curve", "learning_curve_panel",
     "metric_chart", "metric_panel", "popularity_chart", "q_vs_return", "q_vs_return_panel",
     "quality_chart", "quality_chart_by_policy", "runs_chart", "segment_chart", "series_traces", "session_chart",

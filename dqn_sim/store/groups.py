@@ -22,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from dqn_sim import policies
 from dqn_sim.config import AgentConfig, ScenarioConfig, TrainConfig
 from dqn_sim.store import owner, validate
 from dqn_sim.store.errors import RunImportError, StoreError, cut, short
@@ -147,18 +148,19 @@ class GroupStore:
         return group
 
     def list_groups(self) -> pd.DataFrame:
-        """One row per group, newest first: id, name, status, preset, created, seeds, and the DQN's IQM."""
+        """One row per group, newest first: id, name, status, preset, created, seeds, the learner and its IQM."""
         rows = self.runs._query(f"SELECT {', '.join(_COLUMNS)}, (SELECT count(*) FROM group_members m WHERE "
                                 "m.group_id = g.id) FROM run_groups g ORDER BY created DESC")
         records = []
         for row in rows:
             group = _record(row[:-1])
-            dqn = ((group["summary"] or {}).get("aggregate") or {}).get("dqn") or {}
+            aggregate = (group["summary"] or {}).get("aggregate") or {}
+            learner = policies.trained(aggregate)
             records.append({k: group[k] for k in ("id", "name", "status", "preset", "created", "source")}
-                           | {"seeds": row[-1], "dqn_iqm": dqn.get("iqm"),
-                              "best_baseline": (group["summary"] or {}).get("best_baseline")})
+                           | {"seeds": row[-1], "learner": learner, "learner_iqm": (aggregate.get(learner) or {}).get(
+                               "iqm"), "best_baseline": (group["summary"] or {}).get("best_baseline")})
         return pd.DataFrame.from_records(records, columns=["id", "name", "status", "preset", "created", "source",
-                                                           "seeds", "dqn_iqm", "best_baseline"])
+                                                           "seeds", "learner", "learner_iqm", "best_baseline"])
 
     def checkpoints(self, group_id: str) -> dict[int, Path]:
         """Each seed whose run has a saved model, and where it is (a resumed group starts its members there)."""

@@ -198,7 +198,7 @@ class GroupJob:
         """The group's summary: seeds, each member's test results, and their aggregate over seeds."""
         return group_summary([(seed, snap.run_id, snap.summary)
                               for seed, snap in zip(self.seeds, (job.snapshot() for job in self.members),
-                                                    strict=True)])
+                                                    strict=True)], learner=self.train_cfg.algo)
 
     # ------------------------------------------------------------------ the scheduling thread
     def _run(self) -> None:
@@ -238,15 +238,16 @@ def _test_value(summary: Mapping, key: str) -> float | None:
     return None if value is None else float(value)
 
 
-def group_summary(members: Sequence[Member]) -> dict:
-    """``{"seeds", "per_seed", "aggregate", "aggregate_ctr", "best_baseline", …}`` from the members' test results.
+def group_summary(members: Sequence[Member], learner: str = "dqn") -> dict:
+    """``{"seeds", "per_seed", "aggregate", "aggregate_ctr", "best_baseline", …}`` from the members' test results
+    (``learner``: what the members trained, ``TrainConfig.algo``).
 
     ``aggregate[policy]`` is ``stats.aggregate`` of the policy's test return over seeds (IQM and mean, each with a
     seeded percentile-bootstrap 95% interval over seeds, the spread and the values); ``aggregate_ctr`` the same
     of the click-through rate. A member without a test result (it failed, or never started) is listed with None
     and left out of the statistics. ``best_baseline`` is the rival with the highest IQM.
     """
-    policies = ["dqn", *evaluated_in_training()]
+    policies = [learner, *evaluated_in_training()]
     per_seed = [{"seed": seed, "run_id": run_id, **{f"{p}_return": _test_value(s, f"{p}_return") for p in policies}}
                 for seed, run_id, s in members]
 
