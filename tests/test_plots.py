@@ -251,3 +251,9 @@ def test_every_preset_names_its_topics_and_the_previews_use_the_names(preset: st
     assert set(items_frame(world, range(20))["main topic"]) <= set(names)
     fig = valid(plots.topic_mix_chart(world.catalogue.topics_IK, world.catalogue.clickbait_I, names))
     assert list(fig.data[0].x) == list(names)
+
+
+def test_the_toolbar_stands_in_its_own_margin_and_does_not_cover_the_legend() -> None:
+    fig = valid(plots.learning_curve(make_metrics(10), make_evals()))
+    assert fig.layout.modebar.orientation == "v" and fig.layout.margin.r >= 30
+    assert fig.layout.legend.x == 1.0 and fig.layout.legend.xanchor == "right"  # the legend ends where the plot does

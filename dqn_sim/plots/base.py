@@ -116,9 +116,10 @@ def series_traces(
 def base_layout(*, title: str = "", x_title: str = "", y_title: str = "", height: int = 330,
             revision: str | None = None, xaxis: dict | None = None, yaxis: dict | None = None,
             **extra: Any) -> dict:
+    # the toolbar stands upright in a right margin of its own: across the top it covered the legend's last entry
     return {
         "title": {"text": title, "font": {"size": 15}}, "height": height, "hovermode": "x unified",
-        "margin": {"l": 10, "r": 10, "t": 48, "b": 10},
+        "margin": {"l": 10, "r": 40, "t": 48, "b": 10}, "modebar": {"orientation": "v"},
         "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
         "uirevision": revision or title,
         "xaxis": {"title": {"text": x_title}, **(xaxis or {})},
