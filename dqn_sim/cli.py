@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dqn_sim import memory, policies
+from dqn_sim.agent_presets import AGENT_PRESETS, agent_preset
 from dqn_sim.assembly import RunConfig, assemble, read_config_file
 from dqn_sim.config import ConfigError, ScenarioConfig, TrainConfig
 from dqn_sim.presets import DEFAULT_PRESET, describe_presets
@@ -39,9 +40,11 @@ class _Parser(argparse.ArgumentParser):
 
 # ------------------------------------------------------------------ configuration from the command line
 def load_configs(args: argparse.Namespace) -> RunConfig:
-    """``--preset``, then ``--config FILE``, then ``--set`` overrides (see ``dqn_sim.assembly``)."""
+    """``--preset``, then ``--config FILE``, then ``train --agent-preset``'s settings, then ``--set`` overrides (see
+    ``dqn_sim.assembly``)."""
     config = read_config_file(args.config) if args.config else None
-    return assemble(args.preset, config, args.set or [])
+    agent = agent_preset(args.agent_preset).overrides() if getattr(args, "agent_preset", None) else []
+    return assemble(args.preset, config, [*agent, *(args.set or [])])
 
 
 def open_store():  # -> RunStore
@@ -418,6 +421,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("train", help="train a DQN or a rival learner (baselines evaluated on the same seeds)")
     scenario_args(s)
     s.add_argument("--algo", choices=policies.learners(), help="the learner to train (train.algo; default dqn)")
+    s.add_argument("--agent-preset", choices=list(AGENT_PRESETS),
+                   help="DQN settings laid over the preset's before --set: " + "; ".join(
+                       f"{p.name}: {p.description}" for p in AGENT_PRESETS.values()))
     s.add_argument("--steps", type=int, help="environment user-steps (train.total_steps)")
     s.add_argument("--seed", type=int, help="random seed (train.seed); a group's first seed")
     s.add_argument("--seeds", type=int, default=1,
