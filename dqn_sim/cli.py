@@ -423,7 +423,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--algo", choices=policies.learners(), help="the learner to train (train.algo; default dqn)")
     s.add_argument("--agent-preset", choices=list(AGENT_PRESETS),
                    help="DQN settings laid over the preset's before --set: " + "; ".join(
-                       f"{p.name}: {p.description}" for p in AGENT_PRESETS.values()))
+                       f"{p.name} = {p.description.rstrip('.')}" for p in AGENT_PRESETS.values()))
     s.add_argument("--steps", type=int, help="environment user-steps (train.total_steps)")
     s.add_argument("--seed", type=int, help="random seed (train.seed); a group's first seed")
     s.add_argument("--seeds", type=int, default=1,
