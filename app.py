@@ -24,6 +24,7 @@ PAGES = [
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page("pages/inspect.py", title="Inspect", icon=":material/person_search:"),
     st.Page("pages/compare.py", title="Compare", icon=":material/leaderboard:"),
+    st.Page("pages/sweep.py", title="Sweep", icon=":material/travel_explore:"),
     st.Page("pages/runs.py", title="Runs", icon=":material/history:"),
 ]
 page = st.navigation(PAGES)

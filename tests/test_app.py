@@ -23,7 +23,7 @@ from dqn_sim.vocab import ACTIVE_STATES
 from ui.state import registry
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
-PAGES = ["pages/scenario.py", "pages/train.py", "pages/inspect.py", "pages/compare.py"]
+PAGES = ["pages/scenario.py", "pages/train.py", "pages/inspect.py", "pages/compare.py", "pages/sweep.py"]
 TIMEOUT = 60  # seconds per run: generous, the machine is shared
 QUICK = {"train.total_steps": 3000, "train.n_envs": 16, "train.learning_starts": 500, "train.log_every": 500,
          "train.eval_every": 1500, "train.eval_episodes": 16}  # a run of about a second

@@ -21,7 +21,7 @@ from tests.streamlit_server import ROOT, goto_page, progress_steps, start_traini
 
 pytestmark = pytest.mark.browser
 
-PAGES = ["Scenario", "Train", "Inspect", "Compare", "Runs"]
+PAGES = ["Scenario", "Train", "Inspect", "Compare", "Sweep", "Runs"]
 # stopped by the test
 LONG_RUN = {"Total steps": 5_000_000, "Evaluate every (user-steps)": 5_000, "Evaluation sessions": 50}
 TRAINING_CURVE = "DQN training (ε-greedy)"
