@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 from dqn_sim import memory, policies
 from dqn_sim.agent_presets import AGENT_PRESETS, agent_preset
 from dqn_sim.assembly import RunConfig, assemble, read_config_file
-from dqn_sim.config import ConfigError, ScenarioConfig, TrainConfig
+from dqn_sim.config import ScenarioConfig, TrainConfig
+from dqn_sim.errors import INPUT_ERRORS, one_line
 from dqn_sim.presets import DEFAULT_PRESET, describe_presets
 from dqn_sim.progress import ProgressBar
 
@@ -496,17 +497,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-MAX_ERROR_CHARS = 300
-
-
-def one_line(e: BaseException) -> str:
-    """The contract's error line: one line, at most ``MAX_ERROR_CHARS`` (a 50 MB config's value is not echoed)."""
-    text = " ".join((str(e) or type(e).__name__).split())
-    if isinstance(e, KeyError) and len(e.args) == 1 and text.startswith(("'", '"')):
-        text = text[1:-1]
-    return text if len(text) <= MAX_ERROR_CHARS else text[:MAX_ERROR_CHARS - 1] + "…"
-
-
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
@@ -515,8 +505,7 @@ def main(argv: list[str] | None = None) -> int:
             if value is not None and value < 1:
                 raise UsageError(f"--{name} must be an integer >= 1, got {value}")
         return args.func(args)
-    except (UsageError, ConfigError, ValueError, KeyError, OSError, RuntimeError, RecursionError, OverflowError,
-            MemoryError) as e:  # bad input, a refused checkpoint or zip, an unknown run id, an unusable store
+    except (UsageError, *INPUT_ERRORS) as e:  # bad input, a refused checkpoint or zip, an unknown run id, a bad store
         print(f"error: {one_line(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

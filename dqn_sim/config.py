@@ -632,6 +632,9 @@ class TrainConfig(Config):
     log_every: int = knob(2500, "User-steps between metric rows.", lo=1, hi=100000000)
     eval_every: int = knob(10000, "User-steps between evaluations on the validation users.", lo=1, hi=1000000000)
     eval_episodes: int = knob(200, "Episodes per evaluation (run as one batch).", lo=1, hi=100000)
+    checkpoint_every: int = knob(10000, "User-steps between saves of the model while training (as eval_every by "
+                                 "default), so a killed run keeps its last model; 0 = only at the end.",
+                                 lo=0, hi=1000000000)
     keep: str = knob("best", "Checkpoint judged on the test users at the end: the best on validation, or the last.",
                      choices=("best", "last"))
     seed: int = knob(0, "Random seed: same seed and config give the same metrics.", lo=0, hi=2**31 - 1)

@@ -60,7 +60,8 @@ def limit_bytes() -> int:
 
 
 def megabytes(n: float) -> str:
-    return f"{n / MB:,.0f} MB" if n < 10 * 2**30 else f"{n / 2**30:,.0f} GB"
+    """``512 MB``, ``7.3 GB``: as the limit's variable counts, and short."""
+    return f"{n / MB:,.0f} MB" if n < 2**30 else f"{n / 2**30:,.1f} GB"
 
 
 @dataclass(frozen=True)

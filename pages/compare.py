@@ -10,7 +10,7 @@ from dqn_sim.compare import NotComparable, compare, resolve
 from dqn_sim.describe import MECHANISM_COLUMNS, final_results, mechanism_sentence
 from dqn_sim.store.groups import GroupStore
 from dqn_sim.vocab import EVALUATION, Metric
-from ui.fmt import percent, plain
+from ui.fmt import inert, percent, plain
 from ui.history import run_labels, stored_runs_comparison, with_intervals
 from ui.page import header
 from ui.state import selected_run_id, snapshot, store
@@ -119,7 +119,7 @@ def a_or_b() -> None:
     try:
         result = compare(resolve(a, store()), resolve(b, store()))
     except NotComparable as e:
-        st.info(f"Not comparable yet: {plain(e)}.", icon=":material/hourglass_top:")
+        st.info(f"Not comparable yet: {inert(e)}.", icon=":material/hourglass_top:")
         return
     p, (lo, hi) = result["probability_of_improvement"], result["probability_of_improvement_ci"]
     d, (dlo, dhi) = result["iqm_difference"], result["iqm_difference_ci"]

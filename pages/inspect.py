@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import streamlit as st
 
-from dqn_sim import plots, policies
-from dqn_sim.agents.dqn import DQNAgent
+from dqn_sim import model_files, plots, policies
+from dqn_sim.agents.dqn import CheckpointError, DQNAgent
 from dqn_sim.config import ScenarioConfig
 from dqn_sim.describe import item_label, session_frame, topic_names
-from dqn_sim.sim.env import World, build_world
+from dqn_sim.errors import one_line
+from dqn_sim.memory import MemoryLimitError
+from dqn_sim.sim.env import VecRecEnv, World, build_world
 from dqn_sim.trace import WARMUP_EPISODES, SessionTrace, pick_user, trace_session
 from dqn_sim.train.evaluate import warm_baseline
 from dqn_sim.vocab import STATES
+from ui.fmt import inert, plain
 from ui.page import header
 from ui.state import current_scenario, registry, selected_run_id, snapshot, store
 
@@ -36,29 +41,51 @@ class FrozenModel:
     run_id: str
     step: int
     policy: DQNAgent
+    trained_on: dict[str, Any] | None = None  # the scenario a stored checkpoint says it was trained on
     traces: dict[tuple[int, int], SessionTrace] = field(default_factory=dict)
 
 
 @st.cache_resource(max_entries=8, show_spinner="Loading the model from the run store…")
-def stored_model(path: str, modified: float) -> DQNAgent:
-    """A stored run's checkpoint, loaded once per file version (shared by sessions: replays never change it)."""
-    return DQNAgent.load(path)[0]
+def stored_model(path: str, modified: float) -> tuple[DQNAgent, dict[str, Any] | None]:
+    """A stored run's checkpoint and the scenario it was trained on, loaded once per file version (shared by
+    sessions: replays never change it), refused before it is built if it would not fit in memory."""
+    return model_files.load(Path(path))
+
+
+def stored_policy(run_id: str, scenario: ScenarioConfig) -> tuple[DQNAgent | None, dict[str, Any] | None]:
+    """The run's checkpoint in the store and the scenario it was trained on ((None, None) without one); raises
+    ``CheckpointError`` or ``MemoryLimitError`` for one that cannot act in ``scenario``."""
+    path = store().checkpoint_path(run_id)
+    if not path.is_file():
+        return None, None
+    policy, trained_on = stored_model(str(path), path.stat().st_mtime)
+    env = VecRecEnv(scenario, 1, 0)
+    if problem := model_files.shape_problem(policy, env.obs_dim, env.n_items, "This run's model"):
+        raise CheckpointError(problem)
+    return policy, trained_on
 
 
 def frozen_model(run_id: str) -> FrozenModel | None:
-    """The run's model: a copy of a live job's current agent, or its checkpoint in the store."""
+    """The run's model: a copy of a live job's current agent, or its checkpoint in the store. A checkpoint that
+    cannot act in the run's scenario is said in one line, and the page compares baselines instead."""
     model = st.session_state.get("inspect:model")
     if model is not None and model.run_id == run_id:
         return model
     job, snap = registry().get(run_id), snapshot(run_id)
+    if snap is None:
+        return None
+    trained_on = None
     if job is not None and job.status().active:
         policy = job.policy()
     else:
-        path = store().checkpoint_path(run_id)
-        policy = stored_model(str(path), path.stat().st_mtime) if path.is_file() else None
-    if policy is None or snap is None:
+        try:
+            policy, trained_on = stored_policy(run_id, snap.scenario)
+        except (CheckpointError, MemoryLimitError) as e:
+            st.error(f"This run's model cannot be replayed: {inert(one_line(e))}", icon=":material/error:")
+            return None
+    if policy is None:
         return None
-    model = st.session_state["inspect:model"] = FrozenModel(run_id, snap.step, policy)
+    model = st.session_state["inspect:model"] = FrozenModel(run_id, snap.step, policy, trained_on)
     return model
 
 
@@ -133,6 +160,8 @@ if runs:
     snap = snapshot(run_id)
 if model is not None and snap is not None:
     scenario = snap.scenario
+    if warning := model_files.world_warning(model.trained_on, scenario, "This run's model"):
+        st.warning(warning, icon=":material/warning:")
     if snap.active and snap.step > model.step:
         st.caption(f"Model as of step {model.step:,}; the run has trained further since.")
         st.button("Use the latest model", on_click=refresh_model, icon=":material/refresh:")
@@ -160,7 +189,7 @@ else:
     segment = cols[1].selectbox("Segment", range(aud.n_segments), format_func=lambda s: aud.names[s],
                                 key="inspect:segment", help="A user of this segment, drawn with the seed")
     user = pick_user(scenario, int(seed), segment)
-st.caption(f"User **{user}** of segment **{aud.names[aud.segment_N[user]]}**, arriving with a session budget of "
+st.caption(f"User **{user}** of segment **{plain(aud.names[aud.segment_N[user]])}**, arriving with a session budget of "
            f"{aud.budget_N[user]:.1f} minutes.")
 
 
@@ -201,7 +230,8 @@ for col, trace in ((left, a), (right, b)):
 interest_K = aud.interest_NK[user]
 names = topic_names(len(interest_K), scenario.catalogue.topic_names)
 liked = [f"{names[k]} ({interest_K[k]:+.2f})" for k in np.argsort(-interest_K)[:3] if interest_K[k] > 0.1]
-likes = f"This user started out liking {', '.join(liked)}." if liked else "This user started out with no strong liking."
+likes = (f"This user started out liking {plain(', '.join(liked))}." if liked
+         else "This user started out with no strong liking.")
 st.caption("Each cell is how much the user's interest in a topic has moved since the session began (blue = "
            "towards liking, red = away); clicks pull interests toward the clicked item's topic (RecSim's interest "
            f"evolution), and the colour scale spans this session's largest change. {likes}")

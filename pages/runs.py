@@ -8,13 +8,13 @@ import re
 import streamlit as st
 
 from dqn_sim import plots, policies, stats
-from dqn_sim.config import ConfigError
-from dqn_sim.store import RunImportError, RunNotFound
+from dqn_sim.errors import INPUT_ERRORS, one_line
+from dqn_sim.store import RunNotFound
 from dqn_sim.vocab import STORED_STATES
 from ui import history
-from ui.fmt import compact, delta_color, duration, percent
+from ui.fmt import compact, delta_color, duration, inert, percent, plain
 from ui.page import header
-from ui.state import display_name, owns, select_run, selected_job, who
+from ui.state import display_name, owns, select_run, selected_job, start_problem, who
 from ui.status import state_badge
 
 NOTES = {"success": (st.success, ":material/check_circle:"), "error": (st.error, ":material/block:")}
@@ -46,12 +46,12 @@ def on_import() -> None:
         return
     try:
         run_id = history.import_run(upload.name, upload.getvalue())
-    except (RunImportError, ConfigError) as e:
-        flash("import", "error", f"Not imported: {e}")
+    except INPUT_ERRORS as e:  # whatever the file holds: one line, never a traceback
+        flash("import", "error", f"Not imported: {inert(one_line(e))}")
         return
     st.session_state["runs:pick"] = run_id
-    flash("import", "success", f"Imported **{history.store().get_run(run_id)['name']}** as a new run: it is "
-          "picked below.")
+    flash("import", "success", f"Imported **{plain(history.store().get_run(run_id)['name'])}** as a new run: it "
+          "is picked below.")
 
 
 def on_save(run_id: str) -> None:
@@ -67,7 +67,7 @@ def on_save(run_id: str) -> None:
 def on_delete(run_id: str, name: str) -> None:
     history.store().delete(run_id, by=display_name(who()))
     st.session_state.pop("runs:pick", None)
-    flash("pick", "success", f"Deleted **{name}**, its metrics and its model.")
+    flash("pick", "success", f"Deleted **{plain(name)}**, its metrics and its model.")
 
 
 def file_name(name: str) -> str:
@@ -134,15 +134,15 @@ except RunNotFound:  # deleted from another tab or by the CLI since the list was
 
 summary = run["summary"] or {}
 with st.container(horizontal=True, vertical_alignment="center"):
-    st.markdown(f"**{run['name']}**")
+    st.markdown(f"**{plain(run['name'])}**")
     state_badge(run["status"])
-    st.caption(f"{run['preset']} · seed {run['seed']} · created {history.ago(run['created'])} · "
-               f"{history.SOURCES[run['source']]} · id `{run_id}`")
+    st.caption(f"{plain(run['preset'])} · seed {run['seed']} · created {history.ago(run['created'])} · "
+               f"{history.SOURCES.get(run['source'], 'source unknown')} · id `{run_id}`")
     renames = [e for e in store.events(run_id) if e["action"] == "rename"]
     if renames:
-        st.caption(f"Renamed {history.ago(renames[-1]['at'])} by {renames[-1]['who'] or 'someone'}.")
+        st.caption(f"Renamed {history.ago(renames[-1]['at'])} by {inert(renames[-1]['who'] or 'someone')}.")
 if run["error"]:
-    st.error(f"**{run['status'].title()}**: {run['error']}", icon=":material/error:")
+    st.error(f"**{plain(str(run['status']).title())}**: {inert(run['error'])}", icon=":material/error:")
 metrics, evals = store.metrics(run_id), store.evals(run_id)
 steps = summary.get("steps", metrics["step"].iloc[-1] if len(metrics) else None)  # how far an unfinished one got
 cols = st.columns(4)
@@ -162,6 +162,9 @@ cols[2].metric("Trained", "—" if steps is None else f"{compact(steps)} steps",
                help=f"of {run['train'].total_steps:,} planned user-steps")
 cols[3].metric("Time", duration(summary.get("wall_time")),
                help=f"{summary['sps']:,.0f} user-steps per second" if "sps" in summary else None)
+if "checkpoint_step" in summary:  # it stopped without its end: a kill, a crash
+    st.caption(f"Its saved model is from step {summary['checkpoint_step']:,.0f}, its last checkpoint before it "
+               "stopped.")
 if len(metrics) or len(evals):
     st.plotly_chart(plots.learning_curve(metrics, evals))
 with st.expander("Settings", icon=":material/tune:"):
@@ -188,8 +191,8 @@ with resume_col:
     if history.live(run):
         why_not = "It is still training."
     elif not store.checkpoint_path(run_id).is_file():
-        why_not = ("No model was saved for it: a model is saved when a run ends, and this one was cut short or "
-                   "imported without its model.")
+        why_not = ("No model was saved for it: it stopped before its first checkpoint (every "
+                   f"{run['train'].checkpoint_every:,} steps, and at the end), or was imported without its model.")
     elif job is not None and job.status().active and owns(job.id):
         why_not = "Your selected run is still training: stop it on the Train page first."
     else:
@@ -197,8 +200,12 @@ with resume_col:
     st.caption(why_not or f"A new run starts from its trained weights with its settings, for "
                f"{run['train'].total_steps:,} more steps; Train opens on it.")
     if st.button("Resume training", icon=":material/play_arrow:", disabled=why_not is not None):
-        history.resume(run)  # queued if every slot is taken: Train says where it stands
-        st.switch_page("pages/train.py")
+        if problem := start_problem(run["scenario"], run["agent"], run["train"],
+                                    init_from=store.checkpoint_path(run_id)):
+            st.error(problem, icon=":material/memory:")
+        else:
+            history.resume(run)  # queued if every slot is taken: Train says where it stands
+            st.switch_page("pages/train.py")
 
 st.subheader("4 · Name, notes, share, delete", divider="violet")
 edit_col, share_col, delete_col = st.columns(3)

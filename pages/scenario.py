@@ -7,15 +7,16 @@ import streamlit as st
 from dqn_sim import plots
 from dqn_sim.agents.baselines import RandomPolicy
 from dqn_sim.assembly import RunConfig, from_preset
-from dqn_sim.config import ConfigError, ScenarioConfig
+from dqn_sim.config import ScenarioConfig
 from dqn_sim.describe import items_frame, sample, session_frame, users_frame
+from dqn_sim.errors import INPUT_ERRORS, one_line
 from dqn_sim.presets import describe_presets, preset_title
 from dqn_sim.scenarios import ScenarioLibrary
 from dqn_sim.sim.env import build_world
 from dqn_sim.trace import trace_session
 from ui import forms
 from ui.calibration import calibration_section
-from ui.fmt import compact
+from ui.fmt import compact, inert, plain
 from ui.page import header
 from ui.state import current_scenario, set_scenario, train_config, use_config
 
@@ -42,8 +43,8 @@ def on_upload() -> None:
         return
     try:
         load_into_form(ScenarioConfig.from_json(upload.getvalue().decode("utf-8", errors="replace")))
-    except ConfigError as e:
-        st.session_state["scenario:upload_error"] = f"{upload.name} was not loaded: {e}"
+    except INPUT_ERRORS as e:  # whatever the file holds (100k-deep JSON, huge numbers): one line, no traceback
+        st.session_state["scenario:upload_error"] = f"{inert(upload.name)} was not loaded: {inert(one_line(e))}"
 
 
 def on_library(action: str) -> None:
@@ -53,16 +54,16 @@ def on_library(action: str) -> None:
         if action == "save":
             saved = library.save(st.session_state[forms.key(SCOPE, "name")], current_scenario())
             load_into_form(saved)
-            note = f"Saved as **{saved.name}**."
+            note = f"Saved as **{plain(saved.name)}**."
         elif action == "load":
             load_into_form(library.load(st.session_state["scenario:saved"]))
-            note = f"Loaded **{st.session_state['scenario:saved']}**."
+            note = f"Loaded **{plain(st.session_state['scenario:saved'])}**."
         else:
             library.delete(st.session_state["scenario:saved"])
-            note = f"Deleted **{st.session_state['scenario:saved']}**."
+            note = f"Deleted **{plain(st.session_state['scenario:saved'])}**."
         st.session_state["scenario:library_note"] = ("success", note)
-    except ConfigError as e:
-        st.session_state["scenario:library_note"] = ("error", str(e))
+    except INPUT_ERRORS as e:
+        st.session_state["scenario:library_note"] = ("error", inert(one_line(e)))
 
 
 header(

@@ -28,6 +28,7 @@ from ui.state import (
     selected_run_id,
     snapshot,
     start_job,
+    start_problem,
     train_config,
     view_from_url,
     view_to_url,
@@ -87,6 +88,9 @@ def hyperparameter_form(active: bool) -> None:
         st.error(f"{len(agent_errors) + len(train_errors)} setting(s) need fixing{where}.", icon=":material/error:")
         return
     st.session_state.agent_cfg, st.session_state.train_cfg = agent, train
+    if problem := start_problem(current_scenario(), agent, train, seeds=int(seeds)):
+        st.error(problem, icon=":material/memory:")
+        return
     start_job(current_scenario(), agent, train, seeds=int(seeds))
     st.rerun()
 

@@ -13,7 +13,8 @@ import zipfile
 
 import pytest
 
-from dqn_sim.cli import MAX_ERROR_CHARS, main
+from dqn_sim.cli import main
+from dqn_sim.errors import MAX_ERROR_CHARS
 
 CASES = 60
 

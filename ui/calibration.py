@@ -14,8 +14,10 @@ from dqn_sim.calibrate.figures import comparison_figure
 from dqn_sim.calibrate.fit import FitOptions
 from dqn_sim.calibrate.layouts import FORMATS, ROLES, parse_mapping
 from dqn_sim.calibrate.pipeline import Calibration, calibrate
-from dqn_sim.config import ConfigError, ScenarioConfig
+from dqn_sim.config import ScenarioConfig
+from dqn_sim.errors import INPUT_ERRORS, one_line
 from dqn_sim.scenarios import ScenarioLibrary, check_name
+from ui.fmt import inert, plain
 
 UPLOAD_LIMIT_MB = 200  # Streamlit's server.maxUploadSize; larger logs are read from a path on the server
 KEY = "calibration"
@@ -54,8 +56,8 @@ def _sources() -> tuple[Path | None, Path | None]:
         folder = Path(tempfile.mkdtemp(prefix="dqn_sim_calibrate_"))
         paths = []
         for upload in (up, items_up):
-            if upload is not None:
-                path = folder / Path(upload.name).name
+            if upload is not None:  # its own name (MovieLens' layout is recognised by it), never a path
+                path = folder / (Path(upload.name).name.strip(".") or "upload")
                 path.write_bytes(upload.getbuffer())
                 paths.append(path)
         return paths[0], paths[1] if len(paths) > 1 else None
@@ -87,9 +89,9 @@ def _run(ratings: Path, items: Path | None, fmt: str, mapping: str, options: Fit
         result = calibrate(ratings, items, fmt, parse_mapping(mapping), options,
                            progress=lambda f, detail: bar.progress(min(f, 1.0), text=detail))
         ScenarioLibrary().save(options.name, result.scenario)
-    except (ConfigError, ValueError, OSError) as e:  # DataError is a ValueError: one line naming file and line
+    except INPUT_ERRORS as e:  # DataError is a ValueError: one line naming file and line; never a traceback
         bar.empty()
-        st.error(str(e), icon=":material/error:")
+        st.error(inert(one_line(e)), icon=":material/error:")
         return
     bar.empty()
     st.session_state[KEY + ":result"] = result
@@ -97,7 +99,7 @@ def _run(ratings: Path, items: Path | None, fmt: str, mapping: str, options: Fit
 
 def _report(result: Calibration, load_into_form: Callable[[ScenarioConfig], None] | None) -> None:
     scenario = result.scenario
-    st.success(f"Saved as **{scenario.name}**: {result.n_users:,} users, {result.n_items:,} items, "
+    st.success(f"Saved as **{plain(scenario.name)}**: {result.n_users:,} users, {result.n_items:,} items, "
                f"{result.n_ratings:,} interactions; {scenario.audience.n_segments} segments "
                f"(suggested {result.fit.suggested_segments}).", icon=":material/check_circle:")
     if load_into_form is not None:

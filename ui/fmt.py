@@ -1,10 +1,16 @@
-"""Numbers and durations as people read them on a dashboard."""
+"""Numbers, durations and names as people read them on a dashboard."""
 
 from __future__ import annotations
 
+import re
+
 from dqn_sim.progress import format_duration as duration
 
-__all__ = ["compact", "delta_color", "duration", "percent"]
+__all__ = ["compact", "delta_color", "duration", "inert", "percent", "plain"]
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # ANSI escapes start with ESC (\x1b)
+_MARKUP = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")  # Markdown, HTML, and Streamlit's :colour[...] and :icons:
+_ACTIVE = re.compile(r"(?<=\])(?=\()|(?=<)|(?=:[\w/-]+[\[:])")  # before a link's (url), an autolink, a directive
 
 
 def compact(n: float) -> str:
@@ -29,3 +35,15 @@ def delta_color(lift: float) -> str:
 
 
 PERCENT_COLUMN = "%+.1f%%"  # NumberColumn format of a lift given in percent points (values x 100)
+
+
+def plain(text: object) -> str:
+    """A name someone typed or a file brought (a run's, a scenario's, a segment's) as literal text in Markdown:
+    control characters dropped, markup escaped, so a name never renders as an image, a link or a colour."""
+    return _MARKUP.sub(r"\\\1", _CONTROL.sub("", str(text)))
+
+
+def inert(message: object) -> str:
+    """A message that may quote a name (an error about a file or a run) as Markdown that loads and links nothing:
+    control characters dropped, links, images, autolinks and directives broken, the rest as written."""
+    return _ACTIVE.sub(r"\\", _CONTROL.sub("", str(message)))

@@ -25,7 +25,7 @@ from dqn_sim.train.groups import GroupJob
 from dqn_sim.train.job import TrainingJob
 from dqn_sim.vocab import LIVE_STATES, STATES, STORED_STATES
 from ui import forms
-from ui.fmt import PERCENT_COLUMN, duration, percent
+from ui.fmt import PERCENT_COLUMN, duration, percent, plain
 from ui.state import start_job, store, use_config
 
 STATUS_LOOK = {s: (STATES[s].label, STATES[s].color) for s in STORED_STATES}  # (label, colour) of a stored status
@@ -272,8 +272,8 @@ def stored_runs_comparison() -> None:
                                                final, source=source, metric=metric, x=x, smoothing=smoothing))
     unevaluated = [label for label, d in data.items() if not (d["evals"]["policy"] == "dqn").any()]
     if source == "eval" and unevaluated:
-        st.caption(f"Not evaluated on held-out users yet: {', '.join(unevaluated)}. The **Training** curve shows "
-                   "how far they got.")
+        st.caption(f"Not evaluated on held-out users yet: {plain(', '.join(unevaluated))}. The **Training** curve "
+                   "shows how far they got.")
 
     st.subheader("Final results", divider="violet")
     if final.empty:

@@ -16,17 +16,21 @@ from pathlib import Path
 
 import streamlit as st
 
+from dqn_sim import memory, model_files
+from dqn_sim.agents.dqn import CheckpointError
 from dqn_sim.assembly import RunConfig, from_preset, run_name
 from dqn_sim.config import AgentConfig, ScenarioConfig, TrainConfig
+from dqn_sim.errors import one_line
 from dqn_sim.presets import DEFAULT_PRESET
 from dqn_sim.runs import GroupView, group_view, is_group, run_snapshot
 from dqn_sim.store import RunNotFound, RunStore, StoreError
 from dqn_sim.train.group_recording import StoreGroupRecorder
-from dqn_sim.train.groups import GroupJob, seed_range
+from dqn_sim.train.groups import GroupJob, cores, seed_range
 from dqn_sim.train.job import JobSnapshot, TrainingJob
 from dqn_sim.train.recording import StoreObserver
 from dqn_sim.train.registry import JobRegistry
 from ui import forms
+from ui.fmt import inert
 
 
 @st.cache_resource
@@ -161,6 +165,19 @@ def display_name(owner: str | None) -> str:
 def owns(run_id: str) -> bool:
     """Whether this person started the run (or its group) here and may steer it; everyone else watches."""
     return registry().owner(run_id) == who()
+
+
+def start_problem(scenario: ScenarioConfig, agent: AgentConfig, train: TrainConfig, *, seeds: int = 1,
+                  init_from: Path | None = None) -> str | None:
+    """Why ``start_job`` with these arguments would not fit this server's memory (the estimate's biggest part and
+    the limit), or its checkpoint could not be built: one line of Markdown-safe text; None when it may start."""
+    try:
+        memory.training(scenario, agent, train, runs=min(seeds, cores())).check()
+        if init_from is not None:
+            model_files.check_size(init_from)
+    except (memory.MemoryLimitError, CheckpointError) as e:
+        return inert(one_line(e))
+    return None
 
 
 def start_job(scenario: ScenarioConfig, agent: AgentConfig, train: TrainConfig, *, seeds: int = 1,

@@ -7,13 +7,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import gymnasium as gym
 import numpy as np
 
+from dqn_sim import memory
 from dqn_sim.config import ScenarioConfig
 from dqn_sim.sim.audience import Audience, build_audience
+from dqn_sim.sim.cache import ByteBoundedCache
 from dqn_sim.sim.candidates import Candidates, CandidateSampler, contains, mask_of
 from dqn_sim.sim.catalogue import Catalogue, build_catalogue
 from dqn_sim.sim.dynamics import (
@@ -27,6 +28,7 @@ from dqn_sim.sim.dynamics import (
 )
 
 HISTORY_DECAY = 0.8  # retention of the clicked-topic history the recommender observes
+WORLD_CACHE_SHARE = 0.25  # of the memory limit (``dqn_sim.memory``): what cached worlds may hold together
 
 
 @dataclass(frozen=True)
@@ -37,8 +39,13 @@ class World:
     catalogue: Catalogue
     audience: Audience
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the world's arrays (what the world cache counts)."""
+        values = (*vars(self.catalogue).values(), *vars(self.audience).values())
+        return sum(v.nbytes for v in values if isinstance(v, np.ndarray))
 
-@lru_cache(maxsize=16)
+
 def _world_from_json(text: str) -> World:
     scenario = ScenarioConfig.from_json(text)
     rng = np.random.default_rng(scenario.world_seed)
@@ -47,9 +54,13 @@ def _world_from_json(text: str) -> World:
     return World(scenario, catalogue, audience)
 
 
+_WORLDS: ByteBoundedCache[str, World] = ByteBoundedCache(
+    _world_from_json, lambda world: world.nbytes, lambda: int(memory.limit_bytes() * WORLD_CACHE_SHARE))
+
+
 def build_world(scenario: ScenarioConfig) -> World:
-    """The scenario's world; cached, so many envs over one scenario share (read-only) arrays."""
-    return _world_from_json(scenario.to_json())
+    """The scenario's world; cached (bounded by bytes), so many envs over one scenario share (read-only) arrays."""
+    return _WORLDS(scenario.to_json())
 
 
 @dataclass

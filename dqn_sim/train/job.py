@@ -26,7 +26,7 @@ from dqn_sim.agents.policy import Policy
 from dqn_sim.config import AgentConfig, ScenarioConfig, TrainConfig
 from dqn_sim.policies import learner_class
 from dqn_sim.train import worker
-from dqn_sim.train.reports import Ended, Finished, PolicyCopy, Progress, Report, Started
+from dqn_sim.train.reports import Checkpointed, Ended, Finished, PolicyCopy, Progress, Report, Started
 from dqn_sim.train.trainer import Trainer
 from dqn_sim.vocab import ACTIVE_STATES, EVALUATION, SEGMENTS, TRAINING
 
@@ -144,6 +144,13 @@ class JobObserver:
 
     def rows(self, metrics: list[dict], evals: list[dict]) -> None:
         """New rows since the last call (called every publish)."""
+
+    def checkpoint_path(self) -> Path | None:
+        """Where the training process saves the model while it trains (after ``started``; None: nowhere)."""
+        return None
+
+    def checkpointed(self, step: int) -> None:
+        """The model of user-step ``step`` is saved at ``checkpoint_path()``."""
 
     def state_changed(self, job: TrainingJob, state: str) -> None:
         """Called on pause and resume (from the caller's thread)."""
@@ -279,6 +286,7 @@ class TrainingJob:
         ended = False
         try:
             self._run_id = self.observer.started(self)
+            self._work.checkpoint = self.observer.checkpoint_path()
             reports, sender = PROCESSES.Pipe(duplex=False)
             process = EngineProcess(target=worker.run, args=(sender, self._controls, self._work),
                                     name=f"dqn-job-{self.id}", daemon=True)
@@ -319,6 +327,8 @@ class TrainingJob:
             case PolicyCopy(payload=payload):
                 self._policy, _ = learner_class(self.train_cfg.algo).from_bytes(payload)
                 self._policy_ready.set()
+            case Checkpointed(step=step):
+                self.observer.checkpointed(step)
             case Finished(summary=summary, segments=segments):
                 with self._lock:
                     self._summary, self._segments = summary, segments

@@ -7,14 +7,19 @@ wait in memory: saving may fall behind, which ``behind`` and ``pending_rows`` te
 the job. At its end the job waits up to ``SAVE_WAIT_S`` for the rest; what is still unsaved then becomes the
 job's error ("saving failed: ..."), the training outcome itself stands, and the writer keeps trying while the
 process lives.
+
+While it trains, the training process saves the model at the run's checkpoint path every ``checkpoint_every``
+user-steps, and the run's summary says which step it is from (``checkpoint_step``), so a killed run keeps a model
+and says how old it is; the end replaces both with the kept model and the final summary.
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
-from dqn_sim.store import RunIdTaken, RunStore, StoreError
+from dqn_sim.store import RunIdTaken, RunNotFound, RunStore, StoreError
 from dqn_sim.train.job import JobObserver, JobResult, TrainingJob
 
 FLUSH_EVERY_S = 2.0  # a crash loses at most this much of a run's metric rows
@@ -44,6 +49,7 @@ class StoreObserver(JobObserver):
         self._metrics: list[dict] = []
         self._evals: list[dict] = []
         self._state: str | None = None  # a pause or resume not saved yet
+        self._checkpoint_step: int | None = None  # a checkpoint not recorded yet
         self._end: _End | None = None
         self._stopped = False  # a write failed for good: nothing more is saved
         self._lock = threading.Lock()
@@ -67,6 +73,18 @@ class StoreObserver(JobObserver):
         with self._lock:
             self._metrics += metrics
             self._evals += evals
+
+    def checkpoint_path(self) -> Path | None:
+        """The run's checkpoint in the store (None if the run is not in the store yet: no checkpoints then)."""
+        try:
+            return self.store.checkpoint_path(self.run_id)
+        except (StoreError, RunNotFound):  # the store was busy when the run started
+            return None
+
+    def checkpointed(self, step: int) -> None:
+        with self._lock:
+            self._checkpoint_step = step
+        self._wake.set()  # at once: the summary should name the model on disk when a kill comes
 
     def state_changed(self, job: TrainingJob, state: str) -> None:
         with self._lock:
@@ -129,6 +147,7 @@ class StoreObserver(JobObserver):
             self._create(fresh_id_if_taken=False)  # the job was told this id already
         with self._lock:
             metrics, evals, state, end = list(self._metrics), list(self._evals), self._state, self._end
+            checkpoint = self._checkpoint_step
         if metrics:
             self.store.append_metrics(self.run_id, metrics)
         with self._lock:
@@ -137,6 +156,10 @@ class StoreObserver(JobObserver):
             self.store.append_evals(self.run_id, evals)
         with self._lock:
             del self._evals[: len(evals)]
+        if checkpoint is not None and (end is None or end.result is None):
+            self.store.set_summary(self.run_id, {"checkpoint_step": checkpoint})
+            with self._lock:
+                self._checkpoint_step = None if self._checkpoint_step == checkpoint else self._checkpoint_step
         if end is None:
             if state is not None:
                 self.store.set_status(self.run_id, state)

@@ -32,6 +32,13 @@ class PolicyCopy:
 
 
 @dataclass(frozen=True)
+class Checkpointed:
+    """The model of user-step ``step`` is saved where the job said (``Work.checkpoint``)."""
+
+    step: int
+
+
+@dataclass(frozen=True)
 class Finished:
     """The final evaluation's summary and per-segment results."""
 
@@ -50,4 +57,4 @@ class Ended:
     summary: dict
 
 
-Report = Started | Progress | PolicyCopy | Finished | Ended
+Report = Started | Progress | PolicyCopy | Checkpointed | Finished | Ended

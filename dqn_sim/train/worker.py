@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 
 from dqn_sim.config import AgentConfig, ScenarioConfig, TrainConfig
-from dqn_sim.train.reports import Ended, Finished, PolicyCopy, Progress, Report, Started
+from dqn_sim.train.reports import Checkpointed, Ended, Finished, PolicyCopy, Progress, Report, Started
 from dqn_sim.train.trainer import Trainer
 
 PUBLISH_EVERY_S = 0.25  # how fresh a job's snapshots are
@@ -53,6 +53,29 @@ class Work:
     trainer_factory: Callable[..., Trainer]
     init_from: Path | None
     niceness: int
+    checkpoint: Path | None = None  # where the model is saved every ``train.checkpoint_every`` user-steps
+
+
+@dataclass
+class Checkpoints:
+    """Saves the model to ``path`` each time training passes a multiple of ``every`` user-steps, so a killed run
+    keeps its last model; the save is atomic (a kill mid-write leaves the previous file whole)."""
+
+    path: Path | None
+    every: int
+
+    def __post_init__(self) -> None:
+        self.due = self.every  # the user-step of the next save
+
+    def save_if_due(self, report: Callable[[Report], None], trainer: Trainer, scenario: ScenarioConfig) -> None:
+        if self.path is None or self.every <= 0 or trainer.step_count < self.due:
+            return
+        self.due = (trainer.step_count // self.every + 1) * self.every
+        try:
+            trainer.learner.save(self.path, scenario)
+        except OSError:  # e.g. a full disk: training goes on, and the next checkpoint tries again
+            return
+        report(Checkpointed(trainer.step_count))
 
 
 def run(pipe: Connection, controls: Controls, work: Work) -> None:
@@ -75,6 +98,7 @@ def train(report: Callable[[Report], None], controls: Controls, work: Work) -> N
     """The loop: build the trainer, evaluate the baselines, step until done or stopped, finish; report as it
     goes. Any exception ends the run as failed, keeping what was reported."""
     trainer, final, error, sent = None, "finished", None, (0, 0)
+    checkpoints = Checkpoints(work.checkpoint, work.train.checkpoint_every)
     report(Started())
     try:
         trainer = work.trainer_factory(work.scenario, work.agent, work.train, init_from=work.init_from)
@@ -92,6 +116,7 @@ def train(report: Callable[[Report], None], controls: Controls, work: Work) -> N
                     error = (f"training diverged: the TD loss became {trainer.last_loss} at step "
                              f"{trainer.step_count}; try a lower learning rate or reward_scale")
                     break
+                checkpoints.save_if_due(report, trainer, work.scenario)
             else:
                 controls.resume.wait(0.05)
             serve_policy(report, controls, trainer)
