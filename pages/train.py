@@ -8,8 +8,10 @@ import pandas as pd
 import streamlit as st
 
 from dqn_sim import plots, policies, stats
+from dqn_sim.agent_presets import AGENT_PRESETS
 from dqn_sim.config import AgentConfig, TrainConfig
 from dqn_sim.describe import final_results
+from dqn_sim.presets import preset_agent
 from dqn_sim.runs import GroupView
 from dqn_sim.splits import validation_rows
 from dqn_sim.train.job import JobSnapshot
@@ -17,7 +19,7 @@ from dqn_sim.vocab import ACTIVE_STATES, STATES, TRAINING
 from ui import forms
 from ui.fmt import compact, delta_color, duration, percent
 from ui.live_chart import live_chart
-from ui.page import header
+from ui.page import header, require_entry_point
 from ui.state import (
     agent_config,
     current_scenario,
@@ -36,20 +38,44 @@ from ui.state import (
 from ui.status import POLL_S, progress_bar, state_badge
 
 TABS = {"train": "Run", "network": "Network", "replay": "Replay", "learning": "Learning",
-        "exploration": "Exploration"}
-# the diagnostic drawn under the return curve: name -> panel of (metrics, evals, x-axis, smoothing); two that
-# compare, then every training metric the schema offers as a chart of its own
-SPECIAL_PANELS: dict[str, Callable[[pd.DataFrame, pd.DataFrame, str, float], plots.Panel]] = {
-    "Click-through rate": lambda m, e, x, s: plots.learning_curve_panel(m, e, metric="ctr", x=x, smoothing=s),
-    "Q-values vs return": lambda m, e, x, s: plots.q_vs_return_panel(m, x=x, smoothing=s),
+        "exploration": "Exploration"}  # the DQN's; a rival learner has one tab of its own (its knobs' group)
+# the diagnostic drawn under the return curve: name -> panel of (metrics, evals, x-axis, smoothing, learner); two
+# that compare, then every training metric the schema offers as a chart of its own
+SPECIAL_PANELS: dict[str, Callable[[pd.DataFrame, pd.DataFrame, str, float, str], plots.Panel]] = {
+    "Click-through rate": lambda m, e, x, s, lr: plots.learning_curve_panel(m, e, metric="ctr", x=x, smoothing=s,
+                                                                           learner=lr),
+    "Q-values vs return": lambda m, e, x, s, lr: plots.q_vs_return_panel(m, x=x, smoothing=s, learner=lr),
 }
 LOWER_PANELS = {
     **SPECIAL_PANELS,
-    **{metric.label: (lambda m, e, x, s, name=metric.name: plots.metric_panel(m, name, x=x, smoothing=s))
+    **{metric.label: (lambda m, e, x, s, lr, name=metric.name: plots.metric_panel(m, name, x=x, smoothing=s))
        for metric in TRAINING.columns if metric.chart and metric.name not in ("episode_return", "ctr")},
 }
+GRID = "All four plots"  # the default view: return, Q vs return, CTR and ε at once; or the return above one panel
+VIEWS = [GRID, *(f"Return + {name}" for name in LOWER_PANELS)]
+GRID_HEIGHT = 400  # with the run's status above it, the four panels fit a 1440 x 900 window
 DEFAULT_SEEDS, MAX_SEEDS = 3, 16  # a run group by default: one seed is an anecdote
 STOP_WAIT_S = 3.0  # a stop finishes the step and the final evaluation; wait that long for a clean state
+
+
+def apply_agent_preset() -> None:
+    """Load the chosen agent preset over the scenario's tuned DQN settings into the form."""
+    chosen = AGENT_PRESETS[st.session_state["train:agent-preset"]]
+    forms.load("agent", chosen.apply(preset_agent(current_scenario().name)))
+
+
+def learner_choice() -> str:
+    """The learner to train (the registry's learners) and, for the DQN, an agent preset; outside the form, so the
+    tabs follow the choice at once."""
+    left, right = st.columns(2)
+    algo = left.selectbox("Learner", policies.learners(), key=forms.key("train", "algo"), format_func=policies.label,
+                          help="Trained in the same loop, on the same users, budget and seeds; " + "; ".join(
+                              f"{policies.label(n)}: {policies.POLICIES[n].description}" for n in policies.learners()))
+    right.selectbox("Agent preset", list(AGENT_PRESETS), format_func=lambda n: AGENT_PRESETS[n].label,
+                    key="train:agent-preset", on_change=apply_agent_preset, disabled=algo != "dqn",
+                    help="Loads DQN settings into the tabs below: " + "; ".join(
+                        f"{p.label}: {p.description}" for p in AGENT_PRESETS.values()))
+    return algo
 
 
 def hyperparameter_form(active: bool) -> None:
@@ -57,17 +83,20 @@ def hyperparameter_form(active: bool) -> None:
     agent_cfg, train_cfg = agent_config(), train_config()
     forms.ensure("agent", agent_cfg)
     forms.ensure("train", train_cfg)
+    algo = learner_choice()
     agent, agent_errors = forms.validate(AgentConfig, forms.read("agent", agent_cfg), fallback=agent_cfg)
     train, train_errors = forms.validate(TrainConfig, forms.read("train", train_cfg), fallback=train_cfg)
-    fields = {"train": ("train", forms.groups(train_cfg)["general"], train_errors),
-              **{name: ("agent", group, agent_errors) for name, group in forms.groups(agent_cfg).items()}}
-    flagged = [TABS[name] for name, (_, group, errors) in fields.items()
-               if name in TABS and any(path in errors for path, _, _ in group)]
+    tabs = TABS if algo == "dqn" else {"train": TABS["train"], algo: policies.label(algo)}
+    fields = {"train": ("train", [f for f in forms.groups(train_cfg)["general"] if f[0] != "algo"], train_errors),
+              **{name: ("agent", group, agent_errors) for name, group in forms.groups(agent_cfg).items()},
+              **{name: ("train", group, train_errors) for name, group in forms.groups(train_cfg).items()}}
+    flagged = [tabs[name] for name, (_, group, errors) in fields.items()
+               if name in tabs and any(path in errors for path, _, _ in group)]
     # while a run trains, its live view matters more: fold the form away
     box = st.expander("Settings for the next run", icon=":material/tune:") if active else st.container()
     with box, st.form("hyperparameters", border=not active):
-        titles = [f"{title} ⚠" if title in flagged else title for title in TABS.values()]
-        for tab, name in zip(st.tabs(titles), TABS, strict=True):
+        titles = [f"{title} ⚠" if title in flagged else title for title in tabs.values()]
+        for tab, name in zip(st.tabs(titles), tabs, strict=True):
             with tab:
                 scope, group, errors = fields[name]
                 forms.knob_grid(scope, group, errors, columns=3)
@@ -151,26 +180,32 @@ def headline(snap: JobSnapshot) -> None:
                    help="Simulated user-steps per second, learning included")
     cols[1].metric("Episodes", compact(last.episode) if last is not None else "—",
                    help="Finished user sessions in training")
-    cols[2].metric("Exploration ε", f"{last.epsilon:.3f}" if last is not None else "—",
-                   help="Share of random recommendations")
-    dqn, base = evals[evals.policy == "dqn"], evals[evals.policy.isin(policies.rivals())]
-    if len(dqn) and len(base):
+    cols[2].metric("Exploration ε", f"{last.epsilon:.3f}" if last is not None and pd.notna(last.epsilon) else "—",
+                   help="Share of random recommendations (a rival learner explores otherwise)")
+    name = policies.label(snap.train.algo)
+    mine, base = evals[evals.policy == snap.train.algo], evals[evals.policy.isin(policies.rivals())]
+    if len(mine) and len(base):
         best = base.loc[base.return_mean.idxmax()]
-        ret = dqn.return_mean.iloc[-1]
+        ret = mine.return_mean.iloc[-1]
         lift = stats.lift(ret, best.return_mean)
-        cols[3].metric("DQN held-out return", f"{ret:.3g}", delta=f"{percent(lift, signed=True)} vs "
+        cols[3].metric(f"{name} held-out return", f"{ret:.3g}", delta=f"{percent(lift, signed=True)} vs "
                        f"{policies.label(best.policy).lower()}", delta_color=delta_color(lift),  # type: ignore[arg-type]
                        help="Latest greedy evaluation on validation users, compared with the best baseline")
     else:
-        cols[3].metric("DQN held-out return", "—", help="Appears at the first evaluation")
+        cols[3].metric(f"{name} held-out return", "—", help="Appears at the first evaluation")
 
 
-def charts(snap: JobSnapshot, smoothing: float, x: str, lower: str) -> None:
-    """Return against the baselines above one diagnostic, as one figure updated in place each refresh (see
-    ``ui.live_chart``): a zoom or a hover survives the refresh, and the browser redraws only what changed."""
-    m, e = snap.metrics, snap.evals
-    top = plots.learning_curve_panel(m, e, metric="return", x=x, smoothing=smoothing)
-    live_chart(plots.stack(top, LOWER_PANELS[lower](m, e, x, smoothing)), key="train:chart")
+def charts(snap: JobSnapshot, smoothing: float, x: str, view: str) -> None:
+    """The four live plots at once, or the return against the baselines above one diagnostic: one figure updated in
+    place each refresh (see ``ui.live_chart``), so a zoom or a hover survives it and the browser redraws only what
+    changed."""
+    m, e, learner = snap.metrics, snap.evals, snap.train.algo
+    if view == GRID:
+        live_chart(plots.grid4(m, e, x=x, smoothing=smoothing, learner=learner, height=GRID_HEIGHT), key="train:chart")
+        return
+    top = plots.learning_curve_panel(m, e, metric="return", x=x, smoothing=smoothing, learner=learner)
+    lower = LOWER_PANELS[list(LOWER_PANELS)[VIEWS.index(view) - 1]]
+    live_chart(plots.stack(top, lower(m, e, x, smoothing, learner)), key="train:chart")
 
 
 def outcome(snap: JobSnapshot) -> None:
@@ -188,18 +223,19 @@ def outcome(snap: JobSnapshot) -> None:
                    f"{snap.train.learning_starts:,} steps). Its result is an untrained network's; train longer or "
                    "lower *Learning starts*.", icon=":material/warning:")
         return
-    if "dqn_return" not in s or "best_baseline" not in s:
+    learner = snap.train.algo
+    if f"{learner}_return" not in s or "best_baseline" not in s:
         return
-    lo, hi = s["dqn_return_ci"]
+    mine, (lo, hi) = s[f"{learner}_return"], s[f"{learner}_return_ci"]
     best = s["best_baseline"]
     best_row = final_results(snap.evals).set_index("policy").reindex([best]).iloc[0]
-    lift = stats.lift(s["dqn_return"], s["best_baseline_return"])
-    result = (f"the DQN earns **{s['dqn_return']:.3g}** per session (95% CI {lo:.3g}–{hi:.3g}, over evaluation "
-              f"sessions), **{percent(lift, signed=True)}** against the best baseline "
+    lift = stats.lift(mine, s["best_baseline_return"])
+    result = (f"the {policies.label(learner)} earns **{mine:.3g}** per session (95% CI {lo:.3g}–{hi:.3g}, over "
+              f"evaluation sessions), **{percent(lift, signed=True)}** against the best baseline "
               f"({policies.label(best).lower()}, {s['best_baseline_return']:.3g})")
     ceiling = s.get("patient-oracle_return")
     if ceiling:
-        result += f"; that is {percent(s['dqn_return'] / ceiling)} of the ceiling ({ceiling:.3g})"
+        result += f"; that is {percent(mine / ceiling)} of the ceiling ({ceiling:.3g})"
     kept = s.get("kept")
     if isinstance(kept, dict) and kept.get("rule"):
         result += f". Model kept: the **{kept['rule']}** checkpoint (step {kept.get('step', 0):,})"
@@ -210,9 +246,10 @@ def outcome(snap: JobSnapshot) -> None:
         st.info(f"{took}{speed}: {result}. Ahead, but the intervals overlap: not yet a clear win.",
                 icon=":material/info:")
     else:
-        st.warning(f"{took}{speed}: {result}. **The DQN trails the best baseline.** Look at *Q-values vs "
-                   "return* (does it over- or under-estimate?), *TD loss* (does it settle?) and the reward scale "
-                   "(Learning tab).", icon=":material/trending_down:")
+        advice = (" Look at *Q-values vs return* (does it over- or under-estimate?), *TD loss* (does it settle?) and "
+                  "the reward scale (Learning tab)." if learner == "dqn" else "")
+        st.warning(f"{took}{speed}: {result}. **The {policies.label(learner)} trails the best baseline.**{advice}",
+                   icon=":material/trending_down:")
     cols = st.columns(2)
     cols[0].page_link("pages/inspect.py", label="Inspect a user's session", icon=":material/person_search:")
     cols[1].page_link("pages/compare.py", label="Compare with the baselines", icon=":material/leaderboard:")
@@ -222,16 +259,15 @@ def chart_controls() -> tuple[float, str, str]:
     """Smoothing, x-axis and the lower panel; inside the chart's fragment, so a change redraws the chart alone."""
     view_from_url("train:smoothing", "smoothing", 0.6, lambda v: min(max(float(v), 0.0), 0.99))
     view_from_url("train:x", "x", "step", lambda v: v if v in plots.X_AXES else "step")
-    view_from_url("train:lower", "panel", next(iter(LOWER_PANELS)),
-                  lambda v: v if v in LOWER_PANELS else next(iter(LOWER_PANELS)))
+    view_from_url("train:lower", "panel", GRID, lambda v: v if v in VIEWS else GRID)
     left, middle, right = st.columns([3, 4, 3], vertical_alignment="bottom")
     smoothing = left.slider("Smoothing", 0.0, 0.99, step=0.01, key="train:smoothing", on_change=view_to_url,
                             args=("train:smoothing", "smoothing"),
                             help="Exponential moving average, as in TensorBoard (0 = raw).")
     x = middle.segmented_control("X-axis", list(plots.X_AXES), format_func=plots.X_AXES.get, key="train:x",
                                  required=True, on_change=view_to_url, args=("train:x", "x"))
-    lower = right.selectbox("Lower panel", list(LOWER_PANELS), key="train:lower", on_change=view_to_url,
-                            args=("train:lower", "panel"), help="The diagnostic drawn under the return curve.")
+    lower = right.selectbox("View", VIEWS, key="train:lower", on_change=view_to_url, args=("train:lower", "panel"),
+                            help="All four live plots at once, or the return above one diagnostic you pick.")
     return smoothing, x or "step", lower
 
 
@@ -283,7 +319,7 @@ def group_status(group_id: str, polling: bool) -> None:
     members = pd.DataFrame([{
         "seed": m.train.seed, "state": STATES[m.state].label if m.state in STATES else m.state,
         "steps": m.step, "progress": m.progress,
-        "validation return": last_validation(m), "test return": m.summary.get("dqn_return"), "run": m.id,
+        "validation return": last_validation(m), "test return": m.summary.get(f"{m.train.algo}_return"), "run": m.id,
     } for m in view.members])
     st.dataframe(members, hide_index=True, column_config={
         "progress": st.column_config.ProgressColumn("Progress", min_value=0.0, max_value=1.0),
@@ -299,8 +335,8 @@ def group_status(group_id: str, polling: bool) -> None:
 
 def last_validation(snap: JobSnapshot) -> float | None:
     curve = validation_rows(snap.evals)
-    dqn = curve[curve["policy"] == "dqn"]
-    return float(dqn["return_mean"].iloc[-1]) if len(dqn) else None
+    mine = curve[curve["policy"] == snap.train.algo]
+    return float(mine["return_mean"].iloc[-1]) if len(mine) else None
 
 
 def group_outcome(view: GroupView) -> None:
@@ -332,36 +368,30 @@ def group_charts(group_id: str) -> None:
                                     source=source, x=x, smoothing=smoothing), key="train:group-chart")
 
 
-header(
-    "Train",
-    "A **Deep Q-Network** learns which item to recommend from the value of the whole session that follows, "
-    "not just the next click. It trains in the background on the scenario you built: switch pages or reload "
-    f"and the run goes on. Beside it, {policies.baseline_phrase()} meet the same held-out users; the oracles "
-    "read the simulator's true click model, which no real ranker can."
-)
+def scenario_section(number: int) -> None:
+    st.subheader(f"{number} · Scenario", divider="violet")
+    st.markdown(
+        f"**{scenario.name}** · {scenario.catalogue.n_items:,} items · {scenario.audience.n_users:,} users in "
+        f"{scenario.audience.n_segments} segment(s) · slate of {scenario.dynamics.slate_size} · reward = "
+        f"`{scenario.reward}`"
+    )
+    st.page_link("pages/scenario.py", label="Change the scenario", icon=":material/tune:")
 
-scenario = current_scenario()
-run_id = selected_run_id()
-entry = registry().get(run_id) or registry().group(run_id)
-active = entry is not None and entry.status().active and owns(run_id)
 
-st.subheader("1 · Scenario", divider="violet")
-st.markdown(
-    f"**{scenario.name}** · {scenario.catalogue.n_items:,} items · {scenario.audience.n_users:,} users in "
-    f"{scenario.audience.n_segments} segment(s) · slate of {scenario.dynamics.slate_size} · reward = "
-    f"`{scenario.reward}`"
-)
-st.page_link("pages/scenario.py", label="Change the scenario", icon=":material/tune:")
+def settings_section(number: int) -> None:
+    st.subheader(f"{number} · Hyperparameters", divider="violet")
+    st.caption("Hover the (?) next to a field for what it does. Choosing a preset on the Scenario page loads its "
+               "settings here.")
+    hyperparameter_form(active)
 
-st.subheader("2 · Hyperparameters", divider="violet")
-st.caption("Hover the (?) next to a field for what it does. Choosing a preset on the Scenario page loads its "
-           "settings here.")
-hyperparameter_form(active)
 
-st.subheader("3 · Training", divider="violet")
-if run_id is None:
-    st.info("Press **Start training**: progress and live charts appear here.", icon=":material/info:")
-else:
+def training_section(number: int | None) -> None:
+    """The run's status and live chart; without a ``number`` (a run training) it opens the page, with no heading."""
+    if number is not None:
+        st.subheader(f"{number} · Training", divider="violet")
+    if run_id is None:
+        st.info("Press **Start training**: progress and live charts appear here.", icon=":material/info:")
+        return
     live = st.toggle("Live", value=True, key="train:live", persist_state="session",
                      help="Refresh every second; a zoom or hover on the chart survives the refresh. Turn off to "
                      "freeze the view: training goes on.")
@@ -372,3 +402,25 @@ else:
     else:
         st.fragment(run_every=every)(run_status)(run_id, every is not None)
         st.fragment(run_every=every)(run_charts)(run_id)
+
+
+require_entry_point()
+scenario = current_scenario()
+run_id = selected_run_id()
+entry = registry().get(run_id) or registry().group(run_id)
+active = entry is not None and entry.status().active and owns(run_id)
+# while a run trains, its live view comes first and fits a 1440 x 900 window: the story, the scenario and the
+# settings for the next run follow below it
+header("Train", "" if active else (
+    "A **Deep Q-Network** learns which item to recommend from the value of the whole session that follows, "
+    "not just the next click; rival learners (LinUCB, Thompson sampling, REINFORCE) train in the same loop. A run "
+    "trains in the background on the scenario you built: switch pages or reload and it goes on. Beside it, "
+    f"{policies.baseline_phrase()} meet the same held-out users; the oracles read the simulator's true click "
+    "model, which no real ranker can."
+))
+if active:
+    training_section(None)
+scenario_section(1)
+settings_section(2)
+if not active:
+    training_section(3)

@@ -26,6 +26,8 @@ def require_entry_point() -> None:
 
 
 def header(title: str, story: str) -> None:
+    """The title and, unless empty (a page may fold it away), the story."""
     require_entry_point()
     st.title(title)
-    st.markdown(story)
+    if story:
+        st.markdown(story)

@@ -128,28 +128,35 @@ def stack(top: Panel, bottom: Panel, *, top_share: float = 0.58, gap: float = 0.
 
 def grid4(
     metrics: pd.DataFrame, evals: pd.DataFrame, *, x: str = "step", smoothing: float = 0.6, learner: str = "dqn",
-    height: int = 540,
+    height: int = 400,
 ) -> go.Figure:
     """The four live plots the studio promises, at once: return and CTR beside the baselines, Q estimates vs the
     realised return, and the exploration rate, as a 2 x 2 grid in one figure with linked x-axes (a zoom on one
     panel zooms all four). One figure, for the reason ``stack`` gives."""
-    panels = [  # short titles, as four panels share the width; the lower row's x-axis titles name the shared axis
+    q_traces, q_layout = q_vs_return_panel(metrics, x=x, smoothing=smoothing, learner=learner)
+    short = {"Q estimate (max over slate)": "Q estimate", "Realised discounted return": "Realised return"}
+    q_panel = [{**t, "name": short.get(t.get("name"), t.get("name")), "legendgroup": short.get(
+        t.get("legendgroup"), t.get("legendgroup"))} for t in q_traces], q_layout
+    panels = [  # short titles and names, as four panels share the width; the lower row's ticks serve both rows
         _titled(learning_curve_panel(metrics, evals, metric="return", x=x, smoothing=smoothing, learner=learner),
-                "Return per session", x_title=False),
-        _titled(q_vs_return_panel(metrics, x=x, smoothing=smoothing, learner=learner), None, x_title=False),
+                "Return per session", ticks=False),
+        _titled(q_panel, None, ticks=False),
         _titled(learning_curve_panel(metrics, evals, metric="ctr", x=x, smoothing=smoothing, learner=learner),
                 "Click-through rate"),
         metric_panel(metrics, "epsilon", x=x, color=policies.color(learner)),
     ]
-    left, right, top, bottom = [0.0, 0.46], [0.54, 1.0], [0.58, 1.0], [0.0, 0.42]
-    return _compose(panels, [(left, top), (right, top), (left, bottom), (right, bottom)], height, link_x=True)
+    left, right, top, bottom = [0.0, 0.46], [0.54, 1.0], [0.56, 1.0], [0.0, 0.44]
+    fig = _compose(panels, [(left, top), (right, top), (left, bottom), (right, bottom)], height, link_x=True)
+    fig.layout.legend.font = {"size": 11}  # eleven series on one line above four panels
+    return fig
 
 
-def _titled(panel: Panel, title: str | None, *, x_title: bool = True) -> Panel:
-    """``panel`` with another title (None: its own) and, unless ``x_title``, no x-axis title."""
+def _titled(panel: Panel, title: str | None, *, ticks: bool = True) -> Panel:
+    """``panel`` with another title (None: its own) and, unless ``ticks``, no x-axis title or tick labels (the panel
+    below shows them for both)."""
     traces, layout = panel
     return traces, {**layout, "title": {**layout["title"], **({"text": title} if title else {})},
-                    "xaxis": {**layout["xaxis"], **({} if x_title else {"title": None})}}
+                    "xaxis": {**layout["xaxis"], **({} if ticks else {"title": None, "showticklabels": False})}}
 
 
 def _compose(panels: Sequence[Panel], cells: Sequence[tuple[list[float], list[float]]], height: int, *,
