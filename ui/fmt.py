@@ -10,7 +10,8 @@ __all__ = ["compact", "delta_color", "duration", "inert", "percent", "plain"]
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # ANSI escapes start with ESC (\x1b)
 _MARKUP = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")  # Markdown, HTML, and Streamlit's :colour[...] and :icons:
-_ACTIVE = re.compile(r"(?<=\])(?=\()|(?=<)|(?=:[\w/-]+[\[:])")  # before a link's (url), an autolink, a directive
+# before a link's "(url)", an autolink's "<", a ":directive[" or ":icon:" (a line number's "file:12:" is left alone)
+_ACTIVE = re.compile(r"(?<=\])(?=\()|(?=<)|(?=:[A-Za-z][\w/-]*[\[:])")
 
 
 def compact(n: float) -> str:
