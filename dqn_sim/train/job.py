@@ -96,20 +96,10 @@ class JobStatus:
         return self.state in ACTIVE_STATES
 
 
+@dataclass(frozen=True, kw_only=True)
+class JobSnapshot(JobStatus):
+    """A job's status and a consistent copy of its configs and metrics, safe to read from any thread."""
 
-@dataclass
-class JobSnapshot:
-    """A consistent copy of a job's progress and metrics, safe to read from any thread."""
-
-    id: str
-    name: str
-    state: str
-    step: int
-    total_steps: int
-    progress: float
-    elapsed_s: float
-    eta_s: float | None
-    error: str | None
     run_id: str | None
     scenario: ScenarioConfig
     agent: AgentConfig
@@ -118,11 +108,6 @@ class JobSnapshot:
     evals: pd.DataFrame
     segments: pd.DataFrame
     summary: dict
-    startup_s: float | None = None  # see JobStatus
-
-    @property
-    def active(self) -> bool:
-        return self.state in ACTIVE_STATES
 
 
 @dataclass
@@ -263,15 +248,11 @@ class TrainingJob:
 
     def snapshot(self) -> JobSnapshot:
         with self._lock:
-            st = self._status()
             return JobSnapshot(
-                id=st.id, name=st.name, state=st.state, step=st.step, total_steps=st.total_steps,
-                progress=st.progress, elapsed_s=st.elapsed_s, eta_s=st.eta_s, error=st.error,
-                run_id=self._run_id, scenario=self.scenario, agent=self.agent_cfg, train=self.train_cfg,
-                metrics=pd.DataFrame(list(self._metrics), columns=TRAINING.names),
+                **vars(self._status()), run_id=self._run_id, scenario=self.scenario, agent=self.agent_cfg,
+                train=self.train_cfg, metrics=pd.DataFrame(list(self._metrics), columns=TRAINING.names),
                 evals=pd.DataFrame(list(self._evals), columns=EVALUATION.names),
-                segments=pd.DataFrame(list(self._segments), columns=SEGMENTS.names),
-                summary=dict(self._summary), startup_s=st.startup_s,
+                segments=pd.DataFrame(list(self._segments), columns=SEGMENTS.names), summary=dict(self._summary),
             )
 
     # ------------------------------------------------------------------ the watching thread
