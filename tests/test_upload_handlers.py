@@ -70,7 +70,7 @@ def test_an_imported_run_named_in_markdown_is_shown_as_text(isolated_home: Path,
     at.file_uploader(key="runs:import").set_value(("named.zip", data, "application/zip")).run()
     assert not at.exception
     [note] = [s for s in texts(at.success) if s.startswith("Imported ")]
-    assert "\\!\\[img\\]\\(https" in note and "![img](" not in note and "\x1b" not in note and "\\:red\\[x\\]" in note
+    assert "!\\[img\\](https" in note and "![img](" not in note and "\x1b" not in note and "\\:red\\[x\\]" in note
     assert f"**{plain(MARKDOWN_NAME)}**" in texts(at.markdown)  # the picked run's title
 
 

@@ -9,7 +9,9 @@ from dqn_sim.progress import format_duration as duration
 __all__ = ["compact", "delta_color", "duration", "inert", "percent", "plain"]
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # ANSI escapes start with ESC (\x1b)
-_MARKUP = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")  # Markdown, HTML, and Streamlit's :colour[...] and :icons:
+# emphasis, code, links and images, HTML, strike-through, math, tables, and Streamlit's :colour[...] and :icons:
+_INLINE = re.compile(r"[\\`*_\[\]<>~$|]|:(?=[A-Za-z][\w/-]*[\[:])")
+_BLOCK = re.compile(r"^(\s*\d*)([-+#>.)])")  # what makes a list, a heading or a quote of a text's start
 # before a link's "(url)", an autolink's "<", a ":directive[" or ":icon:" (a line number's "file:12:" is left alone)
 _ACTIVE = re.compile(r"(?<=\])(?=\()|(?=<)|(?=:[A-Za-z][\w/-]*[\[:])")
 
@@ -41,7 +43,8 @@ PERCENT_COLUMN = "%+.1f%%"  # NumberColumn format of a lift given in percent poi
 def plain(text: object) -> str:
     """A name someone typed or a file brought (a run's, a scenario's, a segment's) as literal text in Markdown:
     control characters dropped, markup escaped, so a name never renders as an image, a link or a colour."""
-    return _MARKUP.sub(r"\\\1", _CONTROL.sub("", str(text)))
+    escaped = _INLINE.sub(lambda m: "\\" + m.group(0), _CONTROL.sub("", str(text)))
+    return _BLOCK.sub(r"\1\\\2", escaped)
 
 
 def inert(message: object) -> str:
