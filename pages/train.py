@@ -363,7 +363,7 @@ def group_charts(group_id: str) -> None:
     smoothing, x, _ = chart_controls()
     view = run_group(group_id)
     if view is not None and view.members:
-        source = "eval" if any((m.evals["policy"] == "dqn").any() for m in view.members) else "train"
+        source = "eval" if any((m.evals["policy"] == m.train.algo).any() for m in view.members) else "train"
         live_chart(plots.runs_chart({f"seed {m.train.seed}": (m.metrics, m.evals) for m in view.members},
                                     source=source, x=x, smoothing=smoothing), key="train:group-chart")
 

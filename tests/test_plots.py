@@ -205,6 +205,13 @@ def test_grid4_draws_the_four_live_plots_in_one_figure_with_linked_x_axes() -> N
     assert len(named(fig, TRAINING["epsilon"].label).x) == 30
 
 
+def test_runs_chart_draws_each_runs_own_learner() -> None:
+    runs = {"dqn run": (make_metrics(20), make_evals()),
+            "linucb run": (make_metrics(20), make_evals(2).replace({"policy": {"dqn": "linucb"}}))}
+    fig = valid(plots.runs_chart(runs, source="eval"))
+    assert len(named(fig, "dqn run").x) == 3 and len(named(fig, "linucb run").x) == 2
+
+
 def test_a_rival_learners_curves_carry_its_name_and_colour() -> None:
     e = make_evals().replace({"policy": {"dqn": "linucb"}})
     m = make_metrics(20).assign(epsilon=np.nan, q_mean=np.nan)

@@ -88,8 +88,8 @@ def runs_chart(
 ) -> go.Figure:
     """Learning curves of several runs overlaid; ``runs`` maps a run name to its (metrics, evals).
 
-    ``source="eval"`` draws the held-out evaluations with their 95% bands, ``"train"`` the smoothed
-    training episodes.
+    ``source="eval"`` draws the held-out evaluations of each run's learner (the DQN or a rival) with their 95% bands,
+    ``"train"`` the smoothed training episodes.
     """
     train_col, mean, lo, hi, y_title = METRICS[metric]
     traces: list[Trace] = []
@@ -100,10 +100,10 @@ def runs_chart(
                                     smoothing=smoothing)
             continue
         curve = validation_rows(evals)
-        dqn = curve[curve["policy"] == "dqn"]
-        xs = x_values(dqn, x, metrics)
-        traces += [band_trace(xs, dqn[lo].to_numpy(), dqn[hi].to_numpy(), color, name),
-                   line_trace(xs, dqn[mean].to_numpy(), name=name, color=color, mode="lines+markers",
+        mine = curve[curve["policy"] == policies.trained(curve["policy"])]
+        xs = x_values(mine, x, metrics)
+        traces += [band_trace(xs, mine[lo].to_numpy(), mine[hi].to_numpy(), color, name),
+                   line_trace(xs, mine[mean].to_numpy(), name=name, color=color, mode="lines+markers",
                               marker={"size": 6})]
     return to_figure(traces, base_layout(title="Learning curves", x_title=X_AXES[x], y_title=y_title, height=380,
                                    revision=f"runs-{source}-{metric}-{x}"))
