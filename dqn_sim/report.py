@@ -33,16 +33,17 @@ def _cards(snap: JobSnapshot) -> str:
     s = snap.summary
     cards = [("State", STATES[snap.state].label if snap.state in STATES else snap.state),
              ("Trained", f"{snap.step:,} user-steps")]
-    if "dqn_return" in s:
-        lo, hi = s["dqn_return_ci"]
-        cards.append(("DQN return per session", f"{s['dqn_return']:.3g} <span class=muted>[{lo:.3g}, {hi:.3g}]"
-                                                f"</span>"))
+    learner = snap.train.algo
+    name, mine = policies.label(learner), s.get(f"{learner}_return")
+    if mine is not None:
+        lo, hi = s[f"{learner}_return_ci"]
+        cards.append((f"{name} return per session", f"{mine:.3g} <span class=muted>[{lo:.3g}, {hi:.3g}]</span>"))
     if "best_baseline" in s:
-        lift = stats.lift(s["dqn_return"], s["best_baseline_return"]) if "dqn_return" in s else float("nan")
+        lift = stats.lift(mine, s["best_baseline_return"]) if mine is not None else float("nan")
         cards.append((f"Best baseline: {policies.label(s['best_baseline'])}",
-                      f"{s['best_baseline_return']:.3g} <span class=muted>DQN {lift:+.1%}</span>"))
-    if s.get("patient-oracle_return") and "dqn_return" in s:
-        cards.append(("Share of the ceiling", f"{s['dqn_return'] / s['patient-oracle_return']:.0%}"))
+                      f"{s['best_baseline_return']:.3g} <span class=muted>{name} {lift:+.1%}</span>"))
+    if s.get("patient-oracle_return") and mine is not None:
+        cards.append(("Share of the ceiling", f"{mine / s['patient-oracle_return']:.0%}"))
     return "<div class=cards>" + "".join(f"<div class=card>{html.escape(k)}<b>{v}</b></div>" for k, v in cards) + \
         "</div>"
 

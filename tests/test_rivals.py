@@ -234,3 +234,5 @@ def test_cli_trains_a_rival_and_evaluates_its_checkpoint(tmp_path, capsys) -> No
     assert main(["evaluate", "--policy", f"thompson:{out}", "--episodes", "5"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "not a dqn_sim thompson checkpoint" in err and err.count("\n") == 1
+    assert main(["report", result["run_id"], "--out", str(tmp_path / "report.html")]) == 0
+    assert "LinUCB return per session" in (tmp_path / "report.html").read_text()
