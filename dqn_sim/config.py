@@ -525,6 +525,13 @@ class AgentConfig(Config):
     per_eps: float = knob(1e-3, "PER: priority floor added to |TD error|.", lo=1e-8, hi=1.0, group="replay")
     batch_size: int = knob(128, "Transitions per gradient update.", lo=1, hi=65536, group="learning")
     lr: float = knob(5e-4, "Adam learning rate.", lo=1e-7, hi=1.0, group="learning")
+    lr_schedule: str = knob(
+        "constant", "Learning rate over training: constant, or decayed linearly or along a cosine to "
+        "lr_end_fraction x lr at the end (smaller late steps keep the greedy policy from churning between "
+        "evaluations).", choices=("constant", "linear", "cosine"), group="learning",
+    )
+    lr_end_fraction: float = knob(0.1, "Decayed learning rate schedules: the rate at the end, as a share of lr.",
+                                  lo=0.0, hi=1.0, group="learning")
     gamma: float = knob(0.95, "Discount factor (0 = myopic).", lo=0.0, hi=0.9999, group="learning")
     n_step: int = knob(5, "Steps of the n-step return (longer = long-term effects are seen sooner).", lo=1,
                        hi=50, group="learning")

@@ -155,6 +155,23 @@ def test_item_net_sparse_masks_match_dense_scoring(dueling: bool) -> None:
     np.testing.assert_allclose(q_of_B, value_B, rtol=1e-5)
 
 
+@pytest.mark.parametrize("network", ["mlp", "item"])
+@pytest.mark.parametrize("dueling", [False, True])
+def test_new_output_stats_preserve_every_q(network: str, dueling: bool) -> None:
+    """PopArt's rescaling changes what the head learns in, never the Q values (acting, targets, checkpoints)."""
+    features_IF = np.random.default_rng(13).normal(size=(7, 4)).astype(np.float32)
+    net = ItemQNet(3, features_IF, [16], 8, dueling) if network == "item" else MLPQNet(3, 7, [16], dueling)
+    obs_BO = torch.randn(5, 3)
+    with torch.no_grad():
+        before = net(obs_BO).numpy()
+        net.set_output_stats(40.0, 250.0)
+        net.set_output_stats(-3.0, 0.5)
+        np.testing.assert_allclose(net(obs_BO).numpy(), before, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(net.q_of(obs_BO, torch.tensor([[2, 5]] * 5)).numpy(), before[:, [2, 5]],
+                                   rtol=1e-4, atol=1e-4)
+    assert (float(net.out_mean), float(net.out_std)) == (-3.0, 0.5)
+
+
 def test_item_net_catalogue_can_change() -> None:
     net = ItemQNet(3, np.ones((7, 4), np.float32), [16], 8, dueling=False)
     with torch.no_grad():
@@ -240,6 +257,16 @@ def test_epsilon_schedules() -> None:
     exp = make_agent(eps_schedule="exponential", eps_start=1.0, eps_end=0.1, eps_decay_rate=0.5,
                      eps_decay_period=10)
     assert [exp.epsilon(s, 1000) for s in (0, 9, 10, 25, 100)] == pytest.approx([1.0, 1.0, 0.5, 0.25, 0.1])
+
+
+def test_learning_rate_schedules() -> None:
+    assert make_agent(lr=1e-3).learning_rate(0.7) == pytest.approx(1e-3)
+    lin = make_agent(lr=1e-3, lr_schedule="linear", lr_end_fraction=0.1)
+    assert [lin.learning_rate(p) for p in (0.0, 0.5, 1.0, 2.0)] == pytest.approx([1e-3, 5.5e-4, 1e-4, 1e-4])
+    cos = make_agent(lr=1e-3, lr_schedule="cosine", lr_end_fraction=0.0)
+    assert [cos.learning_rate(p) for p in (0.0, 0.5, 1.0)] == pytest.approx([1e-3, 5e-4, 0.0])
+    lin.learn(random_batch(np.random.default_rng(15), 8, 3, 5, 1), progress=0.5)
+    assert lin.optimizer.param_groups[0]["lr"] == pytest.approx(5.5e-4)
 
 
 # ------------------------------------------------------------------------------------------- checkpoints
@@ -330,6 +357,35 @@ def test_learns_a_deterministic_chain(network: str, gamma: float, prioritized: b
     np.testing.assert_allclose(q_AI, expected_A, atol=0.5)
     np.testing.assert_allclose(q_BI, [10.0, 0.0], atol=0.5)
     assert agent.greedy(np.array([CHAIN_A], np.float32), np.ones((1, 2), bool))[0, 0] == (1 if gamma else 0)
+
+
+@pytest.mark.parametrize("network", ["mlp", "item"])
+def test_popart_learns_the_chain_in_any_reward_units(network: str) -> None:
+    """With rewards 1000x larger the normalised learner takes the same steps: Q is the chain's, times 1000."""
+    agent = make_agent(network, n_items=2, obs_dim=2, gamma=0.9, lr=1e-2, batch_size=32, value_norm="popart",
+                       target_update_interval=25, seed=1)
+    buf = agent.make_buffer(capacity_override=100)
+    obs, slate, reward, *rest = chain_transitions(0.9)
+    for _ in range(8):
+        buf.add(obs, slate, 1000.0 * reward, *rest)
+    for i in range(400):
+        agent.learn(agent.sample_batch(i / 400), i / 400)
+    q_AI, q_BI = agent.q_values(np.array([CHAIN_A, CHAIN_B], np.float32))
+    np.testing.assert_allclose(q_AI, [1000.0, 9000.0], atol=500.0)
+    np.testing.assert_allclose(q_BI, [10000.0, 0.0], atol=500.0)
+    assert 1000.0 < float(agent.online.out_std) < 10000.0  # the targets' spread, in reward units
+
+
+def test_checkpoints_without_output_stats_still_load(tmp_path) -> None:
+    """Checkpoints written before value normalisation existed hold plain reward-unit weights."""
+    agent = make_agent(seed=4)
+    agent.save(tmp_path / "model.pt")
+    payload = torch.load(tmp_path / "model.pt", weights_only=True)
+    del payload["weights"]["out_mean"], payload["weights"]["out_std"]
+    torch.save(payload, tmp_path / "old.pt")
+    loaded, _ = DQNAgent.load(tmp_path / "old.pt")
+    obs_BO = np.random.default_rng(14).normal(size=(3, 3)).astype(np.float32)
+    np.testing.assert_array_equal(loaded.q_values(obs_BO), agent.q_values(obs_BO))
 
 
 def test_warm_start_continues_from_a_checkpoint_and_refuses_another_shape(tmp_path):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from dqn_sim.sim.env import VecRecEnv
 CHECKPOINT_FORMAT = "dqn_sim.dqn"
 CHECKPOINT_VERSION = 1
 LARGE_CATALOGUE = 1000  # network="auto" switches to the item-feature network above this many items
+POPART_STD_RANGE = (1e-3, 1e6)  # bounds of the target spread PopArt divides by (van Hasselt et al. 2016)
 
 
 class CheckpointError(ValueError):
@@ -86,6 +88,8 @@ class DQNAgent(Policy):
         self.optimizer = torch.optim.Adam(self.online.parameters(), lr=config.lr, fused=True)
         self.updates = 0
         self.buffer: ReplayBuffer | None = None
+        self._target_moments = np.zeros(2)  # PopArt: running E[target], E[target^2] before bias correction
+        self._stat_updates = 0
 
     def _build_net(self) -> QNet:
         c = self.config
@@ -146,6 +150,16 @@ class DQNAgent(Policy):
         frac = min(1.0, step / decay_steps) if decay_steps > 0 else 1.0
         return c.eps_start + frac * (c.eps_end - c.eps_start)
 
+    def learning_rate(self, progress: float) -> float:
+        """Adam's step size at ``progress`` (share of training done) under ``lr_schedule``."""
+        c = self.config
+        p = min(max(progress, 0.0), 1.0)
+        if c.lr_schedule == "linear":
+            return c.lr * (1.0 - (1.0 - c.lr_end_fraction) * p)
+        if c.lr_schedule == "cosine":
+            return c.lr * (c.lr_end_fraction + (1.0 - c.lr_end_fraction) * 0.5 * (1.0 + math.cos(math.pi * p)))
+        return c.lr
+
     # ------------------------------------------------------------------ replay
     def make_buffer(self, capacity_override: int | None = None) -> ReplayBuffer:
         """The replay buffer the config asks for; kept as ``self.buffer`` (PER priorities are updated there)."""
@@ -173,18 +187,25 @@ class DQNAgent(Policy):
     # ------------------------------------------------------------------ learning
     def learn(self, batch: ReplayBatch, progress: float) -> dict[str, float]:
         """One gradient update on ``batch``; returns ``{"loss", "q_mean", "td_abs_mean"}`` measured before the
-        update, in reward_scale units (``q_mean`` is the mean online Q of the replayed slate items).
+        update: ``q_mean`` (the mean online Q of the replayed slate items) in reward_scale units, the loss and TD
+        errors in the units the network learns in (normalised ones under PopArt).
 
-        ``progress`` (share of training done) is accepted for the trainer's sake; the update itself needs
-        no schedule (PER's beta is applied when sampling, see :meth:`sample_batch`).
+        ``progress`` (share of training done) sets the learning rate of a decayed ``lr_schedule`` (PER's beta is
+        applied when sampling, see :meth:`sample_batch`).
         """
         c = self.config
+        if c.lr_schedule != "constant":
+            for group in self.optimizer.param_groups:
+                group["lr"] = self.learning_rate(progress)
         obs_BO = torch.from_numpy(batch.obs_BO)
         slate_BS = torch.from_numpy(batch.slate_BS)
         target_BS = self._target(batch)
+        if c.value_norm == "popart":
+            self._track_targets(target_BS)
         q_BS = self.online.q_of(obs_BO, slate_BS)
+        mean, std = self.online.out_mean, self.online.out_std  # (0, 1) without value normalisation
         loss_fn = F.smooth_l1_loss if c.loss == "huber" else F.mse_loss
-        loss_B = loss_fn(q_BS, target_BS, reduction="none").mean(dim=1)
+        loss_B = loss_fn((q_BS - mean) / std, (target_BS - mean) / std, reduction="none").mean(dim=1)
         loss = (loss_B * torch.from_numpy(batch.weight_B)).mean()
 
         self.optimizer.zero_grad(set_to_none=True)
@@ -196,7 +217,7 @@ class DQNAgent(Policy):
         self.updates += 1
         self._update_target()
 
-        td_abs_B = (target_BS - q_BS.detach()).abs().mean(dim=1)
+        td_abs_B = ((target_BS - q_BS.detach()) / std).abs().mean(dim=1)
         if isinstance(self.buffer, PrioritizedReplayBuffer):
             self.buffer.update_priorities(batch.index_B, td_abs_B.numpy())
         return {"loss": loss.item(), "q_mean": q_BS.mean().item(), "td_abs_mean": td_abs_B.mean().item()}
@@ -217,6 +238,19 @@ class DQNAgent(Policy):
             value_B, _ = self.target.best_allowed(next_obs_BO, next_mask_BI)
         # where() rather than a product: a stored all-false mask gives -inf, and -inf * 0 is nan
         return target_BS + torch.where(bootstrap_B > 0, bootstrap_B * value_B, 0.0)[:, None]
+
+    def _track_targets(self, target_BS: torch.Tensor) -> None:
+        """PopArt: move the running mean and spread of the TD targets towards this batch's, and give both networks
+        the new statistics (their Q values unchanged). Bias-corrected like Adam's moments, so the first batches set
+        the scale instead of the (0, 1) start; kept in float64 so a run is reproducible to the bit."""
+        beta = self.config.popart_beta
+        batch = np.array([target_BS.mean().item(), target_BS.square().mean().item()])
+        self._target_moments += beta * (batch - self._target_moments)
+        self._stat_updates += 1
+        mean, square = self._target_moments / (1.0 - (1.0 - beta) ** self._stat_updates)
+        std = float(np.clip(np.sqrt(max(square - mean * mean, 0.0)), *POPART_STD_RANGE))
+        self.online.set_output_stats(mean, std)
+        self.target.set_output_stats(mean, std)
 
     @torch.no_grad()
     def _update_target(self) -> None:

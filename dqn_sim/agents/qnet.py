@@ -4,6 +4,11 @@ Both return ``q_BI`` for every item of the catalogue and share the helpers the a
 ``q_of`` (Q of given items, e.g. the slate), ``allowed_q`` and ``best_allowed`` (masked max/argmax).
 Masked items are set to ``-inf`` before any max/argmax, in acting and in bootstrap targets alike.
 
+Every network outputs ``out_std * n + out_mean`` of its head's output ``n``: the identity (0, 1) unless the agent
+normalises values (PopArt, van Hasselt et al. 2016), which keeps ``n`` near unit scale whatever the reward's
+units and changes the two statistics with :meth:`QNet.set_output_stats`, rescaling the last layers so that no Q
+changes. They are buffers, so weight copies, target syncs and checkpoints carry them with the weights.
+
 Dueling heads centre the advantage on its mean over *all* items of the catalogue, not only the allowed
 ones: replay stores only the next state's mask, and Q(s, a) in the loss and Q(s', .) in the target
 must use the same centering, or the two would be different functions. The argmax is the same either way.
@@ -32,6 +37,38 @@ class QNet(nn.Module):
     """Common interface: ``forward(obs_BO) -> q_BI`` plus masked and per-item helpers."""
 
     n_items: int
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("out_mean", torch.zeros(()))
+        self.register_buffer("out_std", torch.ones(()))
+
+    def _denormalise(self, n: torch.Tensor) -> torch.Tensor:
+        return n * self.out_std + self.out_mean
+
+    def _output_layers(self) -> tuple[list[nn.Linear], nn.Linear]:
+        """The layers whose outputs add up to ``n`` (scaled on a change of statistics), and the one whose
+        bias shifts every item's ``n`` alike (the value head when dueling)."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def set_output_stats(self, mean: float, std: float) -> None:
+        """New output statistics with every Q preserved (PopArt's "preserve outputs precisely"):
+        ``n' = (out_std * n + out_mean - mean) / std`` by rescaling the last layers."""
+        ratio = self.out_std / std
+        scaled, shifted = self._output_layers()
+        for layer in scaled:
+            layer.weight.mul_(ratio)
+            layer.bias.mul_(ratio)
+        shifted.bias.add_((self.out_mean - mean) / std)
+        self.out_mean.fill_(mean)
+        self.out_std.fill_(std)
+        self.invalidate_cache()
+
+    def load_state_dict(self, state_dict, *args, **kwargs):  # type: ignore[override]
+        """Weights saved before output statistics existed are in plain reward units: identity statistics."""
+        state_dict = {"out_mean": torch.zeros(()), "out_std": torch.ones(()), **state_dict}
+        return super().load_state_dict(state_dict, *args, **kwargs)
 
     def q_of(self, obs_BO: torch.Tensor, item_BK: torch.Tensor) -> torch.Tensor:
         """Q of the given items per state, ``q_BK``."""
@@ -71,7 +108,12 @@ class MLPQNet(QNet):
         q_BI = self.head(h_BH)
         if self.value is not None:
             q_BI = self.value(h_BH) + q_BI - q_BI.mean(dim=1, keepdim=True)
-        return q_BI
+        return self._denormalise(q_BI)
+
+    def _output_layers(self) -> tuple[list[nn.Linear], nn.Linear]:
+        if self.value is None:
+            return [self.head], self.head
+        return [self.head, self.value], self.value
 
 
 class ItemQNet(QNet):
@@ -131,6 +173,11 @@ class ItemQNet(QNet):
         self.invalidate_cache()
         return super().load_state_dict(*args, **kwargs)
 
+    def _output_layers(self) -> tuple[list[nn.Linear], nn.Linear]:
+        if self.value is None:
+            return [self.pair_out], self.pair_out
+        return [self.pair_out, self.value], self.value
+
     def _item_tables(self) -> tuple[torch.Tensor, torch.Tensor]:
         """``(i_e, i_e @ pair_item)`` for every item, cached while grad is off."""
         if self._cache is not None and not torch.is_grad_enabled():
@@ -183,13 +230,13 @@ class ItemQNet(QNet):
         h_BH = self.trunk(obs_BO)
         a_BI = self._pair_scores(h_BH, None)
         if self.value is None:
-            return a_BI
-        return self.value(h_BH) + a_BI - a_BI.mean(dim=1, keepdim=True)
+            return self._denormalise(a_BI)
+        return self._denormalise(self.value(h_BH) + a_BI - a_BI.mean(dim=1, keepdim=True))
 
     def q_of(self, obs_BO: torch.Tensor, item_BK: torch.Tensor) -> torch.Tensor:
         if self.value is not None:  # the dueling mean needs every item anyway
             return super().q_of(obs_BO, item_BK)
-        return self._pair_scores(self.trunk(obs_BO), item_BK)
+        return self._denormalise(self._pair_scores(self.trunk(obs_BO), item_BK))
 
     def allowed_q(self, obs_BO: torch.Tensor, mask_BI: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Scores only the allowed items when masks are sparse (sampled candidates): with 10 candidates
