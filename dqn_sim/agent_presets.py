@@ -41,6 +41,7 @@ AGENT_PRESETS: dict[str, AgentPreset] = {p.name: p for p in (
         "dueling": (False, "one Q head, no value/advantage split"),
         "n_step": (1, "one-step TD targets: the future is seen only through bootstrapping"),
         "value_norm": ("none", "targets learned in reward units, no PopArt"),
+        "lr_schedule": ("constant", "one learning rate throughout"),
         "eps_schedule": ("exponential", "epsilon multiplied by a constant factor, not decayed linearly"),
         "eps_decay_rate": (0.995, "the article's factor per episode"),
         "eps_decay_period": (ARTICLE_EPISODE_STEPS, "once per episode: across the batch an episode ends every "
