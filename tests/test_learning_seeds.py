@@ -23,7 +23,8 @@ def test_video_over_five_seeds_the_dqn_beats_the_myopic_oracle_by_15_percent_and
     print(f"\nvideo, 5 seeds: DQN IQM {dqn['iqm']:.2f} {dqn['iqm_ci']} (seeds {dqn['per_seed']}); "
           f"oracle IQM {oracle['iqm']:.2f} {oracle['iqm_ci']}; ceiling "
           f"{summary['aggregate']['patient-oracle']['iqm']:.2f}")
-    assert dqn["n"] == len(SEEDS), summary["per_seed"]
+    ended = {m.train_cfg.seed: (m.status().state, m.status().error) for m in group.members}
+    assert dqn["n"] == len(SEEDS), ended
     assert dqn["iqm"] >= 1.15 * oracle["iqm"] and dqn["iqm_ci"][0] > oracle["iqm_ci"][1]
     for member in group.members:  # the worst seed too: above the oracle's interval on its own test users
         snap = member.snapshot()
