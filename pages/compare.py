@@ -26,7 +26,7 @@ RESULT_COLUMNS = {
     "policy": st.column_config.TextColumn("Policy"),
     "return_mean": st.column_config.NumberColumn("Return", format="%.3g", help="Mean return per session"),
     "return_ci": st.column_config.TextColumn("Return 95% CI"),
-    "ctr": st.column_config.NumberColumn("CTR", format="%.3f", help="Clicks per recommendation step"),
+    "ctr": st.column_config.NumberColumn("CTR", format="percent", help="Clicks per recommendation step"),
     "ctr_ci": st.column_config.TextColumn("CTR 95% CI"),
     "episode_len_mean": st.column_config.NumberColumn("Session length", format="%.1f", help="Steps per session"),
     "vs_best_baseline": st.column_config.TextColumn("vs best baseline", help="Return relative to the best "
@@ -131,8 +131,9 @@ def a_or_b() -> None:
     cols[2].metric("Variation covered", result["variation"], help=result["note"])
     sentence = (result["sentence"].replace("A ", f"A ({plain(options[a])}) ", 1)
                 .replace("B ", f"B ({plain(options[b])}) ", 1))
+    note = result["note"][:1].upper() + result["note"][1:]  # not str.capitalize(): it lowercases "A and B"
     (st.success if lo > 0.5 or hi < 0.5 else st.info)(
-        f"{sentence}. IQM difference {d:+.3g} [{dlo:+.3g}, {dhi:+.3g}]. {result['note'].capitalize()}.")
+        f"{sentence}. IQM difference {d:+.3g} [{dlo:+.3g}, {dhi:+.3g}]. {note}.")
 
 
 # three questions, three tabs: the page stays one screen per question instead of one long scroll

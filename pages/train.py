@@ -32,8 +32,8 @@ from ui.state import (
     start_job,
     start_problem,
     train_config,
-    view_from_url,
     view_to_url,
+    view_value,
 )
 from ui.status import POLL_S, progress_bar, state_badge
 
@@ -138,8 +138,8 @@ def controls(run_id: str, state: str) -> None:
         if state in ACTIVE_STATES:
             st.caption(f"Started by {display_name(registry().owner(run_id))}: you can watch it, not steer it.")
         return
-    if registry().get(run_id) is None and registry().group(run_id) is None:
-        return  # not training in this server (stored, or the CLI's)
+    if (registry().get(run_id) is None and registry().group(run_id) is None) or state not in ACTIVE_STATES:
+        return  # not training in this server (stored, or the CLI's), or ended: nothing to steer
     with st.container(horizontal=True, horizontal_alignment="right"):
         if state == "paused":
             st.button("Resume", on_click=registry().resume, args=(run_id,), icon=":material/play_arrow:")
@@ -257,16 +257,17 @@ def outcome(snap: JobSnapshot) -> None:
 
 def chart_controls() -> tuple[float, str, str]:
     """Smoothing, x-axis and the lower panel; inside the chart's fragment, so a change redraws the chart alone."""
-    view_from_url("train:smoothing", "smoothing", 0.6, lambda v: min(max(float(v), 0.0), 0.99))
-    view_from_url("train:x", "x", "step", lambda v: v if v in plots.X_AXES else "step")
-    view_from_url("train:lower", "panel", GRID, lambda v: v if v in VIEWS else GRID)
+    smoothing = view_value("train:smoothing", "smoothing", 0.6, lambda v: min(max(float(v), 0.0), 0.99))
+    x = view_value("train:x", "x", "step", lambda v: v if v in plots.X_AXES else "step")
+    lower = view_value("train:lower", "panel", GRID, lambda v: v if v in VIEWS else GRID)
     left, middle, right = st.columns([3, 4, 3], vertical_alignment="bottom")
-    smoothing = left.slider("Smoothing", 0.0, 0.99, step=0.01, key="train:smoothing", on_change=view_to_url,
-                            args=("train:smoothing", "smoothing"),
+    smoothing = left.slider("Smoothing", 0.0, 0.99, smoothing, step=0.01, key="train:smoothing",
+                            on_change=view_to_url, args=("train:smoothing", "smoothing"),
                             help="Exponential moving average, as in TensorBoard (0 = raw).")
-    x = middle.segmented_control("X-axis", list(plots.X_AXES), format_func=plots.X_AXES.get, key="train:x",
-                                 required=True, on_change=view_to_url, args=("train:x", "x"))
-    lower = right.selectbox("View", VIEWS, key="train:lower", on_change=view_to_url, args=("train:lower", "panel"),
+    x = middle.segmented_control("X-axis", list(plots.X_AXES), default=x, format_func=plots.X_AXES.get,
+                                 key="train:x", required=True, on_change=view_to_url, args=("train:x", "x"))
+    lower = right.selectbox("View", VIEWS, VIEWS.index(lower), key="train:lower", on_change=view_to_url,
+                            args=("train:lower", "panel"),
                             help="All four live plots at once, or the return above one diagnostic you pick.")
     return smoothing, x or "step", lower
 
@@ -395,7 +396,7 @@ def training_section(number: int | None) -> None:
     live = st.toggle("Live", value=True, key="train:live", persist_state="session",
                      help="Refresh every second; a zoom or hover on the chart survives the refresh. Turn off to "
                      "freeze the view: training goes on.")
-    every = POLL_S if live and active else None
+    every = POLL_S if live and training else None  # anyone watching a run that trains sees it move
     if run_group(run_id) is not None:
         st.fragment(run_every=every)(group_status)(run_id, every is not None)
         st.fragment(run_every=every)(group_charts)(run_id)
@@ -408,7 +409,8 @@ require_entry_point()
 scenario = current_scenario()
 run_id = selected_run_id()
 entry = registry().get(run_id) or registry().group(run_id)
-active = entry is not None and entry.status().active and owns(run_id)
+training = entry is not None and entry.status().active
+active = training and owns(run_id)
 # while a run trains, its live view comes first and fits a 1440 x 900 window: the story, the scenario and the
 # settings for the next run follow below it
 header("Train", "" if active else (

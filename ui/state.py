@@ -13,6 +13,7 @@ import hashlib
 import secrets
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import streamlit as st
 
@@ -31,6 +32,8 @@ from dqn_sim.train.recording import StoreObserver
 from dqn_sim.train.registry import JobRegistry
 from ui import forms
 from ui.fmt import inert
+
+T = TypeVar("T")
 
 
 @st.cache_resource
@@ -142,7 +145,7 @@ def selected_snapshot() -> JobSnapshot | None:
 
 def who() -> str:
     """This person, as the studio can tell: the signed-in user where Streamlit's authentication (``st.login``) is
-    configured, else this browser (Streamlit's XSRF cookie, which survives reloads), else this session."""
+    configured, else this browser (the token in Streamlit's XSRF cookie, which survives reloads), else this session."""
     try:
         if st.user.is_logged_in:
             return f"user:{st.user.get('email') or st.user.get('sub')}"
@@ -150,8 +153,22 @@ def who() -> str:
         pass
     cookie = st.context.cookies.get("_streamlit_xsrf")
     if isinstance(cookie, str) and cookie:
-        return "browser:" + hashlib.sha256(cookie.encode()).hexdigest()[:16]
+        return "browser:" + hashlib.sha256(xsrf_token(cookie).encode()).hexdigest()[:16]
     return "session:" + st.session_state.setdefault("session_token", secrets.token_hex(8))
+
+
+def xsrf_token(cookie: str) -> str:
+    """The browser's token in Streamlit's XSRF cookie ``2|mask|masked token|time``: every page load sets the cookie
+    again with a fresh mask over the same token, so the cookie's text changes on a reload and the token does not."""
+    version, *parts = cookie.split("|")
+    if version == "2" and len(parts) == 3:
+        try:
+            mask, masked = bytes.fromhex(parts[0]), bytes.fromhex(parts[1])
+        except ValueError:
+            return cookie
+        if mask:
+            return bytes(b ^ mask[i % len(mask)] for i, b in enumerate(masked)).hex()
+    return cookie
 
 
 def display_name(owner: str | None) -> str:
@@ -194,15 +211,17 @@ def start_job(scenario: ScenarioConfig, agent: AgentConfig, train: TrainConfig, 
     return entry
 
 
-def view_from_url(key: str, param: str, default: object, parse: Callable[[str], object]) -> None:
-    """Give a view widget (x-axis, smoothing…) its value before it is drawn: the URL's, which outlives a reload,
-    else the default. Call before the widget, which then takes no default of its own."""
-    if key in st.session_state:
-        return
+def view_value(key: str, param: str, default: T, parse: Callable[[str], T]) -> T:
+    """The value a view widget (x-axis, smoothing…) starts from: this session's, else the URL's (which outlives a
+    reload), else the default. Give it to the widget as its own default: a widget whose value was put into
+    ``st.session_state`` before it was drawn keeps its bare default in the browser, which a live refresh racing
+    the first draw sent back (the x-axis went to None and smoothing to 0 after a start)."""
+    if st.session_state.get(key) is not None:
+        return st.session_state[key]
     try:
-        st.session_state[key] = parse(st.query_params[param]) if param in st.query_params else default
+        return parse(st.query_params[param]) if param in st.query_params else default
     except ValueError:
-        st.session_state[key] = default
+        return default
 
 
 def view_to_url(key: str, param: str) -> None:
