@@ -27,10 +27,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_app(home: Path, log: Path) -> Iterator[str]:
-    """A headless Streamlit server of this app with its own ``DQN_SIM_HOME``; yields its base URL."""
+def serve_app(home: Path, log: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+    """A headless Streamlit server of this app with its own ``DQN_SIM_HOME``; yields its base URL. ``env``: more
+    environment for the server (e.g. ``DQN_SIM_MAX_JOBS``, its training slots)."""
     port = free_port()
-    env = {**os.environ, "DQN_SIM_HOME": str(home), "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, **(env or {}), "DQN_SIM_HOME": str(home), "PYTHONUNBUFFERED": "1"}
     with log.open("w") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
