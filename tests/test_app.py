@@ -259,7 +259,7 @@ def test_inspect_replays_slates_and_masks(preset: str, slate: int) -> None:
     at.selectbox(key="scenario:preset").select(preset).run()
     at.switch_page("pages/train.py").run()
     job = registry().get(start(at, QUICK))
-    assert job.join(TIMEOUT) and job.snapshot().state == "finished"
+    assert job.join(3 * TIMEOUT) and job.snapshot().state == "finished"
     at.switch_page("pages/inspect.py").run()
     assert not at.exception and at.selectbox(key="inspect:a").value == "dqn"
     steps = [m.value for m in at.markdown if m.value.startswith("Recommended **")]
