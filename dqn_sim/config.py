@@ -526,7 +526,7 @@ class AgentConfig(Config):
     batch_size: int = knob(128, "Transitions per gradient update.", lo=1, hi=65536, group="learning")
     lr: float = knob(5e-4, "Adam learning rate.", lo=1e-7, hi=1.0, group="learning")
     lr_schedule: str = knob(
-        "constant", "Learning rate over training: constant, or decayed linearly or along a cosine to "
+        "linear", "Learning rate over training: constant, or decayed linearly or along a cosine to "
         "lr_end_fraction x lr at the end (smaller late steps keep the greedy policy from churning between "
         "evaluations).", choices=("constant", "linear", "cosine"), group="learning",
     )
@@ -546,7 +546,7 @@ class AgentConfig(Config):
     reward_scale: float = knob(1.0, "Rewards are multiplied by this before learning.", lo=1e-6, hi=1e6,
                                group="learning")
     value_norm: str = knob(
-        "none", "Value normalisation: none, or popart (PopArt: TD targets are learned in units of their running "
+        "popart", "Value normalisation: none, or popart (PopArt: TD targets are learned in units of their running "
         "mean and spread, and the output layer is rescaled so Q keeps its meaning). It makes the learning step "
         "independent of the reward's units (a purchase worth 200 or a click worth 1); the TD loss is then in "
         "those normalised units.", choices=("none", "popart"), group="learning",

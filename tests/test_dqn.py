@@ -49,10 +49,12 @@ def q_np(net: torch.nn.Module, obs_BO: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("network", ["mlp", "item"])
 @pytest.mark.parametrize("double", [True, False])
-def test_td_target_by_hand(network: str, double: bool) -> None:
+@pytest.mark.parametrize("value_norm", ["none", "popart"])
+def test_td_target_by_hand(network: str, double: bool, value_norm: str) -> None:
     """MSE loss before the update equals one computed by hand from the two networks' Q-values,
-    with masked next items excluded, terminated rows not bootstrapped, reward_scale applied."""
-    agent = make_agent(network, slate_size=2, double_dqn=double, loss="mse", reward_scale=2.0)
+    with masked next items excluded, terminated rows not bootstrapped, reward_scale applied; under PopArt in
+    units of the targets' spread (after one batch: this batch's, bias correction included)."""
+    agent = make_agent(network, slate_size=2, double_dqn=double, loss="mse", reward_scale=2.0, value_norm=value_norm)
     with torch.no_grad():  # make the target net differ from the online net
         for p in agent.target.parameters():
             p.add_(0.5 * torch.randn_like(p))
@@ -77,7 +79,8 @@ def test_td_target_by_hand(network: str, double: bool) -> None:
     expected = hand_loss(batch.next_mask_BI)
     assert hand_loss(np.ones((12, 5), bool)) != pytest.approx(expected, rel=1e-3)  # the mask matters here
     stats = agent.learn(batch, progress=0.0)
-    assert stats["loss"] == pytest.approx(expected, rel=1e-4)
+    assert stats["loss"] == pytest.approx(expected / float(agent.online.out_std) ** 2, rel=1e-4)
+    assert (float(agent.online.out_std) == 1.0) == (value_norm == "none")
     assert set(stats) == {"loss", "q_mean", "td_abs_mean"}
 
 
@@ -93,7 +96,7 @@ def test_double_and_plain_targets_differ() -> None:
 
 
 def test_myopic_target_is_the_reward_even_with_empty_next_masks() -> None:
-    agent = make_agent(loss="mse", gamma=0.0)
+    agent = make_agent(loss="mse", gamma=0.0, value_norm="none")
     batch = random_batch(np.random.default_rng(3), 8, 3, 5, 1)
     batch.discount_B[:] = 0.0
     batch.next_mask_BI[:] = False  # -inf bootstrap values must not turn into nan
@@ -260,7 +263,7 @@ def test_epsilon_schedules() -> None:
 
 
 def test_learning_rate_schedules() -> None:
-    assert make_agent(lr=1e-3).learning_rate(0.7) == pytest.approx(1e-3)
+    assert make_agent(lr=1e-3, lr_schedule="constant").learning_rate(0.7) == pytest.approx(1e-3)
     lin = make_agent(lr=1e-3, lr_schedule="linear", lr_end_fraction=0.1)
     assert [lin.learning_rate(p) for p in (0.0, 0.5, 1.0, 2.0)] == pytest.approx([1e-3, 5.5e-4, 1e-4, 1e-4])
     cos = make_agent(lr=1e-3, lr_schedule="cosine", lr_end_fraction=0.0)

@@ -1,0 +1,77 @@
+"""Learning tests for the presets tests/test_learning.py does not cover (news, live, shop, ads): each preset's own
+agent settings at the default training settings (250k user-steps, the best validated checkpoint kept), judged on
+the test users beside every baseline, as a run of the studio is.
+
+One training seed each (seed 0), so each test is one run of well under two minutes of CPU (about 45-75 s here);
+benchmarks/shop_diagnosis.md has the numbers over more seeds. The numbers are printed (``pytest -s``).
+"""
+
+import pytest
+import torch
+
+from dqn_sim.config import TrainConfig
+from dqn_sim.policies import rivals
+from dqn_sim.presets import get_preset, preset_agent
+from dqn_sim.splits import TEST
+from dqn_sim.train.trainer import Trainer
+
+pytestmark = pytest.mark.learning
+
+Result = tuple[float, float, float]  # mean, 95% interval
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def train_and_judge(preset: str, seed: int = 0) -> tuple[Result, dict[str, Result]]:
+    """The DQN's and every rival's (mean, lo, hi) return on the test users after a default-length run."""
+    trainer = Trainer(get_preset(preset), preset_agent(preset), TrainConfig(seed=seed))
+    trainer.evaluate_baselines()
+    while not trainer.done:
+        trainer.step()
+    trainer.finish()
+    test = {e["policy"]: (e["return_mean"], e["return_lo"], e["return_hi"]) for e in trainer.evals
+            if e["split"] == TEST}
+    print(preset, {k: tuple(round(x, 2) for x in v) for k, v in test.items()})
+    return test["dqn"], {name: test[name] for name in rivals() if name in test}
+
+
+def best(rival: dict[str, Result]) -> tuple[str, Result]:
+    name = max(rival, key=lambda n: rival[n][0])
+    return name, rival[name]
+
+
+def test_news_dqn_beats_every_rival_with_intervals_apart():
+    dqn, rival = train_and_judge("news")
+    name, (_, _, hi) = best(rival)
+    assert dqn[1] > hi, f"DQN {dqn} vs {name} {rival[name]}"
+
+
+def test_ads_dqn_beats_every_rival_with_intervals_apart():
+    dqn, rival = train_and_judge("ads")
+    name, (_, _, hi) = best(rival)
+    assert dqn[1] > hi, f"DQN {dqn} vs {name} {rival[name]}"
+
+
+def test_live_dqn_beats_every_rival_above_its_interval():
+    """Live's myopic oracle is close behind (the DQN ~8% ahead over 3 seeds): the DQN's mean is above the oracle's
+    95% interval; on seed 0 the two intervals themselves touch."""
+    dqn, rival = train_and_judge("live")
+    name, (_, _, hi) = best(rival)
+    assert dqn[0] > hi, f"DQN {dqn} vs {name} {rival[name]}"
+
+
+def test_shop_dqn_reaches_the_myopic_oracle_and_beats_every_baseline_with_intervals_apart():
+    """Shop's myopic oracle earns 96% of the patient oracle's (the ceiling) and its 95% interval over 200 sessions
+    is +-8%, so no learner can honestly be asserted above it: the DQN must reach it (the oracle's mean inside or
+    below the DQN's interval) and beat the baselines a product team could ship with intervals apart. Before
+    PopArt (issue 17) it earned 69% of the oracle on this seed."""
+    dqn, rival = train_and_judge("shop")
+    assert dqn[2] >= rival["oracle"][0], f"DQN {dqn} vs oracle {rival['oracle']}"
+    for name in set(rival) - {"oracle"}:
+        assert dqn[1] > rival[name][2], f"DQN {dqn} vs {name} {rival[name]}"
