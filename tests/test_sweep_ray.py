@@ -2,7 +2,7 @@
 
 Ray maps 127.0.0.1 to the machine's primary address, and tests here may talk to loopback only, so the head and the
 sweep run inside a network namespace of their own with only loopback (``unshare -n``, as root); the head is stopped
-by its pid (SIGTERM drains it), never by ``ray stop``, which kills by name (see ARCHITECTURE.md, "Ray facts").
+by its pid (SIGTERM drains it), never by the CLI's stop-all command, which kills by name (ARCHITECTURE.md).
 """
 
 from __future__ import annotations
