@@ -7,7 +7,7 @@ from gymnasium.utils.env_checker import check_env
 from dqn_sim import make_env
 from dqn_sim.agents.baselines import OraclePolicy, PatientOraclePolicy, RandomPolicy
 from dqn_sim.presets import get_preset, preset_names
-from dqn_sim.sim.env import VecRecEnv
+from dqn_sim.sim.env import VecRecEnv, build_world
 from dqn_sim.train.evaluate import evaluate_policy
 
 
@@ -40,6 +40,20 @@ def test_same_seed_same_trajectories_and_different_seed_differs():
     np.testing.assert_array_equal(o1, o2)
     np.testing.assert_array_equal(r1, r2)
     assert not np.array_equal(r1, r3)
+
+
+def test_the_catalogue_and_the_audience_are_drawn_apart():
+    """A catalogue A/B (more items, same world seed) keeps the same users, and an audience change keeps the items."""
+    base = get_preset("video")
+    more_items = base.with_overrides({"catalogue.n_items": base.catalogue.n_items * 2})
+    more_users = base.with_overrides({"audience.n_users": base.audience.n_users // 2})
+    a, b, c = build_world(base), build_world(more_items), build_world(more_users)
+    for field in ("profile_SK", "share_S", "segment_N", "interest_NK", "budget_N"):
+        np.testing.assert_array_equal(getattr(a.audience, field), getattr(b.audience, field))
+    n = c.audience.n_users
+    assert not np.array_equal(a.audience.interest_NK[:n], c.audience.interest_NK)  # a smaller audience is redrawn…
+    for field in ("topics_IK", "quality_I", "length_I"):  # …over the same catalogue
+        np.testing.assert_array_equal(getattr(a.catalogue, field), getattr(c.catalogue, field))
 
 
 def test_live_mask_changes_every_step_and_masked_items_are_never_clicked():

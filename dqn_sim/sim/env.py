@@ -48,9 +48,12 @@ class World:
 
 def _world_from_json(text: str) -> World:
     scenario = ScenarioConfig.from_json(text)
-    rng = np.random.default_rng(scenario.world_seed)
-    catalogue = build_catalogue(scenario.catalogue, rng)
-    audience = build_audience(scenario.audience, catalogue.n_topics, scenario.audience.budget_mean, rng)
+    # two independent streams of the one seed: changing the catalogue leaves the audience as it was (and back), so
+    # an A/B of catalogues is not confounded by a redrawn audience
+    catalogue_seq, audience_seq = np.random.SeedSequence(scenario.world_seed).spawn(2)
+    catalogue = build_catalogue(scenario.catalogue, np.random.default_rng(catalogue_seq))
+    audience = build_audience(scenario.audience, catalogue.n_topics, scenario.audience.budget_mean,
+                              np.random.default_rng(audience_seq))
     return World(scenario, catalogue, audience)
 
 
