@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import io
 import json
-from typing import Any
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -45,3 +46,43 @@ def unpack(content: bytes, kind: str, source: str) -> dict[str, Any]:
         return {**data, "scenario": scenario, "item_features_IF": data["item_features_IF"].numpy()}
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise CheckpointError(f"{source} is a damaged checkpoint: {e}") from None
+
+
+class Packed(ABC):
+    """``to_bytes``/``from_bytes`` of a rival learner, written once: a learner is rebuilt from its constructor's
+    shapes, its item features, config and seed, then given its weights. A subclass names its ``config_type`` and
+    says which constructor shapes it has (``shapes``); ``n_items`` is stored too, for readers, and implied by the
+    item features."""
+
+    name: ClassVar[str]
+    config_type: ClassVar[type[Config]]
+    config: Config
+    seed: int
+    n_items: int
+    item_features_IF: np.ndarray
+
+    @abstractmethod
+    def shapes(self) -> dict[str, int]:
+        """The integer arguments of the constructor (besides the seed)."""
+
+    @abstractmethod
+    def copy_weights(self) -> dict[str, torch.Tensor]: ...
+
+    @abstractmethod
+    def load_weights(self, weights: dict[str, torch.Tensor]) -> None: ...
+
+    def to_bytes(self, scenario: ScenarioConfig | None = None) -> bytes:
+        return pack(self.name, config=self.config, scenario=scenario, shapes={**self.shapes(), "n_items": self.n_items},
+                    seed=self.seed, item_features_IF=self.item_features_IF, state=self.copy_weights())
+
+    @classmethod
+    def from_bytes(cls, content: bytes, source: str = "the checkpoint") -> tuple[Any, dict[str, Any] | None]:
+        data = unpack(content, cls.name, source)
+        try:
+            shapes = {k: int(v) for k, v in data["shapes"].items() if k != "n_items"}
+            learner = cls(**shapes, item_features_IF=data["item_features_IF"],  # type: ignore[call-arg]
+                          config=cls.config_type.from_json(data["config"]), seed=int(data["seed"]))
+            learner.load_weights(data["state"])
+        except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as e:
+            raise CheckpointError(f"{source} is a damaged checkpoint: {e}") from None
+        return learner, data["scenario"]

@@ -14,7 +14,6 @@ import numpy as np
 import torch
 
 from dqn_sim.agents import checkpoint
-from dqn_sim.agents.dqn import CheckpointError
 from dqn_sim.agents.learner import Learner
 from dqn_sim.agents.policy import Policy, shown_items, top_k_masked
 from dqn_sim.config import AgentConfig, Config, ScenarioConfig, TrainConfig
@@ -103,7 +102,7 @@ class DisjointRidge:
         self.refresh()
 
 
-class LinearBandit(Learner, Policy):
+class LinearBandit(checkpoint.Packed, Learner, Policy):
     """A learner over :class:`DisjointRidge`: explores by ``explore_scores`` while training and recommends the best
     predicted items when evaluated. Rewards are credited item by item as a ranker's are: the clicked item earns
     the step's reward, every other item shown earns zero. ``scale``, the largest reward magnitude seen, puts the
@@ -169,20 +168,5 @@ class LinearBandit(Learner, Policy):
         self.model.set_state(weights)
         self.scale = float(weights["scale"])
 
-    def to_bytes(self, scenario: ScenarioConfig | None = None) -> bytes:
-        shapes = {"obs_dim": self.obs_dim, "n_items": self.n_items, "slate_size": self.slate_size}
-        return checkpoint.pack(self.name, config=self.config, scenario=scenario, shapes=shapes, seed=self.seed,
-                               item_features_IF=self.item_features_IF, state=self.copy_weights())
-
-    @classmethod
-    def from_bytes(cls, content: bytes, source: str = "the checkpoint") -> tuple[Policy, dict[str, Any] | None]:
-        data = checkpoint.unpack(content, cls.name, source)
-        try:
-            shapes = data["shapes"]
-            bandit = cls(obs_dim=int(shapes["obs_dim"]), item_features_IF=data["item_features_IF"],
-                         slate_size=int(shapes["slate_size"]), config=cls.config_type.from_json(data["config"]),
-                         seed=int(data["seed"]))
-            bandit.load_weights(data["state"])
-        except (KeyError, TypeError, ValueError, AttributeError) as e:
-            raise CheckpointError(f"{source} is a damaged checkpoint: {e}") from None
-        return bandit, data["scenario"]
+    def shapes(self) -> dict[str, int]:
+        return {"obs_dim": self.obs_dim, "slate_size": self.slate_size}

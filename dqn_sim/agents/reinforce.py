@@ -11,7 +11,6 @@ recommending K items at once.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 import torch
@@ -19,7 +18,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from dqn_sim.agents import checkpoint
-from dqn_sim.agents.dqn import CheckpointError
 from dqn_sim.agents.learner import Learner
 from dqn_sim.agents.policy import Policy, top_k_masked
 from dqn_sim.agents.qnet import mlp
@@ -88,12 +86,13 @@ class ReturnWindow:
         return [ring[h, u] for ring in self.rows] + [self.return_HU[h, u]]
 
 
-class ReinforceAgent(Learner, Policy):
+class ReinforceAgent(checkpoint.Packed, Learner, Policy):
     """Samples slates from the softmax policy while training (K items without replacement, by Gumbel top-k), and
     recommends its K most probable items when evaluated. Learns from a ring of the latest steps whose return is
     known, in batches, with standardised returns as advantages and an entropy bonus."""
 
     name = "reinforce"
+    config_type = ReinforceConfig
 
     def __init__(self, *, obs_dim: int, item_features_IF: np.ndarray, slate_size: int, n_envs: int, max_steps: int,
                  config: ReinforceConfig, seed: int) -> None:
@@ -191,22 +190,6 @@ class ReinforceAgent(Learner, Policy):
     def load_weights(self, weights: dict[str, torch.Tensor]) -> None:
         self.net.load_state_dict(weights)
 
-    def to_bytes(self, scenario: ScenarioConfig | None = None) -> bytes:
-        shapes = {"obs_dim": self.obs_dim, "n_items": self.n_items, "slate_size": self.slate_size,
-                  "n_envs": self.n_envs, "max_steps": self.max_steps}
-        return checkpoint.pack(self.name, config=self.config, scenario=scenario, shapes=shapes, seed=self.seed,
-                               item_features_IF=self.item_features_IF, state=self.copy_weights())
-
-    @classmethod
-    def from_bytes(cls, content: bytes, source: str = "the checkpoint") -> tuple[Policy, dict[str, Any] | None]:
-        data = checkpoint.unpack(content, cls.name, source)
-        try:
-            shapes = data["shapes"]
-            agent = cls(obs_dim=int(shapes["obs_dim"]), item_features_IF=data["item_features_IF"],
-                        slate_size=int(shapes["slate_size"]), n_envs=int(shapes["n_envs"]),
-                        max_steps=int(shapes["max_steps"]), config=ReinforceConfig.from_json(data["config"]),
-                        seed=int(data["seed"]))
-            agent.load_weights(data["state"])
-        except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as e:
-            raise CheckpointError(f"{source} is a damaged checkpoint: {e}") from None
-        return agent, data["scenario"]
+    def shapes(self) -> dict[str, int]:
+        return {"obs_dim": self.obs_dim, "slate_size": self.slate_size, "n_envs": self.n_envs,
+                "max_steps": self.max_steps}
