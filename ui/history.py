@@ -32,7 +32,7 @@ STATUS_LOOK = {s: (STATES[s].label, STATES[s].color) for s in STORED_STATES}  # 
 SOURCES = {"app": "trained in the studio", "cli": "trained with the CLI", "import": "imported"}
 SORTS = {  # sort key -> (label, ascending)
     "created": ("Newest first", False),
-    "dqn_return": ("Best DQN return", False),
+    "learner_return": ("Best return", False),
     "lift": ("Biggest lift over baselines", False),
     "name": ("Name", True),
 }
@@ -43,10 +43,13 @@ RUN_COLUMNS: dict[str, Any] = {  # the runs table, in this order: what it is, ho
         format_func=lambda s: STATUS_LOOK[s][0]),
     "created": st.column_config.DatetimeColumn("Created", format="calendar"),
     "preset": st.column_config.TextColumn("Scenario"),
-    "dqn_return": st.column_config.NumberColumn("DQN return", format="%.3g",
-                                                help="Final mean return per session on held-out users"),
+    "learner": st.column_config.TextColumn("Learner", help="What the run trained: the DQN or a rival learner"),
+    "learner_return": st.column_config.NumberColumn("Return", format="%.3g", help="The run's learner: final mean "
+                                                    "return per session on held-out users"),
+    "learner_ctr": st.column_config.NumberColumn("CTR", format="percent", help="The run's learner: final "
+                                                 "click-through rate on held-out users"),
     "lift": st.column_config.NumberColumn("Lift", format=PERCENT_COLUMN,
-                                          help="DQN return relative to the best baseline's"),
+                                          help="The learner's return relative to the best baseline's"),
     "best_baseline": st.column_config.TextColumn("Best baseline"),
     "best_baseline_return": st.column_config.NumberColumn("Baseline return", format="%.3g"),
     "seed": st.column_config.NumberColumn("Seed", format="%d"),
@@ -80,13 +83,15 @@ DEFAULT_RUNS = 3  # the comparison starts with the most recent few
 
 
 def runs_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """``RunStore.list_runs()`` as people read it: created as a date, the best baseline by name, and the DQN's
-    lift over it (runs that have not ended have no summary yet: those cells stay empty)."""
+    """``RunStore.list_runs()`` as people read it: created as a date, the learner and the best baseline by name,
+    and the learner's lift over it (runs that have not ended have no summary yet: those cells stay empty)."""
     table = runs.reindex(columns=list(dict.fromkeys([*RUN_COLUMNS, *runs.columns])))
     return table.assign(
         created=pd.to_datetime(table["created"], unit="s", utc=True),
+        learner=table["learner"].map(policies.label, na_action="ignore"),
         best_baseline=table["best_baseline"].map(policies.label, na_action="ignore"),
-        lift=100 * (table["dqn_return"] / table["best_baseline_return"].where(table["best_baseline_return"] != 0) - 1),
+        lift=100 * (table["learner_return"] / table["best_baseline_return"].where(table["best_baseline_return"] != 0)
+                    - 1),
     )
 
 
@@ -250,7 +255,7 @@ def stored_runs_comparison() -> None:
                 "is kept and can be compared here.", icon=":material/info:")
         return
     labels = run_labels(runs)
-    evaluated = list(runs.loc[runs.reindex(columns=["dqn_return"])["dqn_return"].notna(), "id"])
+    evaluated = list(runs.loc[runs.reindex(columns=["learner_return"])["learner_return"].notna(), "id"])
     left, right = st.columns([3, 2])
     chosen = left.multiselect("Stored runs", list(labels), default=(evaluated or list(labels))[:DEFAULT_RUNS],
                               format_func=labels.get, key="history:runs", placeholder="Choose runs",
@@ -264,12 +269,15 @@ def stored_runs_comparison() -> None:
         st.info("Choose one or more runs to compare.", icon=":material/info:")
         return
     data = _run_data(chosen, labels)
-    final = history_plots.final_table({label: d["evals"] for label, d in data.items()}, baselines)
+    # a run's colour comes from its place in the store, so it is the same whichever runs are chosen beside it
+    colors = {labels[run_id]: color for run_id, color in plots.run_colors(list(runs["id"])[::-1]).items()}
+    final = history_plots.final_table({label: d["evals"] for label, d in data.items()}, baselines, colors)
 
     st.subheader("Learning curves", divider="violet")
     source, metric, x, smoothing = _curve_controls()
     st.plotly_chart(history_plots.curves_chart({label: (d["metrics"], d["evals"]) for label, d in data.items()},
-                                               final, source=source, metric=metric, x=x, smoothing=smoothing))
+                                               final, source=source, metric=metric, x=x, smoothing=smoothing,
+                                               colors=colors))
     unevaluated = [label for label, d in data.items() if not (d["evals"]["policy"] == "dqn").any()]
     if source == "eval" and unevaluated:
         st.caption(f"Not evaluated on held-out users yet: {plain(', '.join(unevaluated))}. The **Training** curve "
@@ -289,7 +297,7 @@ def stored_runs_comparison() -> None:
     _hyperparameters(final, data)
 
     st.subheader("Who gains: results per segment", divider="violet")
-    segments = history_plots.segment_table({label: d["segments"] for label, d in data.items()}, baselines)
+    segments = history_plots.segment_table({label: d["segments"] for label, d in data.items()}, baselines, colors)
     if segments.empty:
         st.caption("Per-segment results are computed from a run's final evaluation, when it ends.")
     else:

@@ -5,7 +5,17 @@
 Pages call them as ``plots.<figure>``; the modules say what each figure is for.
 """
 
-from dqn_sim.plots.base import MAX_POINTS, METRICS, RUN_PALETTE, X_AXES, Panel, downsample_index, series_traces, smooth
+from dqn_sim.plots.base import (
+    MAX_POINTS,
+    METRICS,
+    RUN_PALETTE,
+    X_AXES,
+    Panel,
+    downsample_index,
+    run_colors,
+    series_traces,
+    smooth,
+)
 from dqn_sim.plots.results import (
     final_metrics_chart,
     quality_chart_by_policy,
@@ -30,6 +40,6 @@ __all__ = [
     "MAX_POINTS", "METRICS", "RUN_PALETTE", "X_AXES", "Panel", "candidates_chart", "downsample_index", "grid4",
     "final_metrics_chart", "interest_drift_chart", "interest_heatmap", "learning_curve", "learning_curve_panel",
     "metric_chart", "metric_panel", "popularity_chart", "q_vs_return", "q_vs_return_panel",
-    "quality_chart", "quality_chart_by_policy", "runs_chart", "segment_chart", "series_traces", "session_chart",
-    "smooth", "stack", "survival_chart", "topic_mix_chart",
+    "quality_chart", "quality_chart_by_policy", "run_colors", "runs_chart", "segment_chart", "series_traces",
+    "session_chart", "smooth", "stack", "survival_chart", "topic_mix_chart",
 ]

@@ -39,6 +39,15 @@ STUDIO_LOOK = {"font": {"family": '"Source Sans", "Source Sans Pro", sans-serif'
 AXIS_LOOK = {"gridcolor": "#E5E7EB", "zerolinecolor": "#D1D5DB", "linecolor": "#D1D5DB", "automargin": True}
 RUN_PALETTE = [c if c.startswith("#") else "#" + "".join(f"{int(v):02x}" for v in c[4:-1].split(","))
                for c in qualitative.Bold]
+
+
+def run_colors(run_ids: Sequence[str]) -> dict[str, str]:
+    """Each run's colour by its place among ``run_ids`` (every stored run, oldest first), not among the runs a chart
+    happens to show: a run keeps one colour on every chart and tab, whichever runs are chosen beside it, and runs
+    stored one after another never share a colour until the palette wraps."""
+    return {run_id: RUN_PALETTE[i % len(RUN_PALETTE)] for i, run_id in enumerate(run_ids)}
+
+
 INTEREST_BAR = {"title": {"text": "Interest", "side": "right"}, "thickness": 12, "tickvals": [-1, 0, 1]}
 # red = dislikes, blue = likes; spelled out, as plotly.js reads the name "RdBu" the other way round
 INTEREST_SCALE = get_colorscale("RdBu")

@@ -2,9 +2,10 @@
 results with 95% intervals, hyperparameters against the final return, and results per audience segment.
 
 Pure functions (DataFrames in, figures out), in the conventions of ``dqn_sim.plots``. A run keeps one colour
-on every chart, the one ``plots.runs_chart`` gives its curve (its position among the chosen runs), so a reader
-can follow a run from its curve to its interval and its point on the hyperparameter chart. Baselines keep
-their policy colour. Runs that share a scenario and seed meet identical baselines: those are drawn once.
+on every chart: the tables carry it (``color``: the caller's ``run_colors``, else the run's position among the
+chosen runs), so a reader can follow a run from its curve to its interval and its point on the hyperparameter
+chart. Baselines keep their policy colour. Runs that share a scenario and seed meet identical baselines: those
+are drawn once.
 """
 
 from __future__ import annotations
@@ -46,22 +47,25 @@ MAX_TICKS = 8  # a parallel-coordinates axis with more distinct values gets plot
 
 
 def run_color(run_index: int) -> str:
-    """The colour of the ``run_index``-th chosen run, as ``plots.runs_chart`` draws its curve."""
+    """The colour of the ``run_index``-th chosen run where the caller gives no colours, as ``plots.runs_chart``."""
     return RUN_PALETTE[run_index % len(RUN_PALETTE)]
 
 
-def _series_color(policy: str, run_index: int) -> str:
-    return run_color(run_index) if policy == "dqn" else policies.color(policy)
+def _series_color(policy: str, run_color: str) -> str:
+    return run_color if policy == "dqn" else policies.color(policy)
 
 
-def _stack(frames: Mapping[str, pd.DataFrame], baselines: Sequence[str]) -> pd.DataFrame:
-    """One frame per run into one, keeping the DQN and the chosen baselines, with ``run`` and ``run_index``."""
+def _stack(frames: Mapping[str, pd.DataFrame], baselines: Sequence[str],
+           colors: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """One frame per run into one, keeping the DQN and the chosen baselines, with ``run``, ``run_index`` and the
+    run's ``color`` (from ``colors`` by run name, else by its position)."""
     keep = ["dqn", *baselines]
-    parts = [frame[frame["policy"].isin(keep)].assign(run=run, run_index=i)
+    parts = [frame[frame["policy"].isin(keep)].assign(run=run, run_index=i,
+                                                      color=colors[run] if colors else run_color(i))
              for i, (run, frame) in enumerate(frames.items())]
     parts = [p for p in parts if len(p)]  # pandas warns on concatenating empty frames
     # no row yet (a young run has no DQN evaluation): still every column, so readers of it need no special case
-    columns = [*next(iter(frames.values()), pd.DataFrame(columns=["policy"])).columns, "run", "run_index"]
+    columns = [*next(iter(frames.values()), pd.DataFrame(columns=["policy"])).columns, "run", "run_index", "color"]
     table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
     order = {p: k for k, p in enumerate(keep)}  # the runs' DQN first (in run order), then baseline by baseline
     return table.sort_values(["policy", "run_index"], key=lambda c: c.map(order) if c.name == "policy" else c,
@@ -92,22 +96,26 @@ def _label_series(table: pd.DataFrame, values: list[str]) -> pd.DataFrame:
     return table.assign(series=series, variant=[variant.get(pair, 0) for pair in pairs]).reset_index(drop=True)
 
 
-def final_table(evals: Mapping[str, pd.DataFrame], baselines: Sequence[str]) -> pd.DataFrame:
+def final_table(evals: Mapping[str, pd.DataFrame], baselines: Sequence[str],
+                colors: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Each run's DQN result (its test evaluation once the run has ended, else its latest) and the chosen
     baselines' results.
 
     ``evals`` maps a run's name to its evaluation rows (the store's ``evals`` columns); one row per series, with
-    ``series``, ``run``, ``run_index`` and the DQN's ``vs_best_baseline`` (against every baseline of its run).
+    ``series``, ``run``, ``run_index``, ``color`` and the DQN's ``vs_best_baseline`` (against every baseline of its
+    run). ``colors``: each run's colour by name (``plots.run_colors``).
     """
-    table = _label_series(_stack({run: final_results(e) for run, e in evals.items()}, baselines), RESULT_COLUMNS)
+    table = _label_series(_stack({run: final_results(e) for run, e in evals.items()}, baselines, colors),
+                          RESULT_COLUMNS)
     if len(table):  # a baseline's own lift over the best baseline means nothing
         table.loc[table["policy"] != "dqn", "vs_best_baseline"] = np.nan
     return table
 
 
-def segment_table(segments: Mapping[str, pd.DataFrame], baselines: Sequence[str]) -> pd.DataFrame:
+def segment_table(segments: Mapping[str, pd.DataFrame], baselines: Sequence[str],
+                  colors: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Each run's per-segment results (the store's ``segment_results``) for its DQN and the chosen baselines."""
-    return _label_series(_stack(segments, baselines), SEGMENT_COLUMNS)
+    return _label_series(_stack(segments, baselines, colors), SEGMENT_COLUMNS)
 
 
 def hyperparameter_table(params: pd.DataFrame, finals: pd.DataFrame) -> pd.DataFrame:
@@ -119,7 +127,8 @@ def hyperparameter_table(params: pd.DataFrame, finals: pd.DataFrame) -> pd.DataF
     dqn = finals[finals["policy"] == "dqn"].set_index("run")
     table = params.map(lambda v: ", ".join(map(str, v)) if isinstance(v, list) else v)
     table = table.loc[[r for r in table.index if r in dqn.index]]
-    return table.assign(run_index=dqn["run_index"], dqn_return=dqn["return_mean"], dqn_lo=dqn["return_lo"],
+    return table.assign(run_index=dqn["run_index"], color=dqn["color"], dqn_return=dqn["return_mean"],
+                        dqn_lo=dqn["return_lo"],
                         dqn_hi=dqn["return_hi"]).rename_axis("run").reset_index()
 
 
@@ -133,11 +142,11 @@ def varying(table: pd.DataFrame, columns: Sequence[str]) -> list[str]:
 
 def curves_chart(
     runs: Mapping[str, tuple[pd.DataFrame, pd.DataFrame]], baselines: pd.DataFrame, *, source: str = "eval",
-    metric: str = "return", x: str = "step", smoothing: float = 0.6,
+    metric: str = "return", x: str = "step", smoothing: float = 0.6, colors: Mapping[str, str] | None = None,
 ) -> go.Figure:
-    """``plots.runs_chart`` of the runs, with each baseline result of ``baselines`` (rows of ``final_table``) as
-    a dashed line across the chart and its 95% interval as a band."""
-    fig = runs_chart(runs, source=source, metric=metric, x=x, smoothing=smoothing)
+    """``plots.runs_chart`` of the runs (in ``colors``, by run name), with each baseline result of ``baselines``
+    (rows of ``final_table``) as a dashed line across the chart and its 95% interval as a band."""
+    fig = runs_chart(runs, source=source, metric=metric, x=x, smoothing=smoothing, colors=colors)
     x1 = max((float(np.nanmax(t.x)) for t in fig.data if t.x is not None and len(t.x)), default=0.0) or 1.0
     _, mean, lo, hi, _ = METRICS[metric]
     xs = np.array([0.0, x1])
@@ -159,7 +168,7 @@ def final_chart(table: pd.DataFrame) -> go.Figure:
     where two intervals do not overlap, the difference is not luck. DQN results are dots, baselines diamonds."""
     traces = []
     for row in table.itertuples():
-        color = _series_color(row.policy, row.run_index)
+        color = _series_color(row.policy, row.color)
         for col, metric in enumerate(("return", "ctr"), start=1):
             _, mean, lo, hi, _ = METRICS[metric]
             value = getattr(row, mean)
@@ -195,9 +204,9 @@ def hyperparameter_scatter(table: pd.DataFrame, param: str, *, label: str) -> go
     interval, a point per run (rows of ``hyperparameter_table``)."""
     axis, xs = _axis(table[param])
     traces = [
-        line_trace([x], [row.dqn_return], name=row.run, color=run_color(row.run_index), mode="markers",
-              marker={"size": 11, "color": run_color(row.run_index)},
-              error_y=error_bars([row.dqn_return], [row.dqn_lo], [row.dqn_hi], run_color(row.run_index)),
+        line_trace([x], [row.dqn_return], name=row.run, color=row.color, mode="markers",
+              marker={"size": 11, "color": row.color},
+              error_y=error_bars([row.dqn_return], [row.dqn_lo], [row.dqn_hi], row.color),
               hovertemplate=f"{row.run}<br>{label}: %{{x}}<br>return %{{y:.3g}} [{row.dqn_lo:.3g}, "
                             f"{row.dqn_hi:.3g}]<extra></extra>")
         for x, row in zip(xs, table.itertuples(), strict=True)
@@ -244,7 +253,7 @@ def segments_chart(table: pd.DataFrame) -> go.Figure:
     users each run serves better."""
     traces = [
         {"type": "bar", "x": rows["segment_name"], "y": rows["return_mean"], "name": str(series),
-         "marker": {"color": _series_color(rows["policy"].iloc[0], rows["run_index"].iloc[0]),
+         "marker": {"color": _series_color(rows["policy"].iloc[0], rows["color"].iloc[0]),
                     "pattern": {"shape": PATTERNS[rows["variant"].iloc[0] % len(PATTERNS)]}},
          "error_y": error_bars(rows["return_mean"], rows["return_lo"], rows["return_hi"])}
         for series, rows in table.groupby("series", sort=False)

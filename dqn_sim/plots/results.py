@@ -84,9 +84,10 @@ def segment_chart(segments: pd.DataFrame) -> go.Figure:
 
 def runs_chart(
     runs: Mapping[str, tuple[pd.DataFrame, pd.DataFrame]], *, source: str = "eval", metric: str = "return",
-    x: str = "step", smoothing: float = 0.6,
+    x: str = "step", smoothing: float = 0.6, colors: Mapping[str, str] | None = None,
 ) -> go.Figure:
-    """Learning curves of several runs overlaid; ``runs`` maps a run name to its (metrics, evals).
+    """Learning curves of several runs overlaid; ``runs`` maps a run name to its (metrics, evals), ``colors`` a run
+    name to its colour (``run_colors``; by default the palette in ``runs``' order).
 
     ``source="eval"`` draws the held-out evaluations of each run's learner (the DQN or a rival) with their 95% bands,
     ``"train"`` the smoothed training episodes.
@@ -94,7 +95,7 @@ def runs_chart(
     train_col, mean, lo, hi, y_title = METRICS[metric]
     traces: list[Trace] = []
     for i, (name, (metrics, evals)) in enumerate(runs.items()):
-        color = RUN_PALETTE[i % len(RUN_PALETTE)]
+        color = colors[name] if colors else RUN_PALETTE[i % len(RUN_PALETTE)]
         if source == "train":
             traces += series_traces(metrics[x] if len(metrics) else [], metrics[train_col], name=name, color=color,
                                     smoothing=smoothing)
