@@ -10,7 +10,6 @@ from dqn_sim.config import ConfigError
 from dqn_sim.sweep import study as studies
 from dqn_sim.sweep import views
 from dqn_sim.sweep.choices import OBJECTIVES, PRUNERS, SAMPLERS
-from dqn_sim.train.groups import cores
 from ui import sweep_page as sp
 from ui.page import header
 from ui.state import agent_config, current_scenario, train_config, use_config
@@ -53,7 +52,10 @@ steps = c3.number_input("Steps per seed", train.eval_every, 10**9, max(train.eva
                         step=train.eval_every, key="sweep:steps",
                         help="Each trial's budget in user-steps; it is judged at every evaluation "
                         f"(every {train.eval_every:,} steps, from the Train settings).")
-parallel = c4.number_input("Trials at once", 1, 64, max(1, cores() // seeds), key="sweep:parallel")
+parallel = c4.number_input("Trials at once", 1, sp.max_parallel(), sp.default_parallel(seeds), key="sweep:parallel",
+                           help="Each trial at once takes one of this server's "
+                           f"{sp.max_parallel()} training slots, shared with everyone's runs; when they are taken, "
+                           "the sweep waits in the queue.")
 c1, c2, c3, c4 = st.columns(4)
 sampler = c1.selectbox("Sampler", SAMPLERS, format_func=SAMPLER_NAMES.get, key="sweep:sampler")
 pruner = c2.selectbox("Pruner", PRUNERS, format_func=PRUNER_NAMES.get, key="sweep:pruner")
@@ -94,10 +96,15 @@ def live(name: str) -> None:
     mid.progress(min(1.0, tally.done / max(target, 1)), text=f"{tally.done} / {target} trials done · "
                  f"{tally.running} running · best {'—' if tally.best is None else f'{tally.best:.4g}'}")
     if job is not None:
-        right.button("Stop", icon=":material/stop:", key="sweep:stop", on_click=job.stop,
+        right.button("Stop", icon=":material/stop:", key="sweep:stop", on_click=sp.stop, args=(job,),
                      help="Running trials end and are queued again: resume picks them up.")
+        if (place := sp.queued(job)) is not None:
+            st.info(f"**Queued, number {place.position}**: the sweep needs {job.slots} of this server's "
+                    f"{sp.max_parallel()} training slots (one per trial at once); it starts when they are free.",
+                    icon=":material/hourglass_top:")
     elif tally.done < target and right.button("Resume", icon=":material/play_arrow:", key="sweep:resume"):
-        sp.start(spec, target, max(1, cores() // spec.seeds))
+        before = sp.sweeps().get(name)
+        sp.start(spec, target, before.slots if before else sp.default_parallel(spec.seeds))
         st.rerun()
     st.dataframe(views.trial_table(study), hide_index=True)
     figures = views.figures(study, spec.objective)

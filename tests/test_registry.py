@@ -1,9 +1,19 @@
-"""The studio's slots: a queue instead of a refusal, groups count once, an idle pause gives its slot back."""
+"""The studio's slots: a queue instead of a refusal, groups count once, an idle pause gives its slot back, a sweep
+takes one per trial it runs at once."""
 
+import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 
+import pytest
+
+from dqn_sim.sweep import study as studies
+from dqn_sim.sweep.background import SweepJob
+from dqn_sim.sweep.space import distributions, parse_params
+from dqn_sim.sweep.spec import SweepSpec, TrialOutcome, TrialTask
 from dqn_sim.train.registry import JobRegistry
 from tests.test_job import AGENT, SCENARIO, _train, _wait
+from tests.test_sweep import pytestmark  # noqa: F401  (the sweep's warning filters)
 
 
 def test_a_start_beyond_the_slots_waits_in_the_queue_and_begins_when_one_frees():
@@ -58,3 +68,79 @@ def test_a_group_counts_as_one_run_toward_the_slots():
     assert registry.queued(single.id).position == 1
     registry.stop_all()
     assert group.join(60)
+
+
+class GatedExecutor:
+    """A sweep's executor whose trials ask the study, then wait for ``gate`` before telling it a value: the test
+    decides when the sweep's trials end, and no training process takes the cores."""
+
+    name = "gated"
+
+    def __init__(self, slots: int, gate: threading.Event) -> None:
+        self.slots, self.gate, self.submitted = slots, gate, 0
+        self._pool = ThreadPoolExecutor(max_workers=slots)
+
+    def submit(self, task: TrialTask) -> Future[TrialOutcome]:
+        self.submitted += 1
+        return self._pool.submit(self._trial, task)
+
+    def _trial(self, task: TrialTask) -> TrialOutcome:
+        study, spec = studies.load(task.name, task.storage_url)
+        trial = study.ask(distributions(spec.params))
+        self.gate.wait()
+        study.tell(trial, 1.0)
+        return TrialOutcome(trial.number, "complete", 1.0)
+
+    def interrupt(self) -> None:
+        self.gate.set()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+
+def _sweep(tmp_path, name: str, slots: int, gate: threading.Event) -> SweepJob:
+    spec = SweepSpec(name=name, preset="video", config=None, overrides=(),
+                     params=parse_params(["agent.gamma=0.8:0.99"]), seeds=1, first_seed=0, steps=10_000)
+    url = studies.default_storage(tmp_path)
+    study, n_trials = studies.open_sweep(spec, 2, url)
+    return SweepJob(study, url, str(tmp_path), GatedExecutor(slots, gate), n_trials)
+
+
+def test_a_sweep_takes_a_slot_per_parallel_trial_queues_for_them_and_gives_them_back_when_it_ends(tmp_path):
+    registry = JobRegistry(max_running=2)
+    gate = threading.Event()
+    a = registry.start(SCENARIO, AGENT, _train(), owner="ann")
+    sweep = _sweep(tmp_path, "two-at-once", 2, gate)
+    registry.admit(sweep, owner="bob")
+    place = registry.queued(sweep.id)  # one slot is free, the sweep needs two
+    assert place is not None and place.position == 1 and sweep.state == "pending" and sweep.executor.submitted == 0
+    c = registry.start(SCENARIO, AGENT, _train(), owner="cem")
+    assert registry.queued(c.id).position == 2  # behind the sweep, though a slot is free: first come, first served
+    registry.stop(a.id)
+    _wait(lambda: sweep.state == "running" and registry.queued(sweep.id) is None)
+    assert registry.running_count() == 2 and registry.owner(sweep.id) == "bob"
+    assert registry.queued(c.id).position == 1  # the sweep holds both slots
+    _wait(lambda: sweep.executor.submitted == 2)
+    gate.set()  # both trials end: the sweep has its two and gives the slots back
+    assert sweep.join(60) and sweep.state == "finished"
+    _wait(lambda: registry.queued(c.id) is None)
+    _wait(lambda: c.status().state == "running")
+    assert registry.running_count() == 1 and c in registry.jobs() and sweep not in registry.jobs()
+    registry.stop_all()
+
+
+def test_a_queued_sweep_that_is_stopped_never_starts_and_says_so(tmp_path):
+    registry = JobRegistry(max_running=1)
+    a = registry.start(SCENARIO, AGENT, _train())
+    sweep = _sweep(tmp_path, "never", 1, threading.Event())
+    registry.admit(sweep)
+    registry.stop(sweep.id)
+    assert registry.queued(sweep.id) is None and sweep.join(0) and sweep.state == "stopped"
+    assert sweep.executor.submitted == 0
+    registry.stop_all()
+    assert a.join(60)
+
+
+def test_a_sweep_asking_more_slots_than_the_server_has_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="asks for 3 training slots; this server has 2"):
+        JobRegistry(max_running=2).admit(_sweep(tmp_path, "too-wide", 3, threading.Event()))

@@ -20,6 +20,7 @@ from dqn_sim.assembly import assemble
 from dqn_sim.config import TrainConfig
 from tests.test_sweep import TINY, pytestmark  # noqa: F401  (pytestmark: the same warning filters)
 from ui import sweep_page
+from ui.state import registry
 
 PAGE = Path(__file__).resolve().parent.parent / "pages" / "sweep.py"
 APP = f"""
@@ -71,10 +72,12 @@ def test_a_sweep_started_here_runs_to_its_end_and_its_best_goes_to_train(at, mon
     at.button(key="sweep:start").click().run()
     assert not at.exception
     job, deadline = sweep_page.sweeps()["from-the-page"], time.monotonic() + TIMEOUT
+    assert registry().running_count() == 2  # two trials at once: two of the server's training slots
     while not job.join(0.5):
         assert time.monotonic() < deadline, "the sweep did not finish"
     at.run()
     assert job.state == "finished" and not at.exception
+    assert registry().running_count() == 0
     table = at.dataframe[0].value
     assert list(table.state) == ["complete", "complete"] and table["agent.lr"].between(1e-4, 3e-3).all()
     assert "sweep:resume" not in [b.key for b in at.button]  # nothing is left to resume

@@ -1,9 +1,10 @@
 """The Sweep page's helpers: which knobs it offers, ranges read from what people type, and the server's sweeps.
 
 A sweep started here runs on a thread of the server (``SweepJob``), its trials' training in processes of their
-own, so it goes on across reruns, page switches and sessions; everything shown is read from its Optuna study, in
-the same storage the CLI uses (``sweeps.sqlite3`` beside the run store), so a sweep started on the command line
-shows here too, and one started here can be resumed from either.
+own, so it goes on across reruns, page switches and sessions. It counts in the server's training slots
+(``JobRegistry``) like runs do, one per trial at once: beyond them it waits in the same queue. Everything shown is
+read from its Optuna study, in the same storage the CLI uses (``sweeps.sqlite3`` beside the run store), so a sweep
+started on the command line shows here too, and one started here can be resumed from either.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from dqn_sim.sweep.background import SweepJob
 from dqn_sim.sweep.executors import LocalExecutor
 from dqn_sim.sweep.space import SET_ELSEWHERE, Param, knobs, parse_param
 from dqn_sim.sweep.spec import SweepSpec, base_config
+from dqn_sim.train.groups import cores
+from dqn_sim.train.registry import QueuePlace
 from ui import forms
-from ui.state import store
+from ui.state import registry, store, who
 
 DEFAULT_KNOBS = ("agent.lr", "agent.gamma")
 
@@ -70,17 +73,39 @@ def spec_for(name: str, scenario: ScenarioConfig, agent: AgentConfig, train: Tra
                      first_seed=train.seed, steps=steps, objective=objective, sampler=sampler, pruner=pruner)
 
 
+def max_parallel() -> int:
+    """Trials at once a sweep may ask for: each takes one of the server's training slots."""
+    return registry().max_running
+
+
+def default_parallel(seeds: int) -> int:
+    """One training process per core (a trial trains its seeds at once), within the server's slots."""
+    return min(max_parallel(), max(1, cores() // seeds))
+
+
 def start(spec: SweepSpec, n_trials: int, parallel: int) -> SweepJob:
-    """Start (or, under a name the storage knows, resume) a sweep on this server."""
+    """Start (or, under a name the storage knows, resume) a sweep on this server, as this person's: now if its
+    slots are free, else once they are (``queued`` says where it waits)."""
     study, n_trials = studies.open_sweep(spec, n_trials, storage_url())
-    job = SweepJob(study, storage_url(), str(store().home), LocalExecutor(parallel), n_trials).start()
+    job = SweepJob(study, storage_url(), str(store().home), LocalExecutor(min(parallel, max_parallel())), n_trials)
+    registry().admit(job, owner=who())
     sweeps()[spec.name] = job
     return job
 
 
+def stop(job: SweepJob) -> None:
+    """Stop a sweep, or take it out of the queue (a callback)."""
+    registry().stop(job.id)
+
+
+def queued(job: SweepJob) -> QueuePlace | None:
+    return registry().queued(job.id)
+
+
 def running(name: str) -> SweepJob | None:
+    """The sweep of that name this server drives now (waiting for slots, running or stopping), if any."""
     job = sweeps().get(name)
-    return job if job is not None and job.state in ("running", "stopping") else None
+    return job if job is not None and job.state in ("pending", "running", "stopping") else None
 
 
 def trial_config(spec: SweepSpec, params: dict) -> RunConfig:

@@ -2,8 +2,11 @@
 
 One server is shared by a team. At most ``max_running`` runs (a single run, or a run group, counts as one) train
 at once, by default one per core; a start beyond that waits in a queue, first in first out, and begins when a slot
-frees. A run paused for longer than ``idle_release_s`` gives its slot to the queue (it keeps its state; resuming
-it waits for a slot like a start). Each run remembers who started it, so the pages can let only them steer it.
+frees. A sweep started in the studio is admitted the same way (``admit``) and takes one slot per trial it runs at
+once (each trial is a run group), all of them from its start to its end: it waits in the queue until that many are
+free, and a run queued behind it waits its turn, so a sweep is never starved by a stream of single runs. A run
+paused for longer than ``idle_release_s`` gives its slot to the queue (it keeps its state; resuming it waits for a
+slot like a start). Each run remembers who started it, so the pages can let only them steer it.
 
 Limits come from the environment: ``DQN_SIM_MAX_JOBS`` (slots) and ``DQN_SIM_IDLE_RELEASE_S`` (seconds).
 """
@@ -16,6 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, Self
 
 from dqn_sim.config import AgentConfig, ScenarioConfig, TrainConfig
 from dqn_sim.train.groups import GroupJob, GroupRecorder, cores
@@ -23,7 +27,34 @@ from dqn_sim.train.job import BACKGROUND_NICENESS, JobObserver, TrainingJob
 from dqn_sim.train.trainer import Trainer
 
 DISPATCH_EVERY_S = 0.25  # how soon a freed slot goes to the next in the queue
-Entry = TrainingJob | GroupJob  # what holds a slot
+
+
+class SlotStatus(Protocol):
+    name: str
+    state: str
+    eta_s: float | None
+
+    @property
+    def active(self) -> bool: ...
+
+
+class Claim(Protocol):
+    """Other work that trains on this server's cores and so holds ``slots`` of them while active: a studio sweep
+    (``dqn_sim.sweep.background.SweepJob``; the engine's training package does not import the sweep's)."""
+
+    id: str
+    slots: int
+
+    def start(self) -> Self: ...
+
+    def stop(self) -> None: ...
+
+    def join(self, timeout: float | None = None) -> bool: ...
+
+    def status(self) -> SlotStatus: ...
+
+
+Entry = TrainingJob | GroupJob | Claim  # what holds slots
 
 
 def default_slots() -> int:
@@ -96,11 +127,19 @@ class JobRegistry:
         self._admit(group, owner)
         return group
 
+    def admit(self, claim: Claim, owner: str | None = None) -> None:
+        """Work of another kind that takes ``claim.slots`` slots (a sweep): started now if that many are free and
+        nobody waits, else queued; ``stop(claim.id)`` takes it out of the queue or stops it."""
+        if not 1 <= claim.slots <= self.max_running:
+            raise ValueError(f"{claim.status().name} asks for {claim.slots} training slots; this server has "
+                             f"{self.max_running} (DQN_SIM_MAX_JOBS)")
+        self._admit(claim, owner)
+
     def _admit(self, entry: Entry, owner: str | None) -> None:
         with self._lock:
             self._entries[entry.id] = entry
             self._owners[entry.id] = owner
-            if self._free_slots() > 0 and not self._queue:
+            if self._free_slots() >= _slots(entry) and not self._queue:
                 self._started.append(entry.start())
             else:
                 self._queue.append((entry, "start"))
@@ -109,7 +148,7 @@ class JobRegistry:
     # ------------------------------------------------------------------ steering (by id, so idle time is known)
     def pause(self, run_id: str) -> None:
         entry = self._entries.get(run_id)
-        if entry is not None:
+        if isinstance(entry, TrainingJob | GroupJob):  # a sweep is stopped, never paused
             entry.pause()
             self._paused_at[run_id] = time.monotonic()
 
@@ -117,7 +156,7 @@ class JobRegistry:
         """Resume now if the run still holds its slot or one is free; else wait in the queue for one."""
         with self._lock:
             entry = self._entries.get(run_id)
-            if entry is None:
+            if not isinstance(entry, TrainingJob | GroupJob):
                 return
             if not self._released(entry) or self._free_slots() > 0:
                 self._paused_at.pop(run_id, None)
@@ -138,6 +177,7 @@ class JobRegistry:
             if waiting and waiting[0][1] == "start":
                 self._entries.pop(run_id)
                 self._owners.pop(run_id, None)
+                entry.stop()  # it will never start (a sweep then says it stopped; a run stays pending)
                 return
         entry.stop()
 
@@ -176,12 +216,13 @@ class JobRegistry:
         """Single runs and group members started so far (not the queued)."""
         with self._lock:
             started = list(self._started)
-        return [job for entry in started for job in (entry.members if isinstance(entry, GroupJob) else [entry])]
+        return [job for entry in started for job in (entry.members if isinstance(entry, GroupJob) else [entry])
+                if isinstance(job, TrainingJob)]
 
     def running_count(self) -> int:
-        """Slots held now (single runs and groups, an idle paused run not counted)."""
+        """Slots held now (a run or a group holds one, a sweep one per trial at once; an idle paused run none)."""
         with self._lock:
-            return sum(self._holds_slot(e) for e in self._started)
+            return sum(_slots(e) for e in self._started if self._holds_slot(e))
 
     def queued(self, run_id: str) -> QueuePlace | None:
         """Where a waiting start or resume stands; None when the run is not waiting."""
@@ -211,7 +252,7 @@ class JobRegistry:
 
     def _free_slots(self) -> int:
         self._started = [e for e in self._started if e.status().active or not e.join(0)]
-        return self.max_running - sum(self._holds_slot(e) for e in self._started)
+        return self.max_running - sum(_slots(e) for e in self._started if self._holds_slot(e))
 
     def _dispatch_soon(self) -> None:
         if self._dispatcher is None or not self._dispatcher.is_alive():
@@ -224,7 +265,7 @@ class JobRegistry:
             with self._lock:
                 if not self._queue:
                     return
-                while self._queue and self._free_slots() > 0:
+                while self._queue and self._free_slots() >= _slots(self._queue[0][0]):
                     entry, kind = self._queue.pop(0)
                     if kind == "start":
                         self._started.append(entry.start())
@@ -232,3 +273,8 @@ class JobRegistry:
                         self._paused_at.pop(entry.id, None)
                         entry.resume()
             time.sleep(DISPATCH_EVERY_S)
+
+
+def _slots(entry: Entry) -> int:
+    """Slots an entry holds while active: one for a run or a group, its own count for a sweep."""
+    return 1 if isinstance(entry, TrainingJob | GroupJob) else entry.slots
