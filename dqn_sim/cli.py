@@ -25,6 +25,8 @@ from dqn_sim.presets import DEFAULT_PRESET, describe_presets
 from dqn_sim.progress import ProgressBar
 
 if TYPE_CHECKING:  # the engine is imported by the commands that need it: `presets` stays fast
+    import pandas as pd
+
     from dqn_sim.store import RunStore
     from dqn_sim.train.groups import GroupJob
     from dqn_sim.train.job import TrainingJob
@@ -124,8 +126,7 @@ def load_agent_for(scenario: ScenarioConfig, learner: str, run_dir: Path):
     path = run_dir / "model.pt" if run_dir.is_dir() else run_dir
     if not path.exists():
         raise UsageError(f"--policy {learner}:{run_dir}: no checkpoint at {path}")
-    # the DQN's networks are sized from the file's header first; a rival's parameters are a few arrays
-    agent, trained_on = model_files.load(path) if learner == "dqn" else policies.learner_class(learner).load(path)
+    agent, trained_on = model_files.load_learner(learner, path)
     env = VecRecEnv(scenario, 1, 0)
     if problem := model_files.shape_problem(agent, env.obs_dim, env.n_items, f"checkpoint {path}"):
         raise UsageError(problem)
@@ -291,25 +292,28 @@ RUN_LIST_COLUMNS = ["id", "name", "status", "preset", "created", "seed", "dqn_re
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    import pandas as pd
-
-
     store = open_store()
     if args.orphans:
         orphans = [str(p) for p in store.orphans()]
         print(json.dumps(orphans) if args.json else "\n".join(orphans) or "no orphaned checkpoint folders")
         return 0
     runs = store.list_runs()
-    cols = [c for c in RUN_LIST_COLUMNS if c in runs.columns]
-    runs = runs[cols]
-    if args.json:
-        print(runs.to_json(orient="records"))
-    elif runs.empty:
-        print("no runs yet: train one with `python -m dqn_sim train` or in the app")
-    else:
-        runs = runs.assign(created=pd.to_datetime(runs["created"], unit="s").dt.strftime("%Y-%m-%d %H:%M"))
-        print(runs.to_string(index=False))
+    print_listing(runs[[c for c in RUN_LIST_COLUMNS if c in runs.columns]], as_json=args.json,
+                  empty="no runs yet: train one with `python -m dqn_sim train` or in the app")
     return 0
+
+
+def print_listing(table: pd.DataFrame, *, as_json: bool, empty: str) -> None:
+    """A stored listing (runs, groups): JSON records, or a table with readable creation times, or ``empty``."""
+    import pandas as pd
+
+    if as_json:
+        print(table.to_json(orient="records"))
+    elif table.empty:
+        print(empty)
+    else:
+        table = table.assign(created=pd.to_datetime(table["created"], unit="s").dt.strftime("%Y-%m-%d %H:%M"))
+        print(table.to_string(index=False))
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
@@ -365,18 +369,10 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_groups(args: argparse.Namespace) -> int:
     """Stored run groups: one configuration on several seeds."""
-    import pandas as pd
-
     from dqn_sim.store.groups import GroupStore
 
-    groups = GroupStore(open_store()).list_groups()
-    if args.json:
-        print(groups.to_json(orient="records"))
-    elif groups.empty:
-        print("no groups yet: train one with `python -m dqn_sim train --seeds N`")
-    else:
-        groups = groups.assign(created=pd.to_datetime(groups["created"], unit="s").dt.strftime("%Y-%m-%d %H:%M"))
-        print(groups.to_string(index=False))
+    print_listing(GroupStore(open_store()).list_groups(), as_json=args.json,
+                  empty="no groups yet: train one with `python -m dqn_sim train --seeds N`")
     return 0
 
 
