@@ -178,7 +178,7 @@ def writable_folder(out: Path) -> Path:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from dqn_sim.train.groups import cores
+    from dqn_sim.train.groups import members_at_once
 
     if args.seeds < 1:
         raise UsageError(f"--seeds must be an integer >= 1, got {args.seeds}")
@@ -187,7 +187,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     run = load_configs(args)
     train = run.train.with_overrides({k: v for k, v in (("total_steps", args.steps), ("seed", args.seed),
                                                         ("algo", args.algo)) if v is not None})
-    memory.training(run.scenario, run.agent, train, runs=min(args.seeds, args.parallel or cores())).check()
+    at_once = min(args.seeds, args.parallel or members_at_once(args.seeds))
+    memory.training(run.scenario, run.agent, train, runs=at_once).check()
     out = writable_folder(Path(args.out))
     with sigterm_as_ctrl_c():
         if args.seeds > 1:
@@ -425,7 +426,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, help="random seed (train.seed); a group's first seed")
     s.add_argument("--seeds", type=int, default=1,
                    help="train on N seeds (seed, seed+1, ...) as one group, aggregated over seeds")
-    s.add_argument("--parallel", type=int, help="members of a group training at once (default: one per core)")
+    s.add_argument("--parallel", type=int, help="members of a group training at once (default: as few even waves as "
+                   "the cores allow, e.g. 3 then 2 for 5 seeds on 2 cores)")
     s.add_argument("--out", required=True, help="output folder (a group's members in seed_<s>/ under it)")
     s.add_argument("--name", help="run name")
     s.add_argument("--json", action="store_true")

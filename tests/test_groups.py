@@ -11,7 +11,7 @@ from dqn_sim.policies import evaluated_in_training
 from dqn_sim.store import RunImportError, RunStore
 from dqn_sim.store.groups import GroupStore
 from dqn_sim.train.group_recording import StoreGroupRecorder, resume_group
-from dqn_sim.train.groups import GroupJob, GroupRecorder, group_summary, seed_range
+from dqn_sim.train.groups import GroupJob, GroupRecorder, group_summary, members_at_once, seed_range
 from tests.test_cli import SMALL
 from tests.test_job import AGENT, SCENARIO, _train, _wait
 
@@ -82,6 +82,13 @@ def test_a_group_that_cannot_be_recorded_fails_and_trains_nothing():
     status = group.status()
     assert status.state == "failed" and "disk full" in status.error
     assert _states(group) == ["pending", "pending"]
+
+
+@pytest.mark.parametrize(("n", "n_cores", "at_once"), [(1, 2, 1), (2, 2, 2), (3, 2, 3), (4, 2, 2), (5, 2, 3),
+                                                       (16, 2, 2), (17, 2, 3), (5, 8, 5), (5, 1, 1)])
+def test_members_train_in_as_few_even_waves_as_whole_cores_allow(n, n_cores, at_once):
+    """Five seeds on two cores: 3 then 2 (2.5 runs of wall time), not 2, 2, 1 (3 runs, a core idle in the last)."""
+    assert members_at_once(n, n_cores) == at_once
 
 
 def test_seeds_must_be_distinct():

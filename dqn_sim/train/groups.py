@@ -38,6 +38,15 @@ def cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def members_at_once(n: int, n_cores: int | None = None) -> int:
+    """How many of a group's ``n`` members train at once: as few waves as whole cores allow (``n // cores``), the
+    members spread evenly over them. Five seeds on two cores run 3 then 2 (2.5 runs' worth of wall time) rather
+    than 2, 2, 1 (3 runs' worth, the last wave leaving a core idle); at most one member more than cores per wave."""
+    n_cores = n_cores or cores()
+    waves = max(1, n // n_cores)
+    return -(-n // waves)
+
+
 def seed_range(first: int, n: int) -> list[int]:
     """The seeds of an ``n``-seed group: ``first, first + 1, …``."""
     return list(range(first, first + n))
@@ -103,7 +112,7 @@ class GroupJob:
         niceness: int = 0,
     ) -> None:
         """``init_from``: a checkpoint per seed to start that member from (a group resumed from its stored
-        members); ``max_parallel``: members training at once (default: one per core, ``cores()``)."""
+        members); ``max_parallel``: members training at once (default: ``members_at_once``)."""
         if not seeds or len(set(seeds)) != len(seeds):
             raise ValueError(f"a group needs distinct seeds, got {list(seeds)}")
         self.id = new_job_id()
@@ -111,7 +120,7 @@ class GroupJob:
         self.scenario, self.agent_cfg, self.train_cfg = scenario, agent_cfg, train_cfg
         self.seeds = list(seeds)
         self.recorder = recorder or GroupRecorder()
-        self.max_parallel = max_parallel or cores()
+        self.max_parallel = max_parallel or members_at_once(len(seeds))
         self.group_id: str | None = None
         self.members = [
             TrainingJob(scenario, agent_cfg, train_cfg.with_overrides({"seed": seed}),
