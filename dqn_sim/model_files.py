@@ -14,8 +14,9 @@ from typing import Any
 
 import torch
 
-from dqn_sim import memory
+from dqn_sim import memory, policies
 from dqn_sim.agents.dqn import CHECKPOINT_FORMAT, CheckpointError, DQNAgent
+from dqn_sim.agents.policy import Policy
 from dqn_sim.config import AgentConfig, ConfigError, ScenarioConfig
 
 
@@ -46,8 +47,15 @@ def load(path: Path) -> tuple[DQNAgent, dict[str, Any] | None]:
     return DQNAgent.load(path)
 
 
-def shape_problem(agent: DQNAgent, obs_dim: int, n_items: int, source: str) -> str | None:
-    """Why the agent cannot act in a scenario of these shapes, or None if it can."""
+def load_learner(learner: str, path: Path) -> tuple[Policy, dict[str, Any] | None]:
+    """The trained policy of ``learner`` (``TrainConfig.algo``) at ``path`` and the scenario it was trained on: the
+    DQN's networks are bounded in memory first (``load``); a rival's parameters are a few arrays its class reads."""
+    return load(path) if learner == "dqn" else policies.learner_class(learner).load(path)
+
+
+def shape_problem(agent: Any, obs_dim: int, n_items: int, source: str) -> str | None:
+    """Why the trained policy (the DQN or a rival, each with ``obs_dim`` and ``n_items``) cannot act in a scenario
+    of these shapes, or None if it can."""
     if (agent.obs_dim, agent.n_items) == (obs_dim, n_items):
         return None
     return (f"{source} was trained with obs_dim={agent.obs_dim}, n_items={agent.n_items}; this scenario has "

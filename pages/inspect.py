@@ -1,4 +1,5 @@
-"""Inspect: one simulated user's session, step by step, under the trained DQN and under a baseline."""
+"""Inspect: one simulated user's session, step by step, under a trained learner (the DQN or a rival) and under a
+baseline."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import numpy as np
 import streamlit as st
 
 from dqn_sim import model_files, plots, policies
-from dqn_sim.agents.dqn import CheckpointError, DQNAgent
+from dqn_sim.agents.dqn import CheckpointError
+from dqn_sim.agents.policy import Policy
 from dqn_sim.config import ScenarioConfig
 from dqn_sim.describe import item_label, session_frame, topic_names
 from dqn_sim.errors import one_line
@@ -40,25 +42,27 @@ class FrozenModel:
 
     run_id: str
     step: int
-    policy: DQNAgent
+    learner: str  # what the run trained (``TrainConfig.algo``): the policy's name in the choices
+    policy: Policy
     trained_on: dict[str, Any] | None = None  # the scenario a stored checkpoint says it was trained on
     traces: dict[tuple[int, int], SessionTrace] = field(default_factory=dict)
 
 
 @st.cache_resource(max_entries=8, show_spinner="Loading the model from the run store…")
-def stored_model(path: str, modified: float) -> tuple[DQNAgent, dict[str, Any] | None]:
-    """A stored run's checkpoint and the scenario it was trained on, loaded once per file version (shared by
-    sessions: replays never change it), refused before it is built if it would not fit in memory."""
-    return model_files.load(Path(path))
+def stored_model(path: str, modified: float, learner: str) -> tuple[Policy, dict[str, Any] | None]:
+    """A stored run's checkpoint of ``learner`` and the scenario it was trained on, loaded once per file version
+    (shared by sessions: replays never change it); a DQN's is refused before it is built if it would not fit in
+    memory."""
+    return model_files.load_learner(learner, Path(path))
 
 
-def stored_policy(run_id: str, scenario: ScenarioConfig) -> tuple[DQNAgent | None, dict[str, Any] | None]:
+def stored_policy(run_id: str, scenario: ScenarioConfig, learner: str) -> tuple[Policy | None, dict[str, Any] | None]:
     """The run's checkpoint in the store and the scenario it was trained on ((None, None) without one); raises
     ``CheckpointError`` or ``MemoryLimitError`` for one that cannot act in ``scenario``."""
     path = store().checkpoint_path(run_id)
     if not path.is_file():
         return None, None
-    policy, trained_on = stored_model(str(path), path.stat().st_mtime)
+    policy, trained_on = stored_model(str(path), path.stat().st_mtime, learner)
     env = VecRecEnv(scenario, 1, 0)
     if problem := model_files.shape_problem(policy, env.obs_dim, env.n_items, "This run's model"):
         raise CheckpointError(problem)
@@ -79,17 +83,17 @@ def frozen_model(run_id: str) -> FrozenModel | None:
         policy = job.policy()
     else:
         try:
-            policy, trained_on = stored_policy(run_id, snap.scenario)
+            policy, trained_on = stored_policy(run_id, snap.scenario, snap.train.algo)
         except (CheckpointError, MemoryLimitError) as e:
             st.error(f"This run's model cannot be replayed: {inert(one_line(e))}", icon=":material/error:")
             return None
     if policy is None:
         return None
-    model = st.session_state["inspect:model"] = FrozenModel(run_id, snap.step, policy, trained_on)
+    model = st.session_state["inspect:model"] = FrozenModel(run_id, snap.step, snap.train.algo, policy, trained_on)
     return model
 
 
-def dqn_trace(model: FrozenModel, scenario: ScenarioConfig, seed: int, user: int) -> SessionTrace:
+def model_trace(model: FrozenModel, scenario: ScenarioConfig, seed: int, user: int) -> SessionTrace:
     if (seed, user) not in model.traces:
         model.traces[seed, user] = trace_session(scenario, model.policy, seed=seed, user=user, max_steps=MAX_STEPS)
     return model.traces[seed, user]
@@ -100,18 +104,21 @@ def refresh_model() -> None:
 
 
 def inspectable_runs() -> dict[str, str]:
-    """Run id -> label of every run with a model: stored with a checkpoint, or training in this server now."""
+    """Run id -> label (name, learner, state) of every run with a model: stored with a checkpoint, or training in
+    this server now."""
     runs = store().list_runs()
     out = {}
-    for run_id, name, status in zip(runs["id"], runs["name"], runs["status"], strict=True):
+    for run_id, name, learner, status in zip(runs["id"], runs["name"], runs["learner"], runs["status"], strict=True):
         job = registry().get(run_id)
         if (job is not None and job.status().step > 0) or store().checkpoint_path(run_id).is_file():
-            out[run_id] = f"{name} ({STATES[status].label.lower() if status in STATES else status})"
+            state = STATES[status].label.lower() if status in STATES else status
+            out[run_id] = f"{name} ({policies.label(learner)}, {state})"
     return out
 
 
 def policy_name(p: str) -> str:
-    return "DQN (trained)" if p == "dqn" else policies.label(p)
+    """A trained learner is marked as such (its replay acts with what the run learned), a baseline by its name."""
+    return f"{policies.label(p)} (trained)" if p in policies.learners() else policies.label(p)
 
 
 def summary(trace: SessionTrace, other: SessionTrace) -> None:
@@ -123,8 +130,9 @@ def summary(trace: SessionTrace, other: SessionTrace) -> None:
     st.caption(f"The session ended because {trace.end}.")
 
 
-def step_view(trace: SessionTrace, t: int, world: World) -> None:
-    """What the policy saw and did at step ``t`` (1-based), and what the user did."""
+def step_view(trace: SessionTrace, t: int, world: World, side: str) -> None:
+    """What the policy saw and did at step ``t`` (1-based), and what the user did; ``side`` (A or B) keys its chart,
+    which is drawn twice alike when both policies show the same slate without Q-values."""
     st.markdown(f"#### {policy_name(trace.policy)}")
     if t > trace.length:
         st.info(f"This session ended at step {trace.length}: {trace.end}.", icon=":material/logout:")
@@ -136,7 +144,7 @@ def step_view(trace: SessionTrace, t: int, world: World) -> None:
                 f"budget left **{row['budget_after']:.1f}** min (was {row['budget_before']:.1f}).")
     q = trace.q_TI[t - 1] if trace.q_TI is not None else None
     st.plotly_chart(plots.candidates_chart(q, trace.p_click_TI[t - 1], row["slate"], row["clicked_item"],
-                                           clickbait_I=world.catalogue.clickbait_I))
+                                           clickbait_I=world.catalogue.clickbait_I), key=f"inspect:candidates:{side}")
 
 
 header(
@@ -165,17 +173,17 @@ if model is not None and snap is not None:
     if snap.active and snap.step > model.step:
         st.caption(f"Model as of step {model.step:,}; the run has trained further since.")
         st.button("Use the latest model", on_click=refresh_model, icon=":material/refresh:")
-    options = ["dqn", *policies.fixed_policies()]
+    options = [model.learner, *policies.fixed_policies()]
 else:
     scenario, options = current_scenario(), policies.fixed_policies()
-    st.info("No trained model yet, so two baselines are compared. Train a DQN on the **Train** page (or import "
-            "a run on **Runs**) and it appears here.", icon=":material/info:")
+    st.info("No trained model yet, so two baselines are compared. Train a DQN or a rival learner on the **Train** "
+            "page (or import a run on **Runs**) and it appears here.", icon=":material/info:")
 world = build_world(scenario)
 aud = world.audience
 
 cols = st.columns(2)
 left_policy = cols[0].selectbox("Policy A", options, format_func=policy_name, key="inspect:a",
-                                index=options.index("dqn" if model else "greedy"))
+                                index=options.index(model.learner if model else "greedy"))
 right_policy = cols[1].selectbox("Policy B", options, format_func=policy_name, key="inspect:b",
                                  index=options.index("oracle"))
 cols = st.columns([1, 2, 1], vertical_alignment="bottom")
@@ -194,8 +202,8 @@ st.caption(f"User **{user}** of segment **{plain(aud.names[aud.segment_N[user]])
 
 
 def trace_of(policy: str) -> SessionTrace:
-    if policy == "dqn" and model is not None:
-        return dqn_trace(model, scenario, int(seed), user)
+    if model is not None and policy == model.learner:
+        return model_trace(model, scenario, int(seed), user)
     return baseline_trace(scenario.to_json(), policy, int(seed), user)
 
 
@@ -218,9 +226,9 @@ if st.session_state.get("inspect:step", 1) > last:  # a shorter session than the
 t = st.slider("Step", 1, last, 1, key="inspect:step") if last > 1 else 1
 left, right = st.columns(2)
 with left:
-    step_view(a, t, world)
+    step_view(a, t, world, "A")
 with right:
-    step_view(b, t, world)
+    step_view(b, t, world, "B")
 
 st.subheader("4 · How the user's interests drift", divider="violet")
 left, right = st.columns(2)

@@ -146,17 +146,18 @@ if run["error"]:
 metrics, evals = store.metrics(run_id), store.evals(run_id)
 steps = summary.get("steps", metrics["step"].iloc[-1] if len(metrics) else None)  # how far an unfinished one got
 cols = st.columns(4)
-if "dqn_return" in summary:
-    lo, hi = summary["dqn_return_ci"]
-    lift = stats.lift(summary["dqn_return"], summary["best_baseline_return"])
-    cols[0].metric("DQN return", f"{summary['dqn_return']:.3g}",
+learner = run["train"].algo  # the run's own learner: the DQN or a rival
+if f"{learner}_return" in summary and "best_baseline" in summary:
+    lo, hi = summary[f"{learner}_return_ci"]
+    lift = stats.lift(summary[f"{learner}_return"], summary["best_baseline_return"])
+    cols[0].metric(f"{policies.label(learner)} return", f"{summary[f'{learner}_return']:.3g}",
                    delta=f"{percent(lift, signed=True)} vs best baseline", delta_color=delta_color(lift),  # type: ignore[arg-type]
                    help=f"Final mean return per session on held-out users; 95% CI {lo:.3g} – {hi:.3g}")
     cols[1].metric(f"Best baseline: {policies.label(summary['best_baseline']).lower()}",
                    f"{summary['best_baseline_return']:.3g}",
                    help="The best baseline (oracles included, the ceiling not) on the same users")
 else:
-    cols[0].metric("DQN return", "—", help="Known when the run has been evaluated to its end")
+    cols[0].metric(f"{policies.label(learner)} return", "—", help="Known when the run has been evaluated to its end")
     cols[1].metric("Best baseline", "—")
 cols[2].metric("Trained", "—" if steps is None else f"{compact(steps)} steps",
                help=f"of {run['train'].total_steps:,} planned user-steps")

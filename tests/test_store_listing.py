@@ -10,6 +10,7 @@ import sqlite3
 import pandas as pd
 import pytest
 
+from dqn_sim.config import AgentConfig, ScenarioConfig, TrainConfig
 from dqn_sim.store import RunStore, StoreError
 from tests import test_store
 from tests.test_store import fill, new_run
@@ -89,3 +90,17 @@ def test_rows_stored_as_text_read_as_missing_numbers(store: RunStore) -> None:
     con.close()
     m = store.metrics(run_id)
     assert m["loss"].dtype == float and m["loss"].iloc[0] == 0.5 and pd.isna(m["loss"].iloc[1])
+
+
+def test_list_runs_shows_each_runs_own_learner_result(store: RunStore) -> None:
+    """A rival's run (LinUCB) lists its own return and CTR, not the DQN's empty cells (issue 9)."""
+    dqn = new_run(store, "dqn")
+    store.set_summary(dqn, {**SUMMARY, "dqn_ctr": 0.3})
+    rival = store.create_run(name="rival", scenario=ScenarioConfig(name="video"), agent=AgentConfig(),
+                             train=TrainConfig(total_steps=1000, algo="linucb"), seed=7)
+    store.set_summary(rival, {"linucb_return": 1.3, "linucb_return_ci": [1.2, 1.4], "linucb_ctr": 0.2,
+                              "best_baseline": "greedy", "best_baseline_return": 1.2})
+    runs = store.list_runs().set_index("name")
+    assert runs.loc["rival", "learner"] == "linucb" and runs.loc["dqn", "learner"] == "dqn"
+    assert (runs.loc["rival", "learner_return"], runs.loc["rival", "learner_ctr"]) == (1.3, 0.2)
+    assert (runs.loc["dqn", "learner_return"], runs.loc["dqn", "learner_ctr"]) == (1.5, 0.3)

@@ -10,6 +10,7 @@ import json
 import math
 from typing import Any
 
+from dqn_sim import policies
 from dqn_sim.store import validate
 from dqn_sim.store.errors import short
 from dqn_sim.store.rows import INT64_MAX, INT64_MIN
@@ -17,9 +18,11 @@ from dqn_sim.vocab import STORED_STATES
 
 # Agent hyperparameters worth a column in the run list.
 AGENT_KEYS = ("lr", "gamma", "batch_size", "n_step", "double_dqn", "prioritized", "dueling", "network")
-COLUMNS = ("id", "name", "status", "preset", "created", "updated", "seed", "source", "agent_json", "summary_json",
-           "notes")
-BASE = ["id", "name", "status", "preset", "created", "updated", "seed", "source", *AGENT_KEYS]
+COLUMNS = ("id", "name", "status", "preset", "created", "updated", "seed", "source", "agent_json", "train_json",
+           "summary_json", "notes")
+# the run's own learner and its final result, whichever learner it trained (a rival's summary has no dqn_return)
+LEARNER_KEYS = ("learner", "learner_return", "learner_ctr")
+BASE = ["id", "name", "status", "preset", "created", "updated", "seed", "source", *LEARNER_KEYS, *AGENT_KEYS]
 
 
 def record(row: tuple) -> dict[str, Any]:
@@ -40,10 +43,20 @@ def record(row: tuple) -> dict[str, Any]:
     agent = _json_object(raw["agent_json"], "agent_json", problems) or {}
     rec.update({k: v if _scalar(v) else None for k, v in ((k, agent.get(k)) for k in AGENT_KEYS)})
     summary = _summary(raw["summary_json"], problems)
+    rec.update(_learner_result(raw["train_json"], summary or {}))
     rec.update({k: v for k, v in (summary or {}).items() if _scalar(v) and k not in rec and k != "problem"})
     rec["problem"] = "; ".join(problems) or None
     rec["notes"] = _text(raw["notes"])
     return rec
+
+
+def _learner_result(train_json: Any, summary: dict[str, Any]) -> dict[str, Any]:
+    """The learner the run trained (its training settings' ``algo``; else the one its summary reports) and that
+    learner's final return and CTR, so a list of runs reads every learner's result from the same columns."""
+    algo = (_json_object(train_json, "train_json", []) or {}).get("algo")
+    learner = algo if algo in policies.learners() else policies.trained_in(summary)
+    values = {key: summary.get(f"{learner}_{key}") for key in ("return", "ctr")}
+    return {"learner": learner, **{f"learner_{k}": v if _scalar(v) else None for k, v in values.items()}}
 
 
 def _text(value: Any) -> str | None:
