@@ -9,7 +9,7 @@ they are compared over their test sessions instead, which covers only the luck o
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -129,3 +129,36 @@ def _note(a: Side, b: Side, by_seed: bool, n_a: int, n_b: int, n_resamples: int)
     if single:
         text += f"; {single[0]} has one seed, so its seed-to-seed spread is not in them"
     return text
+
+
+def standings(sides: Sequence[Side], *, n_resamples: int = RESAMPLES, seed: int = BOOTSTRAP_SEED) -> dict:
+    """Several learners trained side by side (same scenario, budget, users and seeds) ranked by the IQM of their test
+    return, best first, each with its 95% percentile-bootstrap interval; the leader against the runner-up
+    (``compare``); ``variation`` and ``note`` say what the intervals cover.
+
+    Over training seeds when every side has several (what a rerun with other seeds would show), else over
+    evaluation sessions (one seed each: the luck of the users drawn for evaluation only). ``clear`` is True when the
+    leader's interval lies wholly above the runner-up's.
+    """
+    by_seed = all(len(s.seeds) > 1 for s in sides)
+    scored = []
+    for s in sides:
+        values = s.seeds if by_seed else s.sessions
+        if not values:
+            raise NotComparable(f"{s.ref}: no test return to rank")
+        _, lo, hi = stats.bootstrap_ci(values, "iqm", n_resamples=n_resamples, seed=seed)
+        scored.append((s, {**s.describe(), "iqm": stats.iqm(values), "iqm_ci": [lo, hi], "n": len(values)}))
+    scored.sort(key=lambda pair: -pair[1]["iqm"])
+    ranked, rows = [s for s, _ in scored], [row for _, row in scored]
+    versus = compare(ranked[0], ranked[1], n_resamples=n_resamples, seed=seed) if len(ranked) > 1 else None
+    return {
+        "rows": rows,
+        "leader": rows[0]["learner"] if rows else None,
+        "clear": bool(versus) and rows[0]["iqm_ci"][0] > rows[1]["iqm_ci"][1],
+        "versus": versus,
+        "variation": SEEDS if by_seed else SESSIONS,
+        "note": (f"95% percentile-bootstrap intervals ({n_resamples} resamples) over "
+                 + ("training seeds: what a rerun with other seeds would show" if by_seed else
+                    "evaluation sessions only: each learner has one training seed, so the intervals say nothing about "
+                    "what another training seed would do")),
+    }

@@ -16,7 +16,7 @@ from dqn_sim.runs import GroupView
 from dqn_sim.splits import validation_rows
 from dqn_sim.train.job import JobSnapshot
 from dqn_sim.vocab import ACTIVE_STATES, STATES, TRAINING
-from ui import forms
+from ui import forms, lineup
 from ui.fmt import compact, delta_color, duration, percent
 from ui.live_chart import live_chart
 from ui.page import header, require_entry_point
@@ -27,9 +27,11 @@ from ui.state import (
     owns,
     registry,
     run_group,
+    selected_lineup,
     selected_run_id,
     snapshot,
     start_job,
+    start_lineup,
     start_problem,
     train_config,
     view_to_url,
@@ -64,18 +66,27 @@ def apply_agent_preset() -> None:
     forms.load("agent", chosen.apply(preset_agent(current_scenario().name)))
 
 
-def learner_choice() -> str:
-    """The learner to train (the registry's learners) and, for the DQN, an agent preset; outside the form, so the
-    tabs follow the choice at once."""
-    left, right = st.columns(2)
+def learner_choice() -> list[str]:
+    """The learners to train: one (the registry's learners), and any others side by side with it; for the DQN, an
+    agent preset. Outside the form, so the tabs follow the choice at once."""
+    left, middle, right = st.columns(3)
     algo = left.selectbox("Learner", policies.learners(), key=forms.key("train", "algo"), format_func=policies.label,
                           help="Trained in the same loop, on the same users, budget and seeds; " + "; ".join(
                               f"{policies.label(n)}: {policies.POLICIES[n].description}" for n in policies.learners()))
+    others = [n for n in policies.learners() if n != algo]
+    if "train:also" in st.session_state:  # the learner just chosen above is no longer an option here
+        st.session_state["train:also"] = [n for n in st.session_state["train:also"] if n in others]
+    also = middle.multiselect("Side by side with", others, key="train:also", format_func=policies.label,
+                              placeholder="Train it alone",
+                              help="Also train these learners on the same scenario, budget, users and seeds, each as "
+                              "a run (or group) of its own, and watch their learning curves together. Each takes a "
+                              "training slot of this server; beyond the free slots the rest wait in the queue.")
+    chosen = [algo, *also]
     right.selectbox("Agent preset", list(AGENT_PRESETS), format_func=lambda n: AGENT_PRESETS[n].label,
-                    key="train:agent-preset", on_change=apply_agent_preset, disabled=algo != "dqn",
+                    key="train:agent-preset", on_change=apply_agent_preset, disabled="dqn" not in chosen,
                     help="Loads DQN settings into the tabs below: " + "; ".join(
                         f"{p.label}: {p.description}" for p in AGENT_PRESETS.values()))
-    return algo
+    return chosen
 
 
 def hyperparameter_form(active: bool) -> None:
@@ -83,10 +94,11 @@ def hyperparameter_form(active: bool) -> None:
     agent_cfg, train_cfg = agent_config(), train_config()
     forms.ensure("agent", agent_cfg)
     forms.ensure("train", train_cfg)
-    algo = learner_choice()
+    chosen = learner_choice()
     agent, agent_errors = forms.validate(AgentConfig, forms.read("agent", agent_cfg), fallback=agent_cfg)
     train, train_errors = forms.validate(TrainConfig, forms.read("train", train_cfg), fallback=train_cfg)
-    tabs = TABS if algo == "dqn" else {"train": TABS["train"], algo: policies.label(algo)}
+    tabs = {**(TABS if "dqn" in chosen else {"train": TABS["train"]}),
+            **{name: policies.label(name) for name in chosen if name != "dqn"}}
     fields = {"train": ("train", [f for f in forms.groups(train_cfg)["general"] if f[0] != "algo"], train_errors),
               **{name: ("agent", group, agent_errors) for name, group in forms.groups(agent_cfg).items()},
               **{name: ("train", group, train_errors) for name, group in forms.groups(train_cfg).items()}}
@@ -110,6 +122,9 @@ def hyperparameter_form(active: bool) -> None:
                                               disabled=active)
         if active:
             st.caption("Your run is still going: stop it to start another with these settings.")
+        elif len(chosen) > 1:
+            st.caption(f"Starts {len(chosen)} runs side by side ({', '.join(map(policies.label, chosen))}), each on "
+                       f"{int(seeds)} seed(s).")
     if not submitted:
         return
     if agent is None or train is None:
@@ -117,36 +132,51 @@ def hyperparameter_form(active: bool) -> None:
         st.error(f"{len(agent_errors) + len(train_errors)} setting(s) need fixing{where}.", icon=":material/error:")
         return
     st.session_state.agent_cfg, st.session_state.train_cfg = agent, train
-    if problem := start_problem(current_scenario(), agent, train, seeds=int(seeds)):
+    per_learner = [train.with_overrides({"algo": name}) for name in chosen]
+    if problem := next(filter(None, (start_problem(current_scenario(), agent, t, seeds=int(seeds))
+                                     for t in per_learner)), None):
         st.error(problem, icon=":material/memory:")
         return
-    start_job(current_scenario(), agent, train, seeds=int(seeds))
+    if len(chosen) > 1:
+        start_lineup(current_scenario(), agent, train, chosen, seeds=int(seeds))
+    else:
+        start_job(current_scenario(), agent, train, seeds=int(seeds))
     st.rerun()
 
 
-def stop(run_id: str) -> None:
-    registry().stop(run_id)
-    entry = registry().get(run_id) or registry().group(run_id)
-    if entry is not None:
-        entry.join(STOP_WAIT_S)
+def stop(*run_ids: str) -> None:
+    for run_id in run_ids:
+        registry().stop(run_id)
+    for run_id in run_ids:
+        entry = registry().get(run_id) or registry().group(run_id)
+        if entry is not None:
+            entry.join(STOP_WAIT_S)
 
 
-def controls(run_id: str, state: str) -> None:
-    """Pause / Resume and Stop for the person who started the run; callbacks act before the view redraws, so the
-    new state shows at once. Everyone else watches, and is told who started it."""
+def each(action: Callable[[str], None], *run_ids: str) -> None:
+    """Pause or resume every run of a lineup (one run alone is a lineup of one)."""
+    for run_id in run_ids:
+        action(run_id)
+
+
+def controls(run_id: str, state: str, *others: str) -> None:
+    """Pause / Resume and Stop for the person who started the run (and the ``others`` started side by side with
+    it); callbacks act before the view redraws, so the new state shows at once. Everyone else watches, and is told
+    who started it."""
     if not owns(run_id):
         if state in ACTIVE_STATES:
             st.caption(f"Started by {display_name(registry().owner(run_id))}: you can watch it, not steer it.")
         return
-    if (registry().get(run_id) is None and registry().group(run_id) is None) or state not in ACTIVE_STATES:
+    ids = (run_id, *others)
+    if all(registry().get(i) is None and registry().group(i) is None for i in ids) or state not in ACTIVE_STATES:
         return  # not training in this server (stored, or the CLI's), or ended: nothing to steer
     with st.container(horizontal=True, horizontal_alignment="right"):
         if state == "paused":
-            st.button("Resume", on_click=registry().resume, args=(run_id,), icon=":material/play_arrow:")
+            st.button("Resume", on_click=each, args=(registry().resume, *ids), icon=":material/play_arrow:")
         else:
-            st.button("Pause", on_click=registry().pause, args=(run_id,), icon=":material/pause:",
+            st.button("Pause", on_click=each, args=(registry().pause, *ids), icon=":material/pause:",
                       disabled=state != "running")
-        st.button("Stop", on_click=stop, args=(run_id,), icon=":material/stop:", disabled=state not in ACTIVE_STATES)
+        st.button("Stop", on_click=stop, args=ids, icon=":material/stop:", disabled=state not in ACTIVE_STATES)
 
 
 def saving_note(run_id: str) -> None:
@@ -369,6 +399,45 @@ def group_charts(group_id: str) -> None:
                                     source=source, x=x, smoothing=smoothing), key="train:group-chart")
 
 
+def lineup_status(ids: list[str], polling: bool) -> None:
+    """Learners trained side by side: the lineup's state and controls, each learner's progress (and place in the
+    queue), and once all have ended, who wins."""
+    learners = lineup.read(ids)
+    if not learners:
+        st.warning("These runs are no longer in the store (deleted?).", icon=":material/warning:")
+        return
+    state = lineup.state(learners)
+    head, buttons = st.columns([3, 2], vertical_alignment="center")
+    with head, st.container(horizontal=True, vertical_alignment="center"):
+        st.text("Side by side: " + ", ".join(policies.label(entry.learner) for entry in learners))
+        state_badge(state)
+    with buttons:
+        controls(ids[0], state, *ids[1:])
+    for entry in learners:
+        if entry.state == "pending":
+            queue_note(entry.id)
+    lineup.outcome(learners)
+    st.dataframe(lineup.table(learners), hide_index=True, column_config={
+        "progress": st.column_config.ProgressColumn("Progress", min_value=0.0, max_value=1.0),
+        "seeds": st.column_config.NumberColumn("Seeds", help="Training seeds: the same for every learner"),
+        "validation return": st.column_config.NumberColumn(format="%.3g", help="Latest evaluation on validation "
+                                                           "users (mean over seeds)"),
+        "test return": st.column_config.NumberColumn(format="%.3g", help="On test users: the run's result, or the "
+                                                     "interquartile mean over a group's seeds"),
+        "run": st.column_config.TextColumn("Run id", help="Open it alone on Runs, Inspect or Compare"),
+    })
+    if polling and not any(entry.active for entry in learners):
+        st.rerun()
+
+
+def lineup_charts(ids: list[str]) -> None:
+    """Every learner's curves in one chart, a colour per learner (the same controls as a single run's)."""
+    smoothing, x, _ = chart_controls()
+    learners = lineup.read(ids)
+    if learners:
+        live_chart(lineup.chart(learners, x=x, smoothing=smoothing), key="train:lineup-chart")
+
+
 def scenario_section(number: int) -> None:
     st.subheader(f"{number} · Scenario", divider="violet")
     st.markdown(
@@ -397,7 +466,10 @@ def training_section(number: int | None) -> None:
                      help="Refresh every second; a zoom or hover on the chart survives the refresh. Turn off to "
                      "freeze the view: training goes on.")
     every = POLL_S if live and training else None  # anyone watching a run that trains sees it move
-    if run_group(run_id) is not None:
+    if side_by_side:
+        st.fragment(run_every=every)(lineup_status)(side_by_side, every is not None)
+        st.fragment(run_every=every)(lineup_charts)(side_by_side)
+    elif run_group(run_id) is not None:
         st.fragment(run_every=every)(group_status)(run_id, every is not None)
         st.fragment(run_every=every)(group_charts)(run_id)
     else:
@@ -408,8 +480,9 @@ def training_section(number: int | None) -> None:
 require_entry_point()
 scenario = current_scenario()
 run_id = selected_run_id()
-entry = registry().get(run_id) or registry().group(run_id)
-training = entry is not None and entry.status().active
+side_by_side = selected_lineup()  # the runs started with the selected one, several learners side by side
+entries = [e for i in side_by_side or [run_id] if (e := registry().get(i) or registry().group(i)) is not None]
+training = any(e.status().active for e in entries)
 active = training and owns(run_id)
 # while a run trains, its live view comes first and fits a 1440 x 900 window: the story, the scenario and the
 # settings for the next run follow below it

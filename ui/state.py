@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -34,6 +34,7 @@ from ui import forms
 from ui.fmt import inert
 
 T = TypeVar("T")
+LINEUP = "lineup"  # session and URL key of the runs started side by side with the selected one
 
 
 @st.cache_resource
@@ -98,6 +99,11 @@ def attach_run() -> None:
             st.session_state.pop("scenario:preset", None)  # the Scenario page picks the matching preset again
     if run_id and url_id != run_id:
         st.query_params["run"] = run_id
+    url_lineup = [i for i in st.query_params.get(LINEUP, "").split(",") if i]
+    if url_lineup and url_lineup[0] == run_id and url_lineup != selected_lineup() and all(map(_exists, url_lineup)):
+        st.session_state[LINEUP] = url_lineup  # a reload or a shared link of runs trained side by side
+    elif selected_lineup() and url_lineup != selected_lineup():
+        st.query_params[LINEUP] = ",".join(selected_lineup())
 
 
 def _exists(run_id: str) -> bool:
@@ -111,9 +117,25 @@ def _exists(run_id: str) -> bool:
 
 
 def select_run(run_id: str) -> None:
-    """Look at another run (from a callback: the pages then draw it)."""
+    """Look at another run (from a callback: the pages then draw it), on its own."""
     st.session_state.run_id = run_id
     st.query_params["run"] = run_id
+    st.session_state.pop(LINEUP, None)
+    st.query_params.pop(LINEUP, None)
+
+
+def select_lineup(run_ids: Sequence[str]) -> None:
+    """Look at runs (or groups) trained side by side: the first is the selected run (the sidebar, Inspect and
+    Compare show it), all of them in the URL (``?lineup=a,b``) so a reload or a shared link shows them together."""
+    select_run(run_ids[0])
+    st.session_state[LINEUP] = list(run_ids)
+    st.query_params[LINEUP] = ",".join(run_ids)
+
+
+def selected_lineup() -> list[str]:
+    """The runs started side by side with the selected one, the selected first; empty when it trained alone."""
+    ids = st.session_state.get(LINEUP) or []
+    return list(ids) if ids and ids[0] == selected_run_id() else []
 
 
 def selected_run_id() -> str | None:
@@ -209,6 +231,21 @@ def start_job(scenario: ScenarioConfig, agent: AgentConfig, train: TrainConfig, 
         entry = registry().start(scenario, agent, train, name=name, init_from=init_from, owner=who())
     select_run(entry.id)
     return entry
+
+
+def start_lineup(scenario: ScenarioConfig, agent: AgentConfig, train: TrainConfig, learners: Sequence[str], *,
+                 seeds: int = 1) -> list[TrainingJob | GroupJob]:
+    """Train each of ``learners`` on the same scenario, budget, users and seeds, side by side, and select them
+    together (``select_lineup``).
+
+    Each learner is an ordinary run (a group over ``seeds``), so each keeps its own stored result and reads, resumes
+    and exports as any run; and each takes a slot of the server as any run does: beyond the free slots
+    (``DQN_SIM_MAX_JOBS``) the rest wait in the queue, first in first out, and start as slots free.
+    """
+    entries = [start_job(scenario, agent, train.with_overrides({"algo": learner}), seeds=seeds)
+               for learner in learners]
+    select_lineup([entry.id for entry in entries])
+    return entries
 
 
 def view_value(key: str, param: str, default: T, parse: Callable[[str], T]) -> T:

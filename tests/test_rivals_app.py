@@ -1,0 +1,105 @@
+"""Rival learners in the studio (issue 9) through AppTest: a rival's stored run replays on Inspect under its own
+name, and one Start trains several learners side by side on the Train page. Tiny worlds and budgets: the point is
+the wiring, not what is learned."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from dqn_sim.config import AgentConfig, TrainConfig
+from dqn_sim.presets import get_preset
+from tests.test_app import (  # noqa: F401  (fresh_app: the fixture empties the caches)
+    APP,
+    ENDLESS,
+    QUICK,
+    TIMEOUT,
+    button,
+    fresh_app,
+    live_chart_traces,
+    open_page,
+)
+from ui.state import registry
+
+TINY = get_preset("video").with_overrides({"catalogue.n_items": 30, "dynamics.max_steps": 20})
+QUICK_TRAIN = TrainConfig().with_overrides({k.removeprefix("train."): v for k, v in QUICK.items()})
+
+
+def stored_rival_run(home: Path, algo: str) -> str:
+    """A finished run of ``algo`` trained outside the studio (as by the CLI), in the store the studio opens."""
+    from dqn_sim.store import RunStore
+    from dqn_sim.train.job import TrainingJob
+    from dqn_sim.train.recording import StoreObserver
+
+    with RunStore(home) as runs:
+        job = TrainingJob(TINY, AgentConfig(), QUICK_TRAIN.with_overrides({"algo": algo}), name=f"{algo} run",
+                          observer=StoreObserver(runs, source="cli")).start()
+        assert job.join(3 * TIMEOUT) and job.state == "finished", job.status().error
+    return job.id
+
+
+def test_inspect_replays_a_rivals_stored_model_under_its_name(isolated_home: Path) -> None:
+    run_id = stored_rival_run(isolated_home, "linucb")
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params["run"] = run_id
+    at.run()
+    at.switch_page("pages/inspect.py").run()
+    assert not at.exception and not at.error  # no "cannot be replayed"
+    assert at.selectbox(key="inspect:run").value == run_id and "LinUCB" in at.selectbox(key="inspect:run").options[0]
+    policy_a = at.selectbox(key="inspect:a")
+    assert policy_a.value == "linucb" and policy_a.options[0] == "LinUCB (trained)"
+    assert any(m.startswith("#### LinUCB (trained)") for m in (e.value for e in at.markdown))
+    at.slider(key="inspect:step").set_value(2).run()
+    assert not at.exception
+
+
+def start_side_by_side(at: AppTest, also: list[str], settings: dict[str, int], seeds: int) -> list[str]:
+    """Pick learners to train beside the form's learner, fill the form and press Start; returns the lineup's ids."""
+    at.multiselect(key="train:also").set_value(also).run()
+    at.number_input(key="train:seeds").set_value(seeds)
+    for key, value in settings.items():
+        at.number_input(key=key).set_value(value)
+    button(at, "Start training").click().run()
+    assert not at.exception
+    return at.session_state["lineup"]
+
+
+def test_one_start_trains_several_learners_side_by_side_and_says_who_wins() -> None:
+    at = open_page("pages/train.py")
+    at.multiselect(key="train:also").set_value(["linucb"]).run()
+    assert [t.label for t in at.tabs][:2] == ["Run", "Network"] and "LinUCB" in [t.label for t in at.tabs]
+    ids = start_side_by_side(at, ["linucb"], QUICK, seeds=2)
+    groups = [registry().group(i) for i in ids]
+    assert [g.train_cfg.algo for g in groups] == ["dqn", "linucb"]  # one group per learner, each stored on its own
+    assert groups[0].seeds == groups[1].seeds == [0, 1] and groups[0].train_cfg.total_steps == 3000
+    assert at.session_state["run_id"] == ids[0] and at.query_params["lineup"] == ",".join(ids)
+    assert all(g.join(3 * TIMEOUT) for g in groups)
+    at.run()
+    assert not at.exception
+    [names] = live_chart_traces(at)
+    assert {"DQN · seed 0", "DQN · seed 1", "LinUCB · seed 0", "LinUCB · seed 1"} <= set(names)
+    [verdict] = [e.value for e in (*at.success, *at.info) if "leads" in e.value]
+    assert "over training seeds" in verdict and "P(" in verdict
+    table = at.dataframe[0].value
+    assert list(table["learner"]) == ["DQN", "LinUCB"] and table["test return"].notna().all()
+    again = AppTest.from_file(APP, default_timeout=TIMEOUT)  # a reload, or the link shared: the same lineup
+    again.query_params["run"], again.query_params["lineup"] = ids[0], ",".join(ids)
+    again.run()
+    again.switch_page("pages/train.py").run()
+    assert not again.exception and "Side by side: DQN, LinUCB" in [e.value for e in again.text]
+
+
+def test_side_by_side_learners_take_a_slot_each_and_stop_together(monkeypatch) -> None:
+    """One slot on the server: the second learner waits in the queue, says so, and one Stop ends both."""
+    monkeypatch.setenv("DQN_SIM_MAX_JOBS", "1")
+    at = open_page("pages/train.py")
+    ids = start_side_by_side(at, ["thompson"], ENDLESS, seeds=1)
+    assert registry().queued(ids[0]) is None and registry().queued(ids[1]).position == 1
+    at.run()
+    assert any("Queued, number 1" in e.value for e in at.info)
+    assert "Side by side: DQN, Thompson sampling" in [e.value for e in at.text]
+    button(at, "Stop").click().run()
+    assert not at.exception
+    assert registry().get(ids[0]).join(TIMEOUT) and registry().get(ids[0]).state == "stopped"
+    assert registry().get(ids[1]) is None  # taken out of the queue before it started
