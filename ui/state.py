@@ -26,7 +26,7 @@ from dqn_sim.presets import DEFAULT_PRESET
 from dqn_sim.runs import GroupView, group_view, is_group, run_snapshot
 from dqn_sim.store import RunNotFound, RunStore, StoreError
 from dqn_sim.train.group_recording import StoreGroupRecorder
-from dqn_sim.train.groups import GroupJob, cores, seed_range
+from dqn_sim.train.groups import GroupJob, members_at_once, seed_range
 from dqn_sim.train.job import JobSnapshot, TrainingJob
 from dqn_sim.train.recording import StoreObserver
 from dqn_sim.train.registry import JobRegistry
@@ -211,7 +211,7 @@ def start_problem(scenario: ScenarioConfig, agent: AgentConfig, train: TrainConf
     """Why ``start_job`` with these arguments would not fit this server's memory (the estimate's biggest part and
     the limit), or its checkpoint could not be built: one line of Markdown-safe text; None when it may start."""
     try:
-        memory.training(scenario, agent, train, runs=min(seeds, cores())).check()
+        memory.training(scenario, agent, train, runs=members_at_once(seeds)).check()
         if init_from is not None:
             model_files.check_size(init_from)
     except (memory.MemoryLimitError, CheckpointError) as e:
