@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
@@ -29,9 +30,17 @@ def knob(
     choices: tuple[str, ...] | None = None,
     unit: str = "",
     group: str = "",
+    when: tuple[str, Any] | None = None,
 ) -> Any:
-    """A dataclass field carrying its documentation and allowed range (``lo``/``hi`` inclusive)."""
-    meta = {"help": help, "lo": lo, "hi": hi, "choices": choices, "unit": unit, "group": group}
+    """A dataclass field carrying its documentation and allowed range (``lo``/``hi`` inclusive).
+
+    ``when=(sibling, value or tuple of values)``: the field only matters while that sibling field of the same config
+    has one of those values (an exponential schedule's rate means nothing under a linear one), so forms hide it
+    otherwise.
+    """
+    if when is not None and not isinstance(when[1], tuple):
+        when = (when[0], (when[1],))
+    meta = {"help": help, "lo": lo, "hi": hi, "choices": choices, "unit": unit, "group": group, "when": when}
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -57,6 +66,24 @@ def describe_allowed(f: dataclasses.Field) -> str:
     if kind == "strs":
         return "a list of names"
     return "a string"
+
+
+def in_use(path: str, f: dataclasses.Field, value_of: Callable[[str], Any]) -> bool:
+    """Whether the field at ``path`` matters, given ``value_of`` (dotted path -> current value) of its ``when``
+    sibling; a field without ``when`` always does."""
+    when = f.metadata.get("when")
+    if not when:
+        return True
+    parent = path.rpartition(".")[0]
+    return value_of(f"{parent}.{when[0]}" if parent else when[0]) in when[1]
+
+
+def used_when(f: dataclasses.Field) -> str:
+    """``eps_schedule is 'exponential'``: the condition of a ``when`` field in words, or '' without one."""
+    when = f.metadata.get("when")
+    if not when:
+        return ""
+    return f"{when[0]} is " + " or ".join(_show(v) if not isinstance(v, bool) else str(v).lower() for v in when[1])
 
 
 def _fmt(x: float) -> str:
@@ -519,10 +546,11 @@ class AgentConfig(Config):
                             group="replay")
     prioritized: bool = knob(False, "Prioritized experience replay (proportional, sum tree).", group="replay")
     per_alpha: float = knob(0.6, "PER: how strongly priorities shape sampling (0 = uniform).", lo=0.0,
-                            hi=1.0, group="replay")
+                            hi=1.0, group="replay", when=("prioritized", True))
     per_beta0: float = knob(0.4, "PER: initial importance-sampling exponent, annealed to 1.", lo=0.0,
-                            hi=1.0, group="replay")
-    per_eps: float = knob(1e-3, "PER: priority floor added to |TD error|.", lo=1e-8, hi=1.0, group="replay")
+                            hi=1.0, group="replay", when=("prioritized", True))
+    per_eps: float = knob(1e-3, "PER: priority floor added to |TD error|.", lo=1e-8, hi=1.0, group="replay",
+                          when=("prioritized", True))
     batch_size: int = knob(128, "Transitions per gradient update.", lo=1, hi=65536, group="learning")
     lr: float = knob(5e-4, "Adam learning rate.", lo=1e-7, hi=1.0, group="learning")
     lr_schedule: str = knob(
@@ -531,7 +559,7 @@ class AgentConfig(Config):
         "evaluations).", choices=("constant", "linear", "cosine"), group="learning",
     )
     lr_end_fraction: float = knob(0.1, "Decayed learning rate schedules: the rate at the end, as a share of lr.",
-                                  lo=0.0, hi=1.0, group="learning")
+                                  lo=0.0, hi=1.0, group="learning", when=("lr_schedule", ("linear", "cosine")))
     gamma: float = knob(0.95, "Discount factor (0 = myopic).", lo=0.0, hi=0.9999, group="learning")
     n_step: int = knob(5, "Steps of the n-step return (longer = long-term effects are seen sooner).", lo=1,
                        hi=50, group="learning")
@@ -541,8 +569,8 @@ class AgentConfig(Config):
     target_update: str = knob("hard", "Target network update: hard copy every C steps, or soft (Polyak).",
                               choices=("hard", "soft"), group="learning")
     target_update_interval: int = knob(500, "Hard update: gradient updates between copies.", lo=1,
-                                       hi=1000000, group="learning")
-    tau: float = knob(0.005, "Soft update rate.", lo=1e-6, hi=1.0, group="learning")
+                                       hi=1000000, group="learning", when=("target_update", "hard"))
+    tau: float = knob(0.005, "Soft update rate.", lo=1e-6, hi=1.0, group="learning", when=("target_update", "soft"))
     reward_scale: float = knob(1.0, "Rewards are multiplied by this before learning.", lo=1e-6, hi=1e6,
                                group="learning")
     value_norm: str = knob(
@@ -553,17 +581,17 @@ class AgentConfig(Config):
     )
     popart_beta: float = knob(3e-3, "PopArt: step of the running mean and spread of the targets per update "
                               "(bias-corrected, so the first batches set the scale).", lo=1e-6, hi=1.0,
-                              group="learning")
+                              group="learning", when=("value_norm", "popart"))
     eps_schedule: str = knob("linear", "Exploration decay: linear or exponential.",
                              choices=("linear", "exponential"), group="exploration")
     eps_start: float = knob(1.0, "Initial exploration rate.", lo=0.0, hi=1.0, group="exploration")
     eps_end: float = knob(0.01, "Final exploration rate.", lo=0.0, hi=1.0, group="exploration")
     eps_decay_fraction: float = knob(0.3, "Linear: share of training over which epsilon decays.", lo=0.0,
-                                     hi=1.0, group="exploration")
+                                     hi=1.0, group="exploration", when=("eps_schedule", "linear"))
     eps_decay_rate: float = knob(0.995, "Exponential: epsilon multiplier per decay period.", lo=0.5,
-                                 hi=1.0, group="exploration")
+                                 hi=1.0, group="exploration", when=("eps_schedule", "exponential"))
     eps_decay_period: int = knob(100, "Exponential: env steps per multiplication.", lo=1, hi=10000000,
-                                 group="exploration")
+                                 group="exploration", when=("eps_schedule", "exponential"))
 
     def check(self, prefix: str) -> None:
         if not self.hidden_sizes or any(h < 1 or h > 4096  for h in self.hidden_sizes):

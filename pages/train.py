@@ -104,22 +104,23 @@ def hyperparameter_form(active: bool) -> None:
               **{name: ("train", group, train_errors) for name, group in forms.groups(train_cfg).items()}}
     flagged = [tabs[name] for name, (_, group, errors) in fields.items()
                if name in tabs and any(path in errors for path, _, _ in group)]
-    # while a run trains, its live view matters more: fold the form away
+    # while a run trains, its live view matters more: fold the form away. Not an st.form: a choice such as the
+    # exploration schedule must show its own knobs at once; the other knobs wait for the button (forms.knob_grid)
     box = st.expander("Settings for the next run", icon=":material/tune:") if active else st.container()
-    with box, st.form("hyperparameters", border=not active):
+    with box, st.container(border=not active):
         titles = [f"{title} ⚠" if title in flagged else title for title in tabs.values()]
         for tab, name in zip(st.tabs(titles), tabs, strict=True):
             with tab:
                 scope, group, errors = fields[name]
-                forms.knob_grid(scope, group, errors, columns=3)
+                forms.knob_grid(scope, group, errors, columns=3, defer=True)
         left, right = st.columns([1, 3], vertical_alignment="bottom")
-        seeds = left.number_input("Seeds", 1, MAX_SEEDS, DEFAULT_SEEDS, key="train:seeds",
+        seeds = left.number_input("Seeds", 1, MAX_SEEDS, DEFAULT_SEEDS, key="train:seeds", on_change="ignore",
                                   help="Train these settings on this many seeds (the training seed, +1, …) side by "
                                   "side: one seed is an anecdote; results over seeds come with intervals that say "
                                   "how much another seed would change them.")
         with right:
-            submitted = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:",
-                                              disabled=active)
+            submitted = st.button("Start training", type="primary", icon=":material/play_arrow:", disabled=active,
+                                  key="train:start")
         if active:
             st.caption("Your run is still going: stop it to start another with these settings.")
         elif len(chosen) > 1:

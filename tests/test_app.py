@@ -53,7 +53,7 @@ def start(at: AppTest, settings: dict[str, int], seeds: int = 1) -> str:
     at.number_input(key="train:seeds").set_value(seeds)
     for key, value in settings.items():
         at.number_input(key=key).set_value(value)
-    at.button(key="FormSubmitter:hyperparameters-Start training").click().run()
+    at.button(key="train:start").click().run()
     assert not at.exception
     job_id = at.session_state["run_id"]
     job, deadline = registry().get(job_id), time.monotonic() + TIMEOUT
@@ -154,7 +154,7 @@ def test_train_invalid_hyperparameter_shows_message_and_starts_nothing() -> None
     at = open_page("pages/train.py")
     at.number_input(key="agent.eps_start").set_value(0.1)
     at.number_input(key="agent.eps_end").set_value(0.5)
-    at.button(key="FormSubmitter:hyperparameters-Start training").click().run()
+    at.button(key="train:start").click().run()
     assert "Must be a number in [0, 0.1] (eps_start), got 0.5" in texts(at.error)
     assert "run_id" not in at.session_state and not registry().jobs()
 
@@ -240,7 +240,7 @@ def test_reload_reattaches_and_two_tabs_run_their_own_jobs() -> None:
     assert reload.number_input(key="train.total_steps").value == ENDLESS["train.total_steps"]
     third = open_page("pages/train.py")  # both slots are taken: the third start waits in the queue
     third.number_input(key="train:seeds").set_value(1)
-    third.button(key="FormSubmitter:hyperparameters-Start training").click().run()
+    third.button(key="train:start").click().run()
     third_id = third.session_state["run_id"]
     assert registry().queued(third_id).position == 1
     assert any("Queued, number 1" in i for i in texts(third.info))

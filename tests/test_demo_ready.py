@@ -9,7 +9,7 @@ import json
 from streamlit.testing.v1 import AppTest
 
 from dqn_sim.store import RunStore
-from tests.test_app import TIMEOUT
+from tests.test_app import QUICK, TIMEOUT, open_page, start
 from tests.test_runs_page import fresh_app, ids, store, template  # noqa: F401 (fixtures)
 
 
@@ -44,3 +44,30 @@ def test_a_run_keeps_one_colour_on_every_chart_whichever_runs_are_chosen_beside_
     assert len(set.union(*colors.values())) == 1, colors  # and the same whether it is chosen first, second or alone
     at.multiselect(key="history:runs").set_value([baseline, fast]).run()
     assert trace_colors(at, "video · baseline") != trace_colors(at, "video · fast lr")
+
+
+def labels_shown(at: AppTest) -> set[str]:
+    return {w.label for w in [*at.number_input, *at.selectbox, *at.toggle]}
+
+
+def test_knobs_of_another_choice_are_hidden_and_a_choice_shows_its_own_at_once() -> None:
+    at = open_page("pages/train.py")
+    shown = labels_shown(at)  # the defaults: linear ε schedule, hard target copies, no prioritized replay
+    assert "ε decay fraction (linear schedule only)" in shown
+    assert not shown & {"ε decay rate (exponential schedule only)", "ε decay period (exponential schedule only)",
+                        "Soft update τ (target network's step)", "Replay priority α (PER alpha: 0 = uniform replay)"}
+    at.selectbox(key="agent.eps_schedule").select("exponential").run()
+    at.toggle(key="agent.prioritized").set_value(True).run()
+    shown = labels_shown(at)
+    assert {"ε decay rate (exponential schedule only)", "ε decay period (exponential schedule only)",
+            "Replay priority α (PER alpha: 0 = uniform replay)"} <= shown
+    assert "ε decay fraction (linear schedule only)" not in shown
+    # a choice reruns the page at once (outside a form); the other knobs wait for Start
+    assert at.selectbox(key="agent.eps_schedule").proto.form_id == ""
+    number = at.number_input(key="agent.eps_decay_rate")
+    assert "Used only when eps_schedule is 'exponential'" in number.help
+    at.number_input(key="agent.eps_decay_period").set_value(250)
+    start(at, QUICK)
+    assert not at.exception
+    assert at.session_state.agent_cfg.eps_schedule == "exponential"
+    assert at.session_state.agent_cfg.eps_decay_period == 250

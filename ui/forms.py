@@ -3,6 +3,11 @@
 Widget values live in ``st.session_state`` under ``"<scope>.<dotted path>"``. Pages validate those values
 *before* drawing the widgets, so each validation message is drawn right under the field it names, and the
 config is only replaced by a valid one: a typo never reaches the simulator and never shows a traceback.
+
+A field that only matters under another field's choice (``knob(when=...)``: an exponential schedule's decay rate)
+is hidden while that choice is not made. Streamlit's forms do not rerun on a change inside them, so a page that
+applies its settings with a button draws the grid with ``defer=True`` instead of ``st.form``: every knob waits for
+the button (``on_change="ignore"``), except the choices other knobs depend on, which rerun at once.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
-from dqn_sim.config import Config, ConfigError, describe_allowed, leaf_fields
+from dqn_sim.config import Config, ConfigError, describe_allowed, in_use, leaf_fields, used_when
 
 C = TypeVar("C", bound=Config)
 Field = dataclasses.Field
@@ -56,7 +61,9 @@ def label(path: str, f: Field) -> str:
 
 
 def help_text(f: Field) -> str:
-    return f"{f.metadata.get('help', '')}\n\nAllowed: {describe_allowed(f)}."
+    condition = used_when(f)
+    used = f"\n\nUsed only when {condition}." if condition else ""
+    return f"{f.metadata.get('help', '')}\n\nAllowed: {describe_allowed(f)}.{used}"
 
 
 def _kind(f: Field, value: Any) -> str:
@@ -154,10 +161,12 @@ def _step(f: Field, value: float) -> float:
     return 10.0 ** (math.floor(math.log10(scale)) - 1)
 
 
-def knob(scope: str, path: str, f: Field, template: Any, error: str | None = None, disabled: bool = False) -> None:
-    """Draw the widget of one config field, and its validation message under it."""
+def knob(scope: str, path: str, f: Field, template: Any, error: str | None = None, disabled: bool = False,
+         on_change: str = "rerun") -> None:
+    """Draw the widget of one config field, and its validation message under it; ``on_change="ignore"`` keeps a
+    change in the browser until something else reruns the page (a form's manner, outside a form)."""
     k, text, tip = key(scope, path), label(path, f), help_text(f)
-    common = {"key": k, "help": tip, "disabled": disabled, "persist_state": "session"}
+    common = {"key": k, "help": tip, "disabled": disabled, "persist_state": "session", "on_change": on_change}
     kind = _kind(f, template)
     lo, hi = f.metadata.get("lo"), f.metadata.get("hi")
     if kind == "bool":
@@ -191,11 +200,30 @@ def groups(cfg: Config, prefix: str = "") -> dict[str, list[tuple[str, Field, An
     return out
 
 
+def controllers(fields: list[tuple[str, Field, Any]]) -> set[str]:
+    """The paths of the fields whose value decides whether another field is shown (``when``)."""
+    return {f"{path.rpartition('.')[0]}.{f.metadata['when'][0]}".lstrip(".")
+            for path, f, _ in fields if f.metadata.get("when")}
+
+
+def shown(scope: str, fields: list[tuple[str, Field, Any]], errors: dict[str, str]) -> list[tuple[str, Field, Any]]:
+    """The fields that matter under the widgets' current choices; one with a message stays, so it can be fixed."""
+    return [(path, f, value) for path, f, value in fields
+            if path in errors or in_use(path, f, lambda p: st.session_state.get(key(scope, p)))]
+
+
 def knob_grid(scope: str, fields: list[tuple[str, Field, Any]], errors: dict[str, str], *, columns: int = 2,
-              disabled: bool = False) -> None:
-    """Draw fields in a grid, row by row, so related knobs sit side by side."""
-    for start in range(0, len(fields), columns):
+              disabled: bool = False, defer: bool = False) -> None:
+    """Draw the fields that matter (``shown``) in a grid, row by row, so related knobs sit side by side.
+
+    ``defer``: knobs keep their changes until the page reruns for another reason (its start button), except the
+    choices that show or hide other knobs, which rerun the page at once.
+    """
+    live = controllers(fields)
+    visible = shown(scope, fields, errors)
+    for start in range(0, len(visible), columns):
         cols = st.columns(columns)
-        for col, (path, f, value) in zip(cols, fields[start:start + columns], strict=False):
+        for col, (path, f, value) in zip(cols, visible[start:start + columns], strict=False):
             with col:
-                knob(scope, path, f, value, errors.get(path), disabled)
+                knob(scope, path, f, value, errors.get(path), disabled,
+                     on_change="ignore" if defer and path not in live else "rerun")
