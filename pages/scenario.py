@@ -147,20 +147,22 @@ with preview:
     left.plotly_chart(plots.quality_chart(cat.quality_I, cat.clickbait_I))
     right.plotly_chart(plots.popularity_chart(cat.popularity_I))
     st.plotly_chart(plots.interest_heatmap(aud.profile_SK, aud.names, aud.share_S, scenario.catalogue.topic_names))
-    items_tab, users_tab, session_tab = st.tabs(["Sample items", "Sample users", "Sample session"])
-    with items_tab:
-        st.caption("Quality and clickbait are hidden from the recommender; it sees a noisy quality signal at most.")
-        st.dataframe(items_frame(world, sample(cat.n_items, 12, PREVIEW_SEED)), hide_index=True)
-    with users_tab:
-        st.caption("Interests run from -1 (dislikes) to +1 (loves); the budget is the user's patience.")
-        st.dataframe(users_frame(world, sample(aud.n_users, 12, PREVIEW_SEED)), hide_index=True)
-    with session_tab:
-        trace = trace_session(scenario, RandomPolicy(PREVIEW_SEED), seed=PREVIEW_SEED, max_steps=15)
-        st.caption(
-            f"User {trace.user} ({trace.segment_name}) under a **random** policy: {trace.clicks} click(s), "
-            f"return {trace.total_return:.1f} in {trace.length} step(s); {trace.end}. "
-            "The Train page shows whether a DQN does better."
-        )
-        st.dataframe(session_frame(world, trace.steps), hide_index=True)
+
+# the samples under both columns, full width: in the preview column (~500 px at 1440 px) their columns were cut off
+items_tab, users_tab, session_tab = st.tabs(["Sample items", "Sample users", "Sample session"])
+with items_tab:
+    st.caption("Quality and clickbait are hidden from the recommender; it sees a noisy quality signal at most.")
+    st.dataframe(items_frame(world, sample(cat.n_items, 12, PREVIEW_SEED)), hide_index=True)
+with users_tab:
+    st.caption("Interests run from -1 (dislikes) to +1 (loves); the budget is the user's patience.")
+    st.dataframe(users_frame(world, sample(aud.n_users, 12, PREVIEW_SEED)), hide_index=True)
+with session_tab:
+    trace = trace_session(scenario, RandomPolicy(PREVIEW_SEED), seed=PREVIEW_SEED, max_steps=15)
+    st.caption(
+        f"User {trace.user} ({trace.segment_name}) under a **random** policy: {trace.clicks} click(s), "
+        f"return {trace.total_return:.1f} in {trace.length} step(s); {trace.end}. "
+        "The Train page shows whether a DQN does better."
+    )
+    st.dataframe(session_frame(world, trace.steps), hide_index=True)
 
 st.page_link("pages/train.py", label="Next: train a DQN on this scenario", icon=":material/arrow_forward:")
