@@ -33,10 +33,11 @@ paths = st.multiselect("Knobs", sp.searchable(), default=list(sp.DEFAULT_KNOBS),
                        key="sweep:knobs", help="Any knob of the agent, the training or the scenario.")
 params, errors = [], 0
 for path in paths:
-    k = f"sweep:range:{path}"
-    st.session_state.setdefault(k, sp.whole_range(path))
-    text = st.text_input(sp.knob_label(path), key=k, help="LO:HI (add :log or :linear), or choices a,b,c. It starts "
-                         "as everything the knob allows: narrow it.")
+    # the whole range as the widget's own default, not put into st.session_state first: the browser kept a bare
+    # '' for a knob dropped and picked again that way (ui.state.view_value says why)
+    text = st.text_input(sp.knob_label(path), sp.whole_range(path), key=f"sweep:range:{path}",
+                         help="LO:HI (add :log or :linear), or choices a,b,c. It starts as everything the knob "
+                         "allows: narrow it.")
     try:
         params.append(sp.read_param(path, text))
     except ConfigError as e:
