@@ -431,11 +431,12 @@ class DynamicsConfig(Config):
         "logit", "How a user picks from the slate: multinomial logit, or RecSim's multinomial-proportional.",
         choices=("logit", "proportional"), group="choice",
     )
-    affinity_weight: float = knob(3.0, "Logit weight of interest . topic.", lo=0.0, hi=20.0, group="choice")
+    affinity_weight: float = knob(3.0, "Logit weight of interest . topic.", lo=0.0, hi=20.0, group="choice",
+                                  when=("choice_model", "logit"))
     no_click_score: float = knob(1.0, "Logit of not clicking (higher = fewer clicks).", lo=-20.0, hi=20.0,
-                                 group="choice")
+                                 group="choice", when=("choice_model", "logit"))
     no_click_mass: float = knob(2.0, "Proportional model: mass of the no-click option.", lo=0.0, hi=100.0,
-                                group="choice")
+                                group="choice", when=("choice_model", "proportional"))
     fatigue_gain: float = knob(0.0, "Fatigue added to an item's topics when it is shown.", lo=0.0, hi=10.0,
                                group="fatigue")
     fatigue_decay: float = knob(0.8, "Per-step retention of fatigue (0 = forgets at once).", lo=0.0, hi=1.0,

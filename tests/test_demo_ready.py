@@ -71,3 +71,11 @@ def test_knobs_of_another_choice_are_hidden_and_a_choice_shows_its_own_at_once()
     assert not at.exception
     assert at.session_state.agent_cfg.eps_schedule == "exponential"
     assert at.session_state.agent_cfg.eps_decay_period == 250
+
+
+def test_the_scenario_choice_model_shows_only_its_own_knobs() -> None:
+    at = open_page("pages/scenario.py")
+    assert "Affinity weight" in labels_shown(at) and "No click mass" not in labels_shown(at)  # logit
+    at.selectbox(key="scenario.dynamics.choice_model").select("proportional").run()
+    assert not at.exception
+    assert "No click mass" in labels_shown(at) and not {"Affinity weight", "No click score"} & labels_shown(at)
