@@ -79,3 +79,18 @@ def test_the_scenario_choice_model_shows_only_its_own_knobs() -> None:
     at.selectbox(key="scenario.dynamics.choice_model").select("proportional").run()
     assert not at.exception
     assert "No click mass" in labels_shown(at) and not {"Affinity weight", "No click score"} & labels_shown(at)
+
+
+def test_every_when_names_a_sibling_choice_and_values_it_can_take() -> None:
+    """A typo in ``knob(when=...)`` would hide a knob for good: the sibling must exist and take those values."""
+    from dqn_sim.config import AgentConfig, ScenarioConfig, TrainConfig, leaf_fields
+
+    for cfg in (ScenarioConfig(), AgentConfig(), TrainConfig()):
+        paths = {path: f for path, f, _ in leaf_fields(cfg)}
+        for path, f in paths.items():
+            if not (when := f.metadata.get("when")):
+                continue
+            parent = path.rpartition(".")[0]
+            sibling = paths[f"{parent}.{when[0]}" if parent else when[0]]
+            allowed = sibling.metadata.get("choices") or (True, False)
+            assert set(when[1]) <= set(allowed), (path, when)
