@@ -68,14 +68,20 @@ def describe_allowed(f: dataclasses.Field) -> str:
     return "a string"
 
 
+def decided_by(path: str, f: dataclasses.Field) -> str | None:
+    """The dotted path of the sibling whose value decides whether the field at ``path`` matters (``when``)."""
+    when = f.metadata.get("when")
+    if not when:
+        return None
+    parent = path.rpartition(".")[0]
+    return f"{parent}.{when[0]}" if parent else when[0]
+
+
 def in_use(path: str, f: dataclasses.Field, value_of: Callable[[str], Any]) -> bool:
     """Whether the field at ``path`` matters, given ``value_of`` (dotted path -> current value) of its ``when``
     sibling; a field without ``when`` always does."""
-    when = f.metadata.get("when")
-    if not when:
-        return True
-    parent = path.rpartition(".")[0]
-    return value_of(f"{parent}.{when[0]}" if parent else when[0]) in when[1]
+    sibling = decided_by(path, f)
+    return sibling is None or value_of(sibling) in f.metadata["when"][1]
 
 
 def used_when(f: dataclasses.Field) -> str:

@@ -83,14 +83,12 @@ def test_the_scenario_choice_model_shows_only_its_own_knobs() -> None:
 
 def test_every_when_names_a_sibling_choice_and_values_it_can_take() -> None:
     """A typo in ``knob(when=...)`` would hide a knob for good: the sibling must exist and take those values."""
-    from dqn_sim.config import AgentConfig, ScenarioConfig, TrainConfig, leaf_fields
+    from dqn_sim.config import AgentConfig, ScenarioConfig, TrainConfig, decided_by, leaf_fields
 
     for cfg in (ScenarioConfig(), AgentConfig(), TrainConfig()):
         paths = {path: f for path, f, _ in leaf_fields(cfg)}
         for path, f in paths.items():
-            if not (when := f.metadata.get("when")):
+            if (sibling := decided_by(path, f)) is None:
                 continue
-            parent = path.rpartition(".")[0]
-            sibling = paths[f"{parent}.{when[0]}" if parent else when[0]]
-            allowed = sibling.metadata.get("choices") or (True, False)
-            assert set(when[1]) <= set(allowed), (path, when)
+            allowed = paths[sibling].metadata.get("choices") or (True, False)
+            assert set(f.metadata["when"][1]) <= set(allowed), (path, f.metadata["when"])

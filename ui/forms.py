@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
-from dqn_sim.config import Config, ConfigError, describe_allowed, in_use, leaf_fields, used_when
+from dqn_sim.config import Config, ConfigError, decided_by, describe_allowed, in_use, leaf_fields, used_when
 
 C = TypeVar("C", bound=Config)
 Field = dataclasses.Field
@@ -201,9 +201,9 @@ def groups(cfg: Config, prefix: str = "") -> dict[str, list[tuple[str, Field, An
 
 
 def controllers(fields: list[tuple[str, Field, Any]]) -> set[str]:
-    """The paths of the fields whose value decides whether another field is shown (``when``)."""
-    return {f"{path.rpartition('.')[0]}.{f.metadata['when'][0]}".lstrip(".")
-            for path, f, _ in fields if f.metadata.get("when")}
+    """The paths of the fields whose value decides whether another of ``fields`` is shown (``when``): a choice and
+    the knobs it decides sit in one group, so one grid holds both."""
+    return {sibling for path, f, _ in fields if (sibling := decided_by(path, f))}
 
 
 def shown(scope: str, fields: list[tuple[str, Field, Any]], errors: dict[str, str]) -> list[tuple[str, Field, Any]]:
