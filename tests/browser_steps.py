@@ -126,7 +126,7 @@ def fill_form(page, tabs: dict[str, dict[str, float]]) -> None:
         for label, value in settings.items():
             field = page.get_by_role("spinbutton", name=label, exact=True)
             field.fill(str(value))
-            field.press("Tab")  # commit the value, as leaving the field does (never Enter: it submits the form)
+            field.press("Tab")  # commit the value, as leaving the field does
     open_tab(page, "Run")
 
 

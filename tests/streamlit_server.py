@@ -81,7 +81,7 @@ def goto_page(page, title: str) -> None:
 
 
 def start_training(page, settings: dict[str, int]) -> None:
-    """On the Train page: fill the Run tab of the form and press Start (no Enter: it would submit early)."""
+    """On the Train page: fill the Run tab of the settings and press Start training."""
     for label, value in settings.items():
         page.get_by_role("spinbutton", name=label, exact=True).fill(str(value))
     page.get_by_role("button", name="Start training").click()
