@@ -21,10 +21,19 @@ CURVES, HISTORY, PARALLEL, IMPORTANCE = ("Learning curves", "Optimisation histor
 
 
 def trial_table(study: optuna.Study) -> pd.DataFrame:
-    """One row per trial: number, state, value, each parameter, where it was pruned, its runs, its error."""
-    rows = [{"trial": t.number, "state": state_name(t.state), "value": t.value, **t.params,
-             "pruned at step": t.user_attrs.get("pruned_at"), "runs": ", ".join(t.user_attrs.get("run_ids", [])),
-             "error": t.user_attrs.get("error")} for t in study.get_trials(deepcopy=False)]
+    """One row per trial: number, state, value, each parameter, where it was pruned, its runs, its error.
+
+    A trial queued again (a worker died, or the sweep was stopped) is a new trial holding a copy of the failed one's
+    attributes, so its row shows the runs, the pruning step and the error only where its own state has them: a
+    waiting trial has no runs yet, and a retry that completes is not "interrupted"."""
+    def row(t: optuna.trial.FrozenTrial) -> dict:
+        attrs = t.user_attrs if t.state != TrialState.WAITING else {}
+        return {"trial": t.number, "state": state_name(t.state), "value": t.value, **t.params,
+                "pruned at step": attrs.get("pruned_at") if t.state == TrialState.PRUNED else None,
+                "runs": ", ".join(attrs.get("run_ids", [])),
+                "error": attrs.get("error") if t.state == TrialState.FAIL else None}
+
+    rows = [row(t) for t in study.get_trials(deepcopy=False)]
     return pd.DataFrame(rows, columns=None if rows else ["trial", "state", "value"])
 
 
