@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,13 +62,23 @@ def storage(url: str) -> RDBStorage:
         raise ConfigError(f"--storage {url}: cannot open the study storage ({str(e).splitlines()[0][:200]})") from None
 
 
+class CoveringGridSampler(optuna.samplers.GridSampler):
+    """Optuna's grid sampler calls ``study.stop()`` once the grid is covered, which only works inside
+    ``study.optimize``; here trials are asked and told by the driver, where it raised after the last grid point and
+    failed the sweep. The driver stops by itself: its trial count is capped at the grid's size."""
+
+    def after_trial(self, study: optuna.Study, trial: FrozenTrial, state: TrialState,
+                    values: Sequence[float] | None) -> None:
+        return None
+
+
 def sampler(spec: SweepSpec, seed: int) -> optuna.samplers.BaseSampler:
     """``seed`` differs between workers, except for the grid: its order is shuffled by the seed, and trial ``i``
     takes point ``i`` of it, so every worker must shuffle alike."""
     if spec.sampler == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if spec.sampler == "grid":
-        return optuna.samplers.GridSampler(grid_space(spec.params), seed=spec.first_seed)
+        return CoveringGridSampler(grid_space(spec.params), seed=spec.first_seed)
     return optuna.samplers.TPESampler(n_startup_trials=TPE_STARTUP_TRIALS, seed=seed)
 
 
