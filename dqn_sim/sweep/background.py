@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 from dataclasses import dataclass
 
 import optuna
 
-from dqn_sim.sweep.driver import run_sweep
+from dqn_sim.sweep.driver import Progress, run_sweep
 from dqn_sim.sweep.executors import Executor
 from dqn_sim.vocab import ACTIVE_STATES
 
@@ -44,6 +45,8 @@ class SweepJob:
         self.name, self.n_trials, self.executor = study.study_name, n_trials, executor
         self.slots = executor.slots  # of the server's training slots: one per trial at once
         self.error: str | None = None
+        self._progress: Progress | None = None  # the driver's last word: what the ETA is read from
+        self._t0: float | None = None
         self._stop = threading.Event()
         self._done = threading.Event()
         self._lock = threading.Lock()  # start and stop, never both at once
@@ -53,6 +56,7 @@ class SweepJob:
     def start(self) -> SweepJob:
         with self._lock:
             if not self._stop.is_set():
+                self._t0 = time.monotonic()
                 self._thread.start()
         return self
 
@@ -78,11 +82,19 @@ class SweepJob:
         return "stopped" if self._stop.is_set() else "finished"
 
     def status(self) -> SweepStatus:
-        return SweepStatus(id=self.id, name=f"sweep {self.name}", state=self.state, eta_s=None, error=self.error)
+        """What a queued run is told of the sweep holding slots: its name and, once it has progressed, an ETA."""
+        state, done = self.state, self._progress.fraction if self._progress else 0.0
+        eta = None
+        if state == "running" and done > 0 and self._t0 is not None:
+            eta = (time.monotonic() - self._t0) * (1 - done) / done
+        return SweepStatus(id=self.id, name=f"sweep {self.name}", state=state, eta_s=eta, error=self.error)
+
+    def _report(self, progress: Progress) -> None:
+        self._progress = progress
 
     def _run(self, study: optuna.Study, url: str, store_home: str) -> None:
         try:
-            run_sweep(study, url, store_home, self.executor, self.n_trials, stop=self._stop)
+            run_sweep(study, url, store_home, self.executor, self.n_trials, on_progress=self._report, stop=self._stop)
         except Exception as e:  # a worker's own failure (the storage went away): the page says so
             self.error = f"{type(e).__name__}: {e}"
         finally:
