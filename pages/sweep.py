@@ -29,15 +29,18 @@ header(
 scenario, agent, train = current_scenario(), agent_config(), train_config()
 
 st.subheader("What to search")
-paths = st.multiselect("Knobs", sp.searchable(), default=list(sp.DEFAULT_KNOBS), format_func=sp.knob_label,
-                       key="sweep:knobs", help="Any knob of the agent, the training or the scenario.")
-params, errors = [], 0
+# every field's default is its value when the page was last drawn (sp.kept), so the form survives a page switch
+paths = st.multiselect("Knobs", sp.searchable(), default=sp.kept("sweep:knobs", list(sp.DEFAULT_KNOBS)),
+                       format_func=sp.knob_label, key="sweep:knobs",
+                       help="Any knob of the agent, the training or the scenario.")
+params, errors, texts = [], 0, {}
 for path in paths:
-    # the whole range as the widget's own default, not put into st.session_state first: the browser kept a bare
-    # '' for a knob dropped and picked again that way (ui.state.view_value says why)
-    text = st.text_input(sp.knob_label(path), sp.whole_range(path), key=f"sweep:range:{path}",
-                         help="LO:HI (add :log or :linear), or choices a,b,c. It starts as everything the knob "
-                         "allows: narrow it.")
+    # a default of the widget's own, not put into st.session_state first: the browser kept a bare '' for a knob
+    # dropped and picked again that way (ui.state.view_value says why)
+    k = f"sweep:range:{path}"
+    text = texts[k] = st.text_input(sp.knob_label(path), sp.kept(k, sp.whole_range(path)), key=k,
+                                    help="LO:HI (add :log or :linear), or choices a,b,c. It starts as everything the "
+                                    "knob allows: narrow it.")
     try:
         params.append(sp.read_param(path, text))
     except ConfigError as e:
@@ -46,24 +49,32 @@ for path in paths:
 
 st.subheader("Budget and search")
 c1, c2, c3, c4 = st.columns(4)
-trials = c1.number_input("Trials", 1, 500, 12, key="sweep:trials")
-seeds = c2.number_input("Seeds per trial", 1, 16, 1, key="sweep:seeds",
+trials = c1.number_input("Trials", 1, 500, sp.kept("sweep:trials", 12), key="sweep:trials")
+seeds = c2.number_input("Seeds per trial", 1, 16, sp.kept("sweep:seeds", 1), key="sweep:seeds",
                         help="The objective is the IQM over these seeds of the last validation value.")
-steps = c3.number_input("Steps per seed", train.eval_every, 10**9, max(train.eval_every, train.total_steps // 5),
+steps = c3.number_input("Steps per seed", train.eval_every, 10**9,
+                        max(train.eval_every, sp.kept("sweep:steps", train.total_steps // 5)),
                         step=train.eval_every, key="sweep:steps",
                         help="Each trial's budget in user-steps; it is judged at every evaluation "
                         f"(every {train.eval_every:,} steps, from the Train settings).")
-parallel = c4.number_input("Trials at once", 1, sp.max_parallel(), sp.default_parallel(seeds), key="sweep:parallel",
+parallel = c4.number_input("Trials at once", 1, sp.max_parallel(),
+                           min(sp.max_parallel(), sp.kept("sweep:parallel", sp.default_parallel(seeds))),
+                           key="sweep:parallel",
                            help="Each trial at once takes one of this server's "
                            f"{sp.max_parallel()} training slots, shared with everyone's runs; when they are taken, "
                            "the sweep waits in the queue.")
 c1, c2, c3, c4 = st.columns(4)
-sampler = c1.selectbox("Sampler", SAMPLERS, format_func=SAMPLER_NAMES.get, key="sweep:sampler")
-pruner = c2.selectbox("Pruner", PRUNERS, format_func=PRUNER_NAMES.get, key="sweep:pruner")
-objective = c3.selectbox("Objective", list(OBJECTIVES), format_func={"return": "Return", "ctr": "CTR"}.get,
-                         key="sweep:objective")
-st.session_state.setdefault("sweep:name", f"{scenario.name}-{time.strftime('%Y%m%d-%H%M')}")
-name = c4.text_input("Name", key="sweep:name", help="The same name resumes a sweep (same settings).")
+sampler = c1.selectbox("Sampler", SAMPLERS, SAMPLERS.index(sp.kept("sweep:sampler", SAMPLERS[0])),
+                       format_func=SAMPLER_NAMES.get, key="sweep:sampler")
+pruner = c2.selectbox("Pruner", PRUNERS, PRUNERS.index(sp.kept("sweep:pruner", PRUNERS[0])),
+                      format_func=PRUNER_NAMES.get, key="sweep:pruner")
+objective = c3.selectbox("Objective", list(OBJECTIVES), list(OBJECTIVES).index(sp.kept("sweep:objective", "return")),
+                         format_func={"return": "Return", "ctr": "CTR"}.get, key="sweep:objective")
+name = c4.text_input("Name", sp.kept("sweep:name", f"{scenario.name}-{time.strftime('%Y%m%d-%H%M')}"),
+                     key="sweep:name", help="The same name resumes a sweep (same settings).")
+sp.keep({"sweep:knobs": paths, **texts, "sweep:trials": trials, "sweep:seeds": seeds, "sweep:steps": steps,
+         "sweep:parallel": parallel, "sweep:sampler": sampler, "sweep:pruner": pruner, "sweep:objective": objective,
+         "sweep:name": name})
 
 if st.button("Start sweep", type="primary", icon=":material/play_arrow:", key="sweep:start",
              disabled=errors > 0 or not params or not name.strip() or sp.running(name.strip()) is not None):

@@ -4,8 +4,8 @@
 - on Sweep, the knobs are picked and their ranges narrowed with the page's controls (a reversed range is refused
   under its field first), a 3-trial sweep with two trials at once is started: it needs both slots, so it waits,
   "Queued, number 1";
-- the long run is stopped on Train, and the sweep starts by itself: its table fills with trials (state, the
-  sampled values, the value);
+- the long run is stopped on Train, and the sweep starts by itself; back on Sweep the form is as it was left, and
+  the sweep's table fills with trials (state, the sampled values, the value);
 - Stop once a trial has completed and another runs: the running one is failed and queued again, the page offers
   Resume; Resume runs the sweep to its three trials;
 - the four charts (learning curves, history, parallel coordinates, importance) are drawn;
@@ -195,6 +195,8 @@ def sweep(page) -> None:
     main(page).get_by_text(re.compile(r"Stopped after [\d,]+ steps")).wait_for(timeout=WAIT_S * 1000)
     stopped = time.monotonic()
     goto_page(page, "Sweep")
+    assert range_field(page, LR).input_value() == RANGES[LR][0]  # the form as it was left, not reset by the switch
+    assert main(page).get_by_role("textbox", name="Name", exact=True).input_value() == NAME
     wait_for(lambda: "running" in states(page), WAIT_S, what="a trial running after the long run was stopped")
     timings["run_stop_to_trial_running_s"] = round(time.monotonic() - stopped, 1)
     wait_for(lambda: not main(page).get_by_text(QUEUED).count() and badge(page) == "Training", WAIT_S,

@@ -86,3 +86,28 @@ def test_a_sweep_started_here_runs_to_its_end_and_its_best_goes_to_train(at, mon
     assert not at.exception and switched == ["pages/train.py"]
     assert at.session_state["agent_cfg"].lr == pytest.approx(best)
     assert at.session_state["train_cfg"].total_steps == TrainConfig().total_steps  # the settings' budget, not 1024
+
+
+def test_the_form_is_kept_when_another_page_is_shown_and_back(tmp_path):
+    """Streamlit drops a widget's state when a run does not draw it (another page): the form comes back as it was."""
+    other = tmp_path / "elsewhere.py"
+    other.write_text("import streamlit as st\nst.write('elsewhere')\n")
+    app = tmp_path / "two_pages.py"
+    app.write_text(f"import streamlit as st\nst.navigation([st.Page({str(PAGE)!r}), st.Page({str(other)!r})]).run()\n")
+    at = AppTest.from_file(str(app), default_timeout=TIMEOUT)
+    run = assemble("video", None, TINY)
+    at.session_state["scenario"], at.session_state["agent_cfg"], at.session_state["train_cfg"] = (
+        run.scenario, run.agent, run.train)
+    at.run()
+    at.multiselect(key="sweep:knobs").set_value(["agent.lr"]).run()
+    at.text_input(key="sweep:range:agent.lr").set_value("1e-4:3e-3:log")
+    at.number_input(key="sweep:trials").set_value(5)
+    at.selectbox(key="sweep:pruner").set_value("none")
+    at.text_input(key="sweep:name").set_value("kept").run()
+    at.switch_page(str(other)).run()
+    at.switch_page(str(PAGE)).run()
+    assert not at.exception
+    assert at.multiselect(key="sweep:knobs").value == ["agent.lr"]
+    assert at.text_input(key="sweep:range:agent.lr").value == "1e-4:3e-3:log"
+    assert at.number_input(key="sweep:trials").value == 5 and at.selectbox(key="sweep:pruner").value == "none"
+    assert at.text_input(key="sweep:name").value == "kept"

@@ -9,6 +9,8 @@ started on the command line shows here too, and one started here can be resumed 
 
 from __future__ import annotations
 
+from typing import Any, TypeVar
+
 import streamlit as st
 
 from dqn_sim.assembly import RunConfig
@@ -24,13 +26,27 @@ from dqn_sim.train.registry import QueuePlace
 from ui import forms
 from ui.state import registry, store, who
 
+T = TypeVar("T")
 DEFAULT_KNOBS = ("agent.lr", "agent.gamma")
+KEPT = "sweep:kept"  # the form's values at its last drawing
 
 
 @st.cache_resource
 def sweeps() -> dict[str, SweepJob]:
     """The sweeps this server drives, by name (shared by every session)."""
     return {}
+
+
+def kept(key: str, default: T) -> T:
+    """A form field's value from before another page was shown: Streamlit drops the state of the widgets a run does
+    not draw, so the page gives this to the widget as its default (never into its state: ``ui.state.view_value``
+    says why)."""
+    return st.session_state.get(KEPT, {}).get(key, default)
+
+
+def keep(values: dict[str, Any]) -> None:
+    """Remember the form's fields (by widget key) for the next visit of the page."""
+    st.session_state[KEPT] = values
 
 
 def storage_url() -> str:
