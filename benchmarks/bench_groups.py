@@ -4,11 +4,11 @@
 
 The single run is a ``TrainingJob`` as ``python -m dqn_sim train`` runs one (its own process, one torch thread);
 the group a ``GroupJob`` as ``train --seeds 5`` runs one (members in processes of their own, ``--parallel`` at a
-time, by default one per core). Both are timed from start until their end is recorded, test evaluation included,
-on the default preset with its agent settings, after a one-step job has started the fork server they share.
-``--full`` trains the default budget (250,000 steps) instead of the short one. Issue 11's target: the group within
-3x the single run's wall time on 2 cores. Measure on an otherwise idle machine: other work on the same cores
-takes a different share from one process than from five.
+time, by default in as few even waves as the cores allow: 3 then 2 on 2 cores). Both are timed from start until
+their end is recorded, test evaluation included, on the default preset with its agent settings, after a one-step
+job has started the fork server they share. ``--full`` trains the default budget (250,000 steps) instead of the
+short one. Issue 11's target: the group within 3x the single run's wall time on 2 cores. Measure on an otherwise
+idle machine: other work on the same cores takes a different share from one process than from five.
 """
 
 from __future__ import annotations
