@@ -28,10 +28,12 @@ class ProgressBar:
         self._last_draw = 0.0
         self._drawn = False
 
-    def update(self, fraction: float, detail: str = "") -> None:
+    def update(self, fraction: float, detail: str = "", *, final: bool = False) -> None:
+        """Redraws at most five times a second, except ``final``: the closing state is always drawn (once the
+        work has run for ``delay``)."""
         now = time.perf_counter()
         elapsed = now - self.t0
-        if elapsed < self.delay or now - self._last_draw < 0.2:
+        if elapsed < self.delay or (now - self._last_draw < 0.2 and not final):
             return
         self._last_draw = now
         fraction = min(max(fraction, 0.0), 1.0)

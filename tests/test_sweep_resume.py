@@ -80,3 +80,16 @@ def test_ctrl_c_queues_the_running_trial_again_and_exits_130():
     assert first.state.name == "FAIL" and first.user_attrs["error"] == "interrupted: queued again"
     assert queued.state.name == "WAITING" and queued.params == first.params
     assert RunStore().get_run(first.user_attrs["run_ids"][0])["status"] == "stopped"
+
+
+def test_a_sweep_over_a_list_of_choices_resumes_under_the_same_command(capsys):
+    """The study keeps its definition as JSON, where a choice tuple comes back a list: the same command was refused
+    as 'a sweep of that name exists with other settings (params)'."""
+    args = ["sweep", *TINY_ARGS, "--param", "agent.n_step=1,3", "--steps", "1024", "--parallel", "1",
+            "--name", "s-choices", "--json"]
+    rc, _, err = run_cli(capsys, *args, "--trials", "1")
+    assert rc == 0, err
+    rc, out, err = run_cli(capsys, *args, "--trials", "2")
+    assert rc == 0, err
+    assert len(json.loads(out)["trials"]) == 2
+    assert "2/2 trials" in err.splitlines()[-1], err[-300:]  # the bar's last state is drawn, not dropped

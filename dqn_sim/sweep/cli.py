@@ -85,7 +85,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     def show(p: Progress) -> None:
         best = "—" if p.best is None else f"{p.best:.4g}"
-        bar.update(p.fraction, f"{p.done}/{p.total} trials · {p.running} running · best {best}")
+        bar.update(p.fraction, f"{p.done}/{p.total} trials · {p.running} running · best {best}",
+                   final=p.done >= p.total and not p.running)
 
     try:
         run_sweep(study, url, str(home), executor, n_trials, show)

@@ -46,6 +46,8 @@ def run_sweep(study: optuna.Study, url: str, store_home: str, executor: Executor
             optuna.storages.fail_stale_trials(study)
             tally = studies.tally(study)
             if tally.done >= n_trials and not running:
+                if on_progress:  # the last line says N/N, not the tally of the poll before the last trial ended
+                    on_progress(_progress(study, spec, tally, n_trials))
                 return
             elsewhere = max(0, tally.running - len(running))
             free = [s for s in range(executor.slots) if s not in running.values()]

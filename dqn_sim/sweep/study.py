@@ -10,6 +10,7 @@ Workers send Optuna heartbeats while they train; a trial whose worker died (kill
 from __future__ import annotations
 
 import functools
+import json
 import threading
 import warnings
 from collections.abc import Iterator, Sequence
@@ -102,10 +103,11 @@ def create(spec: SweepSpec, url: str) -> optuna.Study:
     study = optuna.create_study(storage=storage(url), study_name=spec.name, direction="maximize",
                                 load_if_exists=True)
     kept = study.user_attrs.get(SPEC_ATTR)
+    wanted = json.loads(json.dumps(spec.to_dict()))  # as the storage gives it back: a choice tuple is a list there
     if kept is None:
-        study.set_user_attr(SPEC_ATTR, spec.to_dict())
-    elif kept != spec.to_dict():
-        changed = sorted(k for k, v in spec.to_dict().items() if kept.get(k) != v)
+        study.set_user_attr(SPEC_ATTR, wanted)
+    elif kept != wanted:
+        changed = sorted(k for k, v in wanted.items() if kept.get(k) != v)
         raise ConfigError(f"--name {spec.name}: a sweep of that name exists with other settings "
                           f"({', '.join(changed)}); give another --name, or the same settings to resume it")
     return study
