@@ -36,6 +36,15 @@ def app_url(app_home: Path) -> Iterator[str]:
         yield url
 
 
+def app_with_slots(tmp_path_factory, label: str, slots: int) -> Iterator[str]:
+    """A studio server of a test module's own: ``slots`` training slots whatever the machine's cores, its own
+    stores, its log in ``artifacts/server_<label>.log``. Use as ``yield from`` in a module-scoped fixture."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    home: Path = tmp_path_factory.mktemp(f"{label}_home")
+    with serve_app(home, ARTIFACTS / f"server_{label}.log", env={"DQN_SIM_MAX_JOBS": str(slots)}) as url:
+        yield url
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator:
     if not CHROMIUM.exists():

@@ -19,7 +19,6 @@ import json
 import re
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -34,8 +33,8 @@ from tests.browser_steps import (
     steps_shown,
     wait_for,
 )
-from tests.conftest import ARTIFACTS
-from tests.streamlit_server import goto_page, serve_app, wait_idle
+from tests.conftest import ARTIFACTS, app_with_slots
+from tests.streamlit_server import goto_page, wait_idle
 
 pytestmark = pytest.mark.browser
 
@@ -50,11 +49,8 @@ WATCH_ONLY = "you can watch it, not steer it"
 
 @pytest.fixture(scope="module")
 def two_slot_url(tmp_path_factory) -> Iterator[str]:
-    """A server of its own with two training slots, whatever the machine's cores, and its own run store."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    home: Path = tmp_path_factory.mktemp("multiuser_home")
-    with serve_app(home, ARTIFACTS / "server_multiuser.log", env={"DQN_SIM_MAX_JOBS": str(SLOTS)}) as url:
-        yield url
+    """A server of its own with two training slots, whatever the machine's cores, and its own stores."""
+    yield from app_with_slots(tmp_path_factory, "multiuser", SLOTS)
 
 
 @pytest.fixture

@@ -21,7 +21,6 @@ import json
 import re
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -38,8 +37,8 @@ from tests.browser_steps import (
     table_rows,
     wait_for,
 )
-from tests.conftest import ARTIFACTS
-from tests.streamlit_server import goto_page, serve_app, wait_idle
+from tests.conftest import ARTIFACTS, app_with_slots
+from tests.streamlit_server import goto_page, wait_idle
 
 pytestmark = pytest.mark.browser
 
@@ -65,10 +64,7 @@ FIGURES = {"Learning curves": "Intermediate Values Plot", "Optimisation history"
 @pytest.fixture(scope="module")
 def two_slot_url(tmp_path_factory) -> Iterator[str]:
     """A server of its own with two training slots, whatever the machine's cores, and its own stores."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    home: Path = tmp_path_factory.mktemp("sweep_home")
-    with serve_app(home, ARTIFACTS / "server_sweep.log", env={"DQN_SIM_MAX_JOBS": str(SLOTS)}) as url:
-        yield url
+    yield from app_with_slots(tmp_path_factory, "sweep", SLOTS)
 
 
 @pytest.fixture
