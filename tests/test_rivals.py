@@ -124,9 +124,9 @@ def test_correction_caps_the_importance_weight_and_applies_the_top_k_multiplier(
 
 
 def _reinforce(**config) -> ReinforceAgent:
+    settings = {"batch_size": 2, "buffer_size": 8, "entropy": 0.0, **config}
     return ReinforceAgent(obs_dim=2, item_features_IF=FEATURES_IF.astype(np.float32), slate_size=1, n_envs=2,
-                          max_steps=10, config=ReinforceConfig(batch_size=2, buffer_size=8, entropy=0.0, **config),
-                          seed=0)
+                          max_steps=10, config=ReinforceConfig(**settings), seed=0)
 
 
 def test_reinforce_moves_probability_toward_the_item_with_the_higher_return() -> None:
@@ -141,6 +141,18 @@ def test_reinforce_moves_probability_toward_the_item_with_the_higher_return() ->
     agent.learn(0.0)
     after = agent.log_probs(obs[:1], mask[:1])[0]
     assert after[0] > before[0] and after[1] < before[1]
+
+
+def test_reinforce_learns_with_masked_items_and_its_entropy_bonus_without_nan() -> None:
+    """Masked items have log p = -inf; the entropy bonus made their gradient NaN (news and live diverged at the
+    first update: live catalogues mask items)."""
+    agent = _reinforce(lr=0.05, gamma=0.0, entropy=0.01)
+    obs = np.array([[1.0, -1.0], [1.0, -1.0]])
+    mask = np.array([[True, False, True], [True, True, False]])
+    agent.act_explore(obs, mask, 0.0, np.random.default_rng(0))
+    agent.store(obs, np.array([[0], [1]]), step([0, 1], [5.0, 1.0], [True, True]))
+    assert np.isfinite(agent.learn(0.0))
+    assert all(torch.isfinite(p).all() for p in agent.net.parameters())
 
 
 def test_reinforce_samples_only_allowed_items_and_evaluates_its_most_probable() -> None:

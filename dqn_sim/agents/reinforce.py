@@ -177,7 +177,8 @@ class ReinforceAgent(checkpoint.Packed, Learner, Policy):
         g_B = torch.from_numpy(self.return_C[i])
         advantage_B = (g_B - g_B.mean()) / (g_B.std(correction=0) + 1e-8)
         weight_B = correction(logp_B, torch.from_numpy(self.logp_beta_C[i]), self.k, c.weight_cap)
-        entropy_B = -torch.where(mask_BI, logp_BI.exp() * logp_BI, 0.0).sum(dim=1)
+        # masked items have log p = -inf: exp(-inf) * -inf would be a NaN, and its gradient one even behind a where
+        entropy_B = -(logp_BI.exp() * logp_BI.masked_fill(~mask_BI, 0.0)).sum(dim=1)
         loss = -(weight_B * advantage_B * logp_B).mean() - c.entropy * entropy_B.mean()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
