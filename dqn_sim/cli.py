@@ -217,7 +217,9 @@ def train_one(args: argparse.Namespace, run: RunConfig, train: TrainConfig, out:
     write_run_dir(out, snap, job.policy())
     s = snap.summary
     if snap.state in ("failed", "diverged"):
-        print(f"error: training {snap.state}: {snap.error}", file=sys.stderr)
+        said = f"training {snap.state}"  # a diverged run's error already begins so
+        print(f"error: {snap.error if (snap.error or '').startswith(said) else f'{said}: {snap.error}'}",
+              file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps({"state": snap.state, "out": str(out), "run_id": snap.run_id, **s}, default=float))

@@ -34,7 +34,9 @@ from tests.streamlit_server import goto_page, wait_idle
 pytestmark = pytest.mark.browser
 
 SEEDS = 3
-BUDGET = {"Seeds": SEEDS, "Total steps": 4000, "Evaluate every (user-steps)": 1500, "Evaluation sessions": 16,
+# long enough to be watched while it trains: all three members train at once and a shorter run ended, under load,
+# before a refresh showed one training
+BUDGET = {"Seeds": SEEDS, "Total steps": 20000, "Evaluate every (user-steps)": 5000, "Evaluation sessions": 16,
           "Log every (user-steps between chart points)": 500}
 GAMMA = "Discount γ (weight of the future)"
 GROUP_TIMEOUT_S = 300  # three members on two shared cores

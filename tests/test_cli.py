@@ -138,13 +138,20 @@ def test_bench_reports_simulator_rates_with_ratios_to_the_reference_and_training
     assert train["dqn_vs_best_baseline"] == pytest.approx(train["dqn_final_return"] / train["best_baseline_return"])
 
 
+def interruptible() -> None:
+    """In a child before it starts: Ctrl+C as at a terminal. A test run started in the background by a shell
+    without job control inherits SIGINT ignored, and Python then never raises KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_stops_training_cleanly_and_keeps_the_run(tmp_path):
     """Ctrl+C reaches the whole process group (the CLI, its training process, the fork server): the CLI stops
     the job, which finishes its step and final evaluation; the training process itself ignores the signal."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "DQN_SIM_HOME": str(tmp_path / "home")}
     cli = subprocess.Popen([sys.executable, "-m", "dqn_sim", "train", "--preset", "video", "--steps", "50000000",
                             "--out", str(tmp_path / "out"), "--json", *SMALL], cwd=ROOT, env=env, text=True,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                           preexec_fn=interruptible)
     for line in iter(cli.stderr.readline, ""):  # the progress bar: training is under way
         if " steps/s" in line:
             break

@@ -14,6 +14,7 @@ from pathlib import Path
 from dqn_sim.config import ConfigError
 from dqn_sim.store import RunStore, default_home
 from dqn_sim.sweep import study as studies
+from tests.test_cli import interruptible
 from tests.test_sweep import TINY_ARGS, pytestmark, run_cli  # noqa: F401  (pytestmark: the same warning filters)
 
 REPO = Path(__file__).resolve().parent.parent
@@ -62,7 +63,7 @@ def test_ctrl_c_queues_the_running_trial_again_and_exits_130():
             "--parallel", "1", "--name", "stopped"]
     url = studies.default_storage(default_home())
     sweep = subprocess.Popen([sys.executable, "-m", "dqn_sim", *args], cwd=REPO, start_new_session=True,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=interruptible)
     try:
         deadline = time.monotonic() + 45
         while not _running_trial_with_a_value("stopped", url, 0):

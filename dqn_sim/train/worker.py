@@ -113,8 +113,8 @@ def train(report: Callable[[Report], None], controls: Controls, work: Work) -> N
                 trainer.step()
                 if not math.isfinite(trainer.last_loss) and trainer.updates > 0:
                     final = "diverged"
-                    error = (f"the training loss became {trainer.last_loss} at step {trainer.step_count}; try a "
-                             f"lower learning rate{' or reward_scale' if work.train.algo == 'dqn' else ''}")
+                    error = (f"training diverged: the loss became {trainer.last_loss} at step {trainer.step_count}; "
+                             f"try a lower learning rate{' or reward_scale' if work.train.algo == 'dqn' else ''}")
                     break
                 checkpoints.save_if_due(report, trainer, work.scenario)
             else:
