@@ -22,6 +22,31 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
+@pytest.fixture
+def one_torch_thread() -> Iterator[None]:
+    """As in a training process: more torch threads only contend on a shared machine."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def window(browser, app_url: str) -> Iterator:
+    """A 1440x900 tab of the shared studio, at its home page, with a generous timeout for a busy machine."""
+    from tests.streamlit_server import wait_idle
+
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    tab = context.new_page()
+    tab.set_default_timeout(90_000)
+    tab.goto(app_url)
+    wait_idle(tab)
+    yield tab
+    context.close()
+
+
 @pytest.fixture(scope="session")
 def app_home(tmp_path_factory) -> Path:
     """The browser tests' studio's ``DQN_SIM_HOME`` (a test may train into it with the CLI)."""

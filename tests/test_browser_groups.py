@@ -43,16 +43,6 @@ GROUP_TIMEOUT_S = 300  # three members on two shared cores
 OVER_SEEDS = re.compile(rf"over {SEEDS} training seeds, the DQN's interquartile mean return is")
 
 
-@pytest.fixture
-def window(browser, app_url: str):
-    context = browser.new_context(viewport={"width": 1440, "height": 900})
-    tab = context.new_page()
-    tab.set_default_timeout(90_000)
-    tab.goto(app_url)
-    wait_idle(tab)
-    yield tab
-    context.close()
-
 
 def members(page) -> dict[int, dict[str, str]]:
     """The group's members table as the page shows it: seed -> {column: cell}."""

@@ -48,16 +48,6 @@ RUN_TIMEOUT_S = 240  # two shared cores: a 6,000-step run takes ~30 s alone, mor
 OUTCOME = re.compile(r"(Finished|Stopped) after [\d,]+ steps in .+: the DQN earns")
 
 
-@pytest.fixture
-def window(browser, app_url: str):
-    context = browser.new_context(viewport=WINDOW)
-    tab = context.new_page()
-    tab.set_default_timeout(90_000)
-    tab.goto(app_url)
-    wait_idle(tab)
-    yield tab
-    context.close()
-
 
 def live_grid_check(page) -> tuple[str, str | None]:
     """If the Train page draws its live view as a grid of four panels (or more), all four plot areas must be in the

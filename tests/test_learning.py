@@ -6,22 +6,14 @@ Each trains on the CPU for well under two minutes. The numbers are printed (`pyt
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from dqn_sim.config import AgentConfig, TrainConfig
 from dqn_sim.presets import get_preset, preset_agent
 from dqn_sim.train.trainer import Trainer
 from dqn_sim.vocab import TRAINING
 
-pytestmark = pytest.mark.learning
+pytestmark = [pytest.mark.learning, pytest.mark.usefixtures("one_torch_thread")]
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def train(preset: str, steps: int, seed: int = 0, **agent) -> Trainer:

@@ -7,7 +7,6 @@ benchmarks/shop_diagnosis.md has the numbers over more seeds. The numbers are pr
 """
 
 import pytest
-import torch
 
 from dqn_sim.config import TrainConfig
 from dqn_sim.policies import rivals
@@ -15,17 +14,10 @@ from dqn_sim.presets import get_preset, preset_agent
 from dqn_sim.splits import TEST
 from dqn_sim.train.trainer import Trainer
 
-pytestmark = pytest.mark.learning
+pytestmark = [pytest.mark.learning, pytest.mark.usefixtures("one_torch_thread")]
 
 Result = tuple[float, float, float]  # mean, 95% interval
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def train_and_judge(preset: str, seed: int = 0) -> tuple[Result, dict[str, Result]]:

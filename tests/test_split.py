@@ -17,16 +17,10 @@ from dqn_sim.train.evaluate import evaluate_policy
 from dqn_sim.train.trainer import Trainer
 
 SCENARIO = get_preset("video").with_overrides({"audience.n_users": 500})
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 AGENT = AgentConfig(hidden_sizes=[32], batch_size=32)
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """As in a training process: more torch threads only contend on a shared machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _trained(keep: str, steps: int = 2400) -> Trainer:
