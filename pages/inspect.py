@@ -121,6 +121,14 @@ def policy_name(p: str) -> str:
     return f"{policies.label(p)} (trained)" if p in policies.learners() else policies.label(p)
 
 
+def policy_help(options: list[str]) -> str:
+    """What each kind of policy on offer is, from the registry: the oracles read the true model, the ceiling also
+    plans ahead and is no rival."""
+    kinds = dict.fromkeys(policies.POLICIES[p].kind for p in options)
+    return "  \n".join(f"{', '.join(policies.label(p) for p in options if policies.POLICIES[p].kind == kind)}: "
+                       f"{policies.KINDS[kind]}." for kind in kinds)
+
+
 def summary(trace: SessionTrace, other: SessionTrace) -> None:
     st.markdown(f"#### {policy_name(trace.policy)}")
     cols = st.columns(3)
@@ -183,9 +191,9 @@ aud = world.audience
 
 cols = st.columns(2)
 left_policy = cols[0].selectbox("Policy A", options, format_func=policy_name, key="inspect:a",
-                                index=options.index(model.learner if model else "greedy"))
+                                index=options.index(model.learner if model else "greedy"), help=policy_help(options))
 right_policy = cols[1].selectbox("Policy B", options, format_func=policy_name, key="inspect:b",
-                                 index=options.index("oracle"))
+                                 index=options.index("oracle"), help=policy_help(options))
 cols = st.columns([1, 2, 1], vertical_alignment="bottom")
 by = cols[0].segmented_control("Pick a user", ["segment", "user"], default="segment", required=True,
                                key="inspect:by", format_func={"segment": "From a segment", "user": "By id"}.get)

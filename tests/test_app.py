@@ -189,6 +189,9 @@ def test_finished_run_reaches_inspect_and_compare() -> None:
     table = at.dataframe[0].value
     assert list(table["policy"].map(str.lower).str.split().str[0]).count("dqn") == 1
     assert len(table) == 1 + len(policies.evaluated_in_training())
+    assert policies.label("patient-oracle") in set(table["policy"])  # the ceiling, said to be one under the table
+    assert any(c.startswith(f"{policies.label('patient-oracle')}: reads the true model and plans ahead")
+               for c in texts(at.caption))
     assert {"leave_rate", "clickbait_share", "quality", "coverage"} <= set(table.columns)
     assert [m for m in texts(at.markdown) if m.startswith("The DQN ")]  # the mechanism, in words from the numbers
     at.switch_page("pages/inspect.py").run()
@@ -205,6 +208,17 @@ def test_inspect_without_model_compares_baselines() -> None:
     at.segmented_control(key="inspect:by").set_value("user").run()
     at.number_input(key="inspect:user").set_value(42).run()
     assert not at.exception and "User **42**" in at.caption[0].value
+
+
+def test_inspect_offers_the_patient_oracle_marked_as_a_ceiling() -> None:
+    at = open_page("pages/inspect.py")
+    for key in ("inspect:a", "inspect:b"):
+        box = at.selectbox(key=key)
+        assert policies.label("patient-oracle") in box.options
+        assert f"{policies.label('patient-oracle')}: reads the true model and plans ahead" in box.help
+    at.selectbox(key="inspect:b").select("patient-oracle").run()
+    assert not at.exception
+    assert any(m.value == f"#### {policies.label('patient-oracle')}" for m in at.markdown)
 
 
 class BrokenTrainer(Trainer):

@@ -69,3 +69,18 @@ def test_a_caller_may_choose_the_run_id(home: Path) -> None:
             with pytest.raises(ValueError, match="run id must be 4 to 32 letters and digits"):
                 s.create_run(**settings, run_id=bad)
         assert list(s.list_runs()["id"]) == ["a1b2c3d4"]
+
+
+@pytest.mark.parametrize("algo", ["dqn", "linucb"])
+def test_the_trainer_logs_exactly_the_declared_training_columns(algo: str) -> None:
+    """The schema is the only list of training columns: a metric the trainer computes but vocab does not declare
+    would be dropped by the store, and one declared but never computed would be an empty column. Neither may pass."""
+    from dqn_sim.presets import get_preset
+    from dqn_sim.train.trainer import Trainer
+
+    scenario = get_preset("video").with_overrides({"catalogue.n_items": 30, "dynamics.max_steps": 20})
+    trainer = Trainer(scenario, AgentConfig(hidden_sizes=[16]), TrainConfig(
+        algo=algo, total_steps=640, n_envs=16, learning_starts=160, log_every=320, eval_every=640, eval_episodes=8))
+    while not trainer.metrics:
+        trainer.step()
+    assert [list(row) for row in trainer.metrics] == [vocab.TRAINING.names] * len(trainer.metrics)
