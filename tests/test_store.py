@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from dqn_sim.config import AgentConfig, ScenarioConfig, TrainConfig
-from dqn_sim.store import SCHEMA_VERSION, RunImportError, RunNotFound, RunStore, StoreVersionError
+from dqn_sim.store import SCHEMA_VERSION, RunImportError, RunNotFound, RunStore
 from dqn_sim.store import transfer as store_mod
 
 REPO = Path(__file__).resolve().parent.parent
@@ -408,13 +408,3 @@ def test_v1_database_is_upgraded(home: Path) -> None:
         assert list(s.metrics("old1")["loss"]) == [0.5]
         s.set_segment_results("old1", [{"policy": "dqn", "segment": 0, "return_mean": 1.0}])
         assert len(s.segment_results("old1")) == 1
-
-
-def test_newer_database_is_refused(home: Path) -> None:
-    RunStore().close()
-    con = sqlite3.connect(home / "runs.sqlite3")
-    con.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
-    con.commit()
-    con.close()
-    with pytest.raises(StoreVersionError, match=f"schema version {SCHEMA_VERSION + 1}.*upgrade dqn_sim"):
-        RunStore()

@@ -97,7 +97,7 @@ def test_a_newer_database_is_a_store_error(home: Path) -> None:
     con.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     con.commit()
     con.close()
-    with pytest.raises(StoreError, match="schema version") as info:
+    with pytest.raises(StoreError, match=f"schema version {SCHEMA_VERSION + 1}.*upgrade dqn_sim") as info:
         RunStore()
     assert isinstance(info.value, StoreVersionError) and isinstance(info.value, RuntimeError)
     assert (home / "runs.sqlite3").is_file()  # not damaged: left where it is
