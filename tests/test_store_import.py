@@ -104,21 +104,26 @@ def tiny_rows(src: Path, dst: Path, n: int) -> Path:
     return dst
 
 
-def test_rows_beyond_the_cap_are_refused_in_bounded_memory(store: RunStore, good: Path, tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(transfer, "MAX_IMPORT_ROWS", 10_000)
-    bad = tiny_rows(good, tmp_path / "tiny.zip", 300_000)
-    assert bad.stat().st_size < 10_000
+def refused_in_bounded_memory(store: RunStore, bad: Path, match: str) -> None:
+    """Importing ``bad`` fails with ``match``, peaks under 5 MB of Python memory and leaves the store as it was."""
     before = counts(store)
     tracemalloc.start()
     try:
-        with pytest.raises(RunImportError, match="metrics.csv: more than 10000 rows"):
+        with pytest.raises(RunImportError, match=match):
             store.import_zip(bad)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
     assert peak < 5 * 1024**2, f"{peak / 1024**2:.0f} MB"
     assert counts(store) == before
+
+
+def test_rows_beyond_the_cap_are_refused_in_bounded_memory(store: RunStore, good: Path, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(transfer, "MAX_IMPORT_ROWS", 10_000)
+    bad = tiny_rows(good, tmp_path / "tiny.zip", 300_000)
+    assert bad.stat().st_size < 10_000
+    refused_in_bounded_memory(store, bad, "metrics.csv: more than 10000 rows")
 
 
 def lie_about_size(src: Path, dst: Path, member: str, size: int) -> Path:
@@ -138,16 +143,7 @@ def lie_about_size(src: Path, dst: Path, member: str, size: int) -> Path:
 def test_a_member_is_read_in_chunks_whatever_its_header_says(store: RunStore, good: Path, tmp_path: Path) -> None:
     big = tiny_rows(good, tmp_path / "big.zip", 25_000_000)  # 50 MB of rows
     bad = lie_about_size(big, tmp_path / "liar.zip", "metrics.csv", 100)
-    before = counts(store)
-    tracemalloc.start()
-    try:
-        with pytest.raises(RunImportError, match="not a readable zip file"):  # 100 bytes read: the CRC fails
-            store.import_zip(bad)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert peak < 5 * 1024**2, f"{peak / 1024**2:.0f} MB"
-    assert counts(store) == before
+    refused_in_bounded_memory(store, bad, "not a readable zip file")  # 100 bytes read: the CRC fails
 
 
 def test_a_json_member_is_capped_as_it_is_read(store: RunStore, good: Path, tmp_path: Path) -> None:
