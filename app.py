@@ -9,6 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from ui.auth import require_sign_in
 from ui.state import attach_run, store
 from ui.status import sidebar_status
 
@@ -18,6 +19,7 @@ ASSETS = ROOT / "assets"
 st.set_page_config(page_title="DQN recommender studio", page_icon=":material/recommend:", layout="wide")
 st.html(ASSETS / "style.css")
 st.logo(str(ASSETS / "logo.svg"), size="large")
+require_sign_in()  # where Streamlit's authentication is configured ([auth] in .streamlit/secrets.toml)
 
 PAGES = [
     st.Page("pages/scenario.py", title="Scenario", icon=":material/tune:", default=True),
