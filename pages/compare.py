@@ -61,8 +61,8 @@ def run_results() -> None:
     if snap is None:
         st.warning("This run is no longer in the store.", icon=":material/warning:")
         return
-    if not (snap.evals["policy"] == "dqn").any():
-        st.info("The baselines are evaluated; the DQN's first evaluation comes after "
+    if not (snap.evals["policy"] == snap.train.algo).any():
+        st.info(f"The baselines are evaluated; the {policies.label(snap.train.algo)}'s first evaluation comes after "
                 f"{snap.train.eval_every:,} steps.", icon=":material/hourglass_top:")
     elif snap.active:
         st.caption(f"Latest evaluation at step {snap.evals['step'].max():,} of {snap.total_steps:,}; the final "

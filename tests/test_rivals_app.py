@@ -103,3 +103,14 @@ def test_side_by_side_learners_take_a_slot_each_and_stop_together(monkeypatch) -
     assert not at.exception
     assert registry().get(ids[0]).join(TIMEOUT) and registry().get(ids[0]).state == "stopped"
     assert registry().get(ids[1]) is None  # taken out of the queue before it started
+
+
+def test_compare_shows_a_rivals_stored_run_as_evaluated_under_its_name(isolated_home: Path) -> None:
+    run_id = stored_rival_run(isolated_home, "thompson")
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params["run"] = run_id
+    at.run()
+    at.switch_page("pages/compare.py").run()
+    assert not at.exception and at.selectbox(key="compare:run").value == run_id
+    assert not [i.value for i in at.info if "first evaluation comes after" in i.value]  # it was evaluated
+    assert "Thompson sampling" in list(at.dataframe[0].value["policy"])
