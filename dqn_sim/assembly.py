@@ -10,7 +10,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dqn_sim.config import AgentConfig, Config, ConfigError, ScenarioConfig, TrainConfig, leaf_fields, parse_override
+from dqn_sim.config import (
+    AgentConfig,
+    Config,
+    ConfigError,
+    ScenarioConfig,
+    TrainConfig,
+    json_problem,
+    leaf_fields,
+    parse_override,
+)
 from dqn_sim.presets import get_preset, preset_agent
 
 PARTS = ("scenario", "agent", "train")
@@ -102,8 +111,9 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     """A JSON config file as a dict; ConfigError (one line, naming the file) if it cannot be read."""
     try:
         data = json.loads(Path(path).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
-        raise ConfigError(f"{path}: cannot read JSON ({str(e)[:200]})") from None
+    except (OSError, ValueError, RecursionError) as e:  # ValueError: not UTF-8, not JSON, a 5000-digit number
+        reason = json_problem(e) if isinstance(e, ValueError) else str(e)
+        raise ConfigError(f"{path}: cannot read JSON ({reason[:200]})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a JSON object")
     return data

@@ -128,7 +128,8 @@ def load_agent_for(scenario: ScenarioConfig, learner: str, run_dir: Path):
         raise UsageError(f"--policy {learner}:{run_dir}: no checkpoint at {path}")
     agent, trained_on = model_files.load_learner(learner, path)
     env = VecRecEnv(scenario, 1, 0)
-    if problem := model_files.shape_problem(agent, env.obs_dim, env.n_items, f"checkpoint {path}"):
+    if problem := model_files.shape_problem(agent, env.obs_dim, env.n_items, f"checkpoint {path}",
+                                             env.slate_size):
         raise UsageError(problem)
     if warning := model_files.world_warning(trained_on, scenario, f"checkpoint {path}"):
         print(f"warning: {warning}", file=sys.stderr)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
@@ -19,6 +20,15 @@ T = TypeVar("T")
 
 class ConfigError(ValueError):
     """An invalid configuration value; the message names the dotted field path and what is allowed."""
+
+
+def json_problem(e: ValueError) -> str:
+    """Why ``json.loads`` refused a text, in a user's words. Besides ``JSONDecodeError`` it raises a plain
+    ValueError for an integer of more digits than Python converts (4300), whose message tells a programmer to call
+    ``sys.set_int_max_str_digits``."""
+    if isinstance(e, json.JSONDecodeError) or "integer string conversion" not in str(e):
+        return str(e)
+    return f"a number of more than {sys.get_int_max_str_digits()} digits"
 
 
 def knob(
@@ -234,8 +244,8 @@ class Config:
     def from_json(cls: type[T], text: str) -> T:
         try:
             data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ConfigError(f"not valid JSON: {e}") from None
+        except ValueError as e:  # JSONDecodeError, or a number of thousands of digits
+            raise ConfigError(f"not valid JSON: {json_problem(e)}") from None
         return cls.from_dict(data)  # type: ignore[attr-defined]
 
     def with_overrides(self: T, overrides: dict[str, Any]) -> T:
@@ -280,7 +290,7 @@ def parse_override(text: str) -> tuple[str, Any]:
     key, raw = text.split("=", 1)
     try:
         value = json.loads(raw)
-    except json.JSONDecodeError:
+    except ValueError:  # not JSON (a bare word), or a number of thousands of digits: the field's check refuses it
         value = raw
     return key.strip(), value
 

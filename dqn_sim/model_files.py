@@ -53,13 +53,16 @@ def load_learner(learner: str, path: Path) -> tuple[Policy, dict[str, Any] | Non
     return load(path) if learner == "dqn" else policies.learner_class(learner).load(path)
 
 
-def shape_problem(agent: Any, obs_dim: int, n_items: int, source: str) -> str | None:
-    """Why the trained policy (the DQN or a rival, each with ``obs_dim`` and ``n_items``) cannot act in a scenario
-    of these shapes, or None if it can."""
-    if (agent.obs_dim, agent.n_items) == (obs_dim, n_items):
-        return None
-    return (f"{source} was trained with obs_dim={agent.obs_dim}, n_items={agent.n_items}; this scenario has "
-            f"obs_dim={obs_dim}, n_items={n_items}")
+def shape_problem(agent: Any, obs_dim: int, n_items: int, source: str, slate_size: int | None = None) -> str | None:
+    """Why the trained policy (the DQN or a rival, each with ``obs_dim``, ``n_items`` and ``slate_size``) cannot act
+    in a scenario of these shapes, or None if it can (``slate_size`` None: not compared)."""
+    if (agent.obs_dim, agent.n_items) != (obs_dim, n_items):
+        return (f"{source} was trained with obs_dim={agent.obs_dim}, n_items={agent.n_items}; this scenario has "
+                f"obs_dim={obs_dim}, n_items={n_items}")
+    theirs = getattr(agent, "slate_size", None)
+    if slate_size is not None and theirs is not None and theirs != slate_size:
+        return f"{source} recommends slates of {theirs} items; this scenario's dynamics.slate_size is {slate_size}"
+    return None
 
 
 def world_warning(trained_on: dict[str, Any] | None, scenario: ScenarioConfig, source: str) -> str | None:

@@ -64,7 +64,8 @@ def stored_policy(run_id: str, scenario: ScenarioConfig, learner: str) -> tuple[
         return None, None
     policy, trained_on = stored_model(str(path), path.stat().st_mtime, learner)
     env = VecRecEnv(scenario, 1, 0)
-    if problem := model_files.shape_problem(policy, env.obs_dim, env.n_items, "This run's model"):
+    if problem := model_files.shape_problem(policy, env.obs_dim, env.n_items, "This run's model",
+                                             env.slate_size):
         raise CheckpointError(problem)
     return policy, trained_on
 

@@ -38,6 +38,21 @@ class CheckpointError(ValueError):
     """A file that cannot be loaded as a DQN checkpoint; the message says why, in plain words."""
 
 
+_SHAPE_MIN = {"obs_dim": 1, "n_items": 1, "slate_size": 1, "n_candidates": 0}
+
+
+def _checked_shapes(shapes: Any) -> dict[str, int]:
+    """A checkpoint's stored shapes as integers, each in its range (ValueError naming the first that is not):
+    networks built from a negative width fail deep in torch, and a slate of 0 items fails while acting."""
+    dims = {key: int(shapes[key]) for key in _SHAPE_MIN}
+    for key, lo in _SHAPE_MIN.items():
+        if dims[key] < lo:
+            raise ValueError(f"shapes.{key} must be an integer >= {lo}, got {dims[key]}")
+    if dims["slate_size"] > dims["n_items"]:
+        raise ValueError(f"shapes.slate_size must be at most n_items ({dims['n_items']}), got {dims['slate_size']}")
+    return dims
+
+
 def _tensor(array: np.ndarray, dtype: type) -> torch.Tensor:
     """A CPU tensor sharing memory with ``array`` when possible; read-only arrays (e.g. the env's
     broadcast masks) are copied, since torch tensors cannot be read-only."""
@@ -325,15 +340,15 @@ class DQNAgent(Policy):
         try:
             config = AgentConfig.from_json(data["agent_config"])
             scenario = json.loads(data["scenario"]) if data["scenario"] is not None else None
-            shapes = data["shapes"]
+            dims = _checked_shapes(data["shapes"])
             agent = cls(
-                obs_dim=int(shapes["obs_dim"]),
-                n_items=int(shapes["n_items"]),
+                obs_dim=dims["obs_dim"],
+                n_items=dims["n_items"],
                 item_features_IF=data["item_features_IF"].numpy(),
-                slate_size=int(shapes["slate_size"]),
+                slate_size=dims["slate_size"],
                 config=config,
                 seed=int(data["seed"]),
-                n_candidates=int(shapes["n_candidates"]),
+                n_candidates=dims["n_candidates"],
             )
             agent.updates = int(data["updates"])
         except (KeyError, TypeError, ValueError, AttributeError) as e:

@@ -24,7 +24,7 @@ from itertools import islice
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
-from dqn_sim.config import AgentConfig, ScenarioConfig, TrainConfig
+from dqn_sim.config import AgentConfig, ScenarioConfig, TrainConfig, json_problem
 from dqn_sim.store import schema, validate
 from dqn_sim.store.errors import RunImportError, StoreError, cut, short
 from dqn_sim.store.rows import row_tuples
@@ -217,8 +217,8 @@ class ExportZip:
             raise self._unreadable(e) from None
         try:
             return json.loads(data.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
-            reason = "nested too deeply" if isinstance(e, RecursionError) else str(e)
+        except (ValueError, RecursionError) as e:  # ValueError: not UTF-8, not JSON, a 5000-digit number
+            reason = "nested too deeply" if isinstance(e, RecursionError) else json_problem(e)
             raise RunImportError(f"{member} is not valid JSON: {reason}") from None
 
     def _stage_model(self, staging: Path, budget: _Budget) -> Path:
