@@ -108,12 +108,13 @@ def live(name: str) -> None:
     mid.progress(min(1.0, tally.done / max(target, 1)), text=f"{tally.done} / {target} trials done · "
                  f"{tally.running} running · best {'—' if tally.best is None else f'{tally.best:.4g}'}")
     if job is not None:
-        right.button("Stop", icon=":material/stop:", key="sweep:stop", on_click=sp.stop, args=(job,),
-                     help="Running trials end and are queued again: resume picks them up.")
+        if sp.steers(job):  # only who started it may stop it; everyone else watches
+            right.button("Stop", icon=":material/stop:", key="sweep:stop", on_click=sp.stop, args=(job,),
+                         help="Running trials end and are queued again: resume picks them up.")
+        else:
+            st.caption(f"Started by {sp.started_by(job)}: you can watch it, not steer it.")
         if (place := sp.queued(job)) is not None:
-            st.info(f"**Queued, number {place.position}**: the sweep needs {job.slots} of this server's "
-                    f"{sp.max_parallel()} training slots (one per trial at once); it starts when they are free.",
-                    icon=":material/hourglass_top:")
+            st.info(sp.queue_note(job, place), icon=":material/hourglass_top:")
     elif tally.done < target and right.button("Resume", icon=":material/play_arrow:", key="sweep:resume"):
         before = sp.sweeps().get(name)
         sp.start(spec, target, before.slots if before else sp.default_parallel(spec.seeds))

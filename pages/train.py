@@ -24,6 +24,7 @@ from ui.state import (
     agent_config,
     current_scenario,
     display_name,
+    holder,
     owns,
     registry,
     run_group,
@@ -36,6 +37,7 @@ from ui.state import (
     train_config,
     view_to_url,
     view_value,
+    waiting,
 )
 from ui.status import POLL_S, progress_bar, state_badge
 
@@ -194,12 +196,13 @@ def queue_note(run_id: str) -> None:
     place = registry().queued(run_id)
     if place is None:
         return
-    holders = "; ".join(f"{a.name} ({display_name(a.owner)}, {duration(a.eta_s) if a.eta_s else 'paused'})"
-                        for a in place.holding)
+    holders = "; ".join(map(holder, place.holding))
+    before = "; ".join(map(waiting, place.waiting_before))
     eta = f" A slot may free in about {duration(place.eta_s)}." if place.eta_s else ""
     st.info(f"**Queued, number {place.position}**: all {registry().max_running} training slots of this server "
-            f"are taken ({holders}); {len(place.waiting_before)} run(s) wait before this one. It starts by itself "
-            f"when a slot frees.{eta}", icon=":material/schedule:")
+            f"are taken ({holders}); {len(place.waiting_before)} run(s) wait before this one"
+            f"{f' ({before})' if before else ''}. It starts by itself when a slot frees.{eta}",
+            icon=":material/schedule:")
 
 
 def headline(snap: JobSnapshot) -> None:

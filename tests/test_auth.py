@@ -8,6 +8,7 @@ from __future__ import annotations
 from streamlit.testing.v1 import AppTest
 
 from tests.test_app import APP, ENDLESS, TIMEOUT, fresh_app, open_page, start, texts  # noqa: F401  (fixture)
+from ui.fmt import plain
 from ui.state import registry
 
 ANN = {"is_logged_in": True, "email": "ann@example.com", "name": "Ann"}
@@ -50,3 +51,22 @@ def test_a_run_belongs_to_the_account_that_started_it_in_any_browser_and_others_
 def test_without_authentication_configured_nothing_of_it_shows() -> None:
     at = open_page("pages/train.py")  # AppTest's default user has no is_logged_in: [auth] is not configured
     assert not {"Sign in", "Sign out"} & {b.label for b in at.button}
+
+
+def test_a_queued_start_names_the_runs_ahead_and_whose_they_are(monkeypatch) -> None:
+    """Issue #18's queue note: its place, the runs holding the slots with their owners and ends, and the runs
+    waiting before it with their owners."""
+    monkeypatch.setenv("DQN_SIM_MAX_JOBS", "1")
+    ann_id = start(as_user(ANN), ENDLESS)  # holds the server's one slot
+    bob = as_user(BOB)
+    bob.number_input(key="train:seeds").set_value(1)
+    bob.button(key="train:start").click().run()
+    carl = as_user({"is_logged_in": True, "email": "carl@example.com"})
+    carl.number_input(key="train:seeds").set_value(1)
+    carl.button(key="train:start").click().run()
+    assert not carl.exception and registry().queued(carl.session_state["run_id"]).position == 2
+    [note] = [i for i in texts(carl.info) if "Queued" in i]
+    ann_name, bob_name = (plain(registry().get(i).name) for i in (ann_id, bob.session_state["run_id"]))
+    assert note.startswith("**Queued, number 2**: all 1 training slots of this server are taken "
+                           f"({ann_name} (ann@example.com, "), note
+    assert f"1 run(s) wait before this one ({bob_name} (bob@example.com))." in note, note

@@ -23,6 +23,8 @@ def test_a_start_beyond_the_slots_waits_in_the_queue_and_begins_when_one_frees()
     c = registry.start(SCENARIO, AGENT, _train(), owner="cem")
     place = registry.queued(c.id)
     assert place.position == 1 and {h.owner for h in place.holding} == {"ann", "bob"}
+    registry.pause(a.id)  # the one waiting is told which holder is paused (no end in sight), not just 'no ETA'
+    _wait(lambda: {h.owner: h.state for h in registry.queued(c.id).holding}["ann"] == "paused")
     assert registry.running_count() == 2 and registry.owner(c.id) == "cem"
     registry.stop(a.id)
     _wait(lambda: registry.queued(c.id) is None)  # started by itself

@@ -8,6 +8,7 @@ Train is recorded rather than made. AppTest never fires
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,11 @@ from streamlit.testing.v1 import AppTest
 
 from dqn_sim.assembly import assemble
 from dqn_sim.config import TrainConfig
+from dqn_sim.sweep import study as studies
+from dqn_sim.sweep.background import SweepJob
+from dqn_sim.sweep.space import parse_params
+from dqn_sim.sweep.spec import SweepSpec
+from tests.test_registry import GatedExecutor
 from tests.test_sweep import TINY, pytestmark  # noqa: F401  (pytestmark: the same warning filters)
 from ui import sweep_page
 from ui.state import registry
@@ -111,3 +117,44 @@ def test_the_form_is_kept_when_another_page_is_shown_and_back(tmp_path):
     assert at.text_input(key="sweep:range:agent.lr").value == "1e-4:3e-3:log"
     assert at.number_input(key="sweep:trials").value == 5 and at.selectbox(key="sweep:pruner").value == "none"
     assert at.text_input(key="sweep:name").value == "kept"
+
+
+def _held_sweep(name: str, gate: threading.Event) -> SweepJob:
+    """A one-trial sweep in the page's own storage whose trial waits for ``gate`` (no training process)."""
+    spec = SweepSpec(name=name, preset="video", config=None, overrides=(),
+                     params=parse_params(["agent.gamma=0.8:0.99"]), seeds=1, first_seed=0, steps=10_000)
+    study, n_trials = studies.open_sweep(spec, 1, sweep_page.storage_url())
+    return SweepJob(study, sweep_page.storage_url(), str(sweep_page.store().home), GatedExecutor(1, gate), n_trials)
+
+
+def test_only_who_started_a_sweep_may_stop_it_and_a_queued_one_says_who_holds_the_slots(tmp_path, monkeypatch):
+    """Issue #18 for sweeps: a sweep's Stop is its starter's, as a run's Pause/Stop are; a sweep waiting for slots is
+    told, as a run is, which runs hold them, whose they are and when one may free."""
+    monkeypatch.setenv("DQN_SIM_MAX_JOBS", "1")
+    st.cache_resource.clear()
+    gate = threading.Event()
+    for name, owner in (("ann-sweep", "user:ann@example.com"), ("bob-sweep", "user:bob@example.com")):
+        job = _held_sweep(name, gate)
+        registry().admit(job, owner=owner)  # Ann's holds the one slot, Bob's waits for it
+        sweep_page.sweeps()[name] = job
+    app = tmp_path / "sweep_app.py"
+    app.write_text(APP)
+
+    def visit(user: dict, name: str) -> AppTest:
+        at = AppTest.from_file(str(app), default_timeout=TIMEOUT)
+        at.user = user
+        at.session_state["sweep:view"] = name
+        at.run()
+        assert not at.exception
+        return at
+
+    ann = {"is_logged_in": True, "email": "ann@example.com"}
+    carl = {"is_logged_in": True, "email": "carl@example.com"}
+    assert [b.key for b in visit(ann, "ann-sweep").button if b.key == "sweep:stop"] == ["sweep:stop"]
+    watcher = visit(carl, "ann-sweep")
+    assert not [b for b in watcher.button if b.key == "sweep:stop"]
+    assert any("Started by ann@example.com: you can watch it, not steer it." in c.value for c in watcher.caption)
+    [note] = [i.value for i in visit(carl, "bob-sweep").info if "Queued" in i.value]
+    assert "**Queued, number 1**: the sweep needs 1 of this server's 1 training slots" in note
+    assert "held by sweep ann-sweep (ann@example.com, no estimate yet)" in note and "0 wait(s) before it." in note
+    gate.set()

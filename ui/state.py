@@ -29,9 +29,9 @@ from dqn_sim.train.group_recording import StoreGroupRecorder
 from dqn_sim.train.groups import GroupJob, members_at_once, seed_range
 from dqn_sim.train.job import JobSnapshot, TrainingJob
 from dqn_sim.train.recording import StoreObserver
-from dqn_sim.train.registry import JobRegistry
+from dqn_sim.train.registry import Ahead, JobRegistry
 from ui import forms
-from ui.fmt import inert
+from ui.fmt import duration, inert, plain
 
 T = TypeVar("T")
 LINEUP = "lineup"  # session and URL key of the runs started side by side with the selected one
@@ -199,6 +199,18 @@ def display_name(owner: str | None) -> str:
         return "the command line or another server"
     kind, _, ident = owner.partition(":")
     return ident if kind == "user" else f"another studio visitor ({ident[:4]})"
+
+
+def holder(ahead: Ahead) -> str:
+    """A run (or sweep) holding a slot, as someone waiting for one reads it: its name, whose it is, when it may end."""
+    when = (f"about {duration(ahead.eta_s)} left" if ahead.eta_s else "paused" if ahead.state == "paused"
+            else "no estimate yet")
+    return f"{plain(ahead.name)} ({plain(display_name(ahead.owner))}, {when})"
+
+
+def waiting(ahead: Ahead) -> str:
+    """A run (or sweep) waiting in the queue before another: its name and whose it is."""
+    return f"{plain(ahead.name)} ({plain(display_name(ahead.owner))})"
 
 
 def owns(run_id: str) -> bool:

@@ -24,7 +24,8 @@ from dqn_sim.sweep.spec import SweepSpec, base_config
 from dqn_sim.train.groups import cores
 from dqn_sim.train.registry import QueuePlace
 from ui import forms
-from ui.state import registry, store, who
+from ui.fmt import duration, plain
+from ui.state import display_name, holder, owns, registry, store, waiting, who
 
 T = TypeVar("T")
 DEFAULT_KNOBS = ("agent.lr", "agent.gamma")
@@ -116,6 +117,27 @@ def stop(job: SweepJob) -> None:
 
 def queued(job: SweepJob) -> QueuePlace | None:
     return registry().queued(job.id)
+
+
+def steers(job: SweepJob) -> bool:
+    """Whether this person started the sweep here and may stop it; everyone else watches, as with a run."""
+    return owns(job.id)
+
+
+def started_by(job: SweepJob) -> str:
+    return plain(display_name(registry().owner(job.id)))
+
+
+def queue_note(job: SweepJob, place: QueuePlace) -> str:
+    """Where a waiting sweep stands: its place, the runs holding the slots with their owners and ends, how many
+    wait before it, and roughly when a slot frees (as the Train page says it of a run)."""
+    holders = "; ".join(map(holder, place.holding))
+    before = "; ".join(map(waiting, place.waiting_before))
+    eta = f" A slot may free in about {duration(place.eta_s)}." if place.eta_s else ""
+    return (f"**Queued, number {place.position}**: the sweep needs {job.slots} of this server's {max_parallel()} "
+            f"training slots (one per trial at once), held by {holders or 'nobody yet'}; "
+            f"{len(place.waiting_before)} wait(s) before it{f' ({before})' if before else ''}. It starts by itself "
+            f"when they are free.{eta}")
 
 
 def running(name: str) -> SweepJob | None:

@@ -72,6 +72,7 @@ class Ahead:
     name: str
     owner: str | None
     eta_s: float | None
+    state: str  # "paused": no end in sight until its owner resumes it (a run just started has no ETA yet either)
 
 
 @dataclass(frozen=True)
@@ -240,7 +241,7 @@ class JobRegistry:
     # ------------------------------------------------------------------ slots
     def _ahead(self, entry: Entry) -> Ahead:
         status = entry.status()
-        return Ahead(status.name, self._owners.get(entry.id), status.eta_s)
+        return Ahead(status.name, self._owners.get(entry.id), status.eta_s, status.state)
 
     def _released(self, entry: Entry) -> bool:
         """A paused run idle for longer than ``idle_release_s`` has given its slot back."""
