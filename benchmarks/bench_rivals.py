@@ -15,13 +15,12 @@ import json
 import sys
 from pathlib import Path
 
-import torch
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dqn_sim import policies  # noqa: E402
 from dqn_sim.config import TrainConfig  # noqa: E402
 from dqn_sim.presets import get_preset, preset_agent  # noqa: E402
+from dqn_sim.train.threads import one_thread  # noqa: E402
 from dqn_sim.train.trainer import Trainer  # noqa: E402
 
 NO_EVALUATION = 10**9  # the largest eval_every: none within a throughput run
@@ -71,7 +70,7 @@ def main() -> None:
     parser.add_argument("--table-steps", type=int, default=TrainConfig().total_steps)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    torch.set_num_threads(1)  # as in a training process of the studio and the CLI
+    one_thread()  # as in a training process of the studio and the CLI
     out: dict = {"preset": args.preset, "speed": speed_ratios(args.preset, args.steps, args.rounds, args.seed)}
     if args.table:
         out["table"] = result_table(args.preset, args.table_steps, args.seed)

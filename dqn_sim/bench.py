@@ -89,13 +89,12 @@ def training_benchmark(
     env user-steps/s, gradient updates/s, and the wall time until the DQN's evaluation return first exceeds
     the best baseline's (mean above mean, and lower 95% bound above the baseline's upper bound).
     """
-    import torch
-
     from dqn_sim.config import TrainConfig
     from dqn_sim.presets import preset_agent
+    from dqn_sim.train.threads import one_thread
     from dqn_sim.train.trainer import Trainer
 
-    torch.set_num_threads(1)  # as in a training process of the app and the CLI
+    one_thread()  # as in a training process of the app and the CLI
     trainer = Trainer(get_preset(preset), preset_agent(preset), TrainConfig(eval_every=10_000, seed=seed))
     trainer.evaluate_baselines()
     while not trainer.done and trainer.wall_time < budget_s:

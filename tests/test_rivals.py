@@ -73,6 +73,26 @@ def test_linucb_explores_the_uncertain_item_and_evaluates_on_the_mean() -> None:
     assert agent.act(env)[0, 0] == 0  # evaluated greedily on the predicted reward
 
 
+
+def test_the_spread_is_the_same_scored_over_all_items_or_over_the_allowed_ones_only() -> None:
+    """RecSim allows 10 candidates of 500: the spread is then formed pair by pair, and must equal the full form."""
+    rng = np.random.default_rng(3)
+    features_IF = rng.normal(size=(40, 3))
+    agent = LinUCBAgent(obs_dim=5, item_features_IF=features_IF, slate_size=2, config=LinUCBConfig(), seed=0)
+    obs_NO = rng.normal(size=(300, 5))
+    agent.store(obs_NO[:150], rng.integers(0, 40, size=(150, 2)), step(list(rng.integers(0, 40, 150)),
+                                                                         list(rng.normal(size=150))))
+    agent.learn(0.0)
+    mean, var = agent.model.mean_var(obs_NO[150:])
+    sparse_mask = rng.random((150, 40)) < 0.05  # below 1 in 8: the pair-by-pair form
+    got_mean, got_var = agent.model.mean_var(obs_NO[150:], sparse_mask)
+    np.testing.assert_allclose(got_mean, mean)
+    np.testing.assert_allclose(got_var[sparse_mask], var[sparse_mask])
+    assert (got_var[~sparse_mask] == 0).all()
+    for u, i in zip(*np.nonzero(sparse_mask[:5]), strict=True):  # against A^-1 itself
+        x = np.concatenate([obs_NO[150 + u], features_IF[i], [1.0]])
+        assert got_var[u, i] == pytest.approx(x @ np.linalg.solve(agent.model.A_IDD[i], x))
+
 # ------------------------------------------------------------------------------------------- Thompson
 
 

@@ -24,10 +24,9 @@ from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Event
 from pathlib import Path
 
-import torch
-
 from dqn_sim.config import AgentConfig, ScenarioConfig, TrainConfig
 from dqn_sim.train.reports import Checkpointed, Ended, Finished, PolicyCopy, Progress, Report, Started
+from dqn_sim.train.threads import one_thread
 from dqn_sim.train.trainer import Trainer
 
 PUBLISH_EVERY_S = 0.25  # how fresh a job's snapshots are
@@ -82,7 +81,7 @@ def run(pipe: Connection, controls: Controls, work: Work) -> None:
     """The child process's entry point: train, reporting on ``pipe``. If the studio goes away the next report
     fails (the pipe is broken) and the process ends with it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C in a terminal is the parent's to handle: it stops us
-    torch.set_num_threads(1)  # one core per job: more threads contend with the web server and other jobs
+    one_thread()  # one core per job: more threads contend with the web server and other jobs
     if work.niceness > 0:
         os.nice(work.niceness)  # the web server and a browser on the same cores are scheduled first
 
