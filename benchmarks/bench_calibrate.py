@@ -19,11 +19,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from dqn_sim.calibrate.fit import FitOptions, fit_scenario
-from dqn_sim.calibrate.readers import read_interactions
-from dqn_sim.calibrate.report import compare
-from dqn_sim.calibrate.simulate import simulate
-from dqn_sim.calibrate.synth import SynthSpec, write_log
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script (and its child) from anywhere, as the docstring says
+
+from dqn_sim.calibrate.fit import FitOptions, fit_scenario  # noqa: E402
+from dqn_sim.calibrate.readers import read_interactions  # noqa: E402
+from dqn_sim.calibrate.report import compare  # noqa: E402
+from dqn_sim.calibrate.simulate import simulate  # noqa: E402
+from dqn_sim.calibrate.synth import SynthSpec, write_log  # noqa: E402
 
 REPORT_SESSIONS = 4000
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -92,6 +93,20 @@ def test_bad_files_raise_one_line_naming_file_and_line(tmp_path, lines, message)
     with pytest.raises(DataError, match=message) as info:
         read_interactions(path)
     assert "\n" not in str(info.value) and str(info.value).startswith(str(path))
+
+
+@pytest.mark.parametrize(("name", "header", "mapping"), [
+    ("ratings.csv", "userId,movieId,rating,timestamp", None),
+    ("log.csv", "member;sku;stars;when", "user=member,item=sku,rating=stars,timestamp=when"),
+])
+def test_a_header_only_file_is_one_error_and_no_warning(tmp_path, name, header, mapping):
+    """A header and no rows once printed numpy's 'Mean of empty slice' warnings above the CLI's one line."""
+    path = tmp_path / name
+    path.write_text(header + "\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(DataError, match=r"ratings.csv: no interactions \(only a header\?\)$|log.csv: no inter"):
+            read_interactions(path, mapping=mapping)
 
 
 def test_a_2gb_line_fails_fast_naming_its_line(tmp_path):
@@ -263,3 +278,34 @@ def test_studio_section_calibrates_a_server_path_and_reports(tmp_path):
     at.text_input(key="calibration:ratings_path").set_value(str(tmp_path / "missing.data")).run()
     at.button(key="calibration:run").click().run()
     assert at.error[0].value == f"{tmp_path / 'missing.data'}: no such file"
+
+
+def test_studio_section_writes_an_upload_only_while_calibrating(tmp_path, monkeypatch):
+    """An upload was written to a new /tmp folder on every rerun of the page (each widget change) and never removed:
+    a 200 MB log left 200 MB behind per click. Now it is on disk only while Calibrate reads it."""
+    import tempfile
+
+    from streamlit.testing.v1 import AppTest
+
+    ratings, items, _ = write_log(SMALL, tmp_path / "log", "ml-100k")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+
+    def left_behind() -> list[str]:
+        return [p.name for p in scratch.iterdir() if p.name.startswith("dqn_sim_calibrate_")]
+
+    at = AppTest.from_function(_calibration_page, default_timeout=60).run()
+    at.file_uploader(key="calibration:ratings_upload").set_value(("u.data", ratings.read_bytes(), "text/plain")).run()
+    at.file_uploader(key="calibration:items_upload").set_value(("u.item", items.read_bytes(), "text/plain")).run()
+    at.text_input(key="calibration:name").set_value("uploaded-log").run()
+    at.number_input(key="calibration:segments").set_value(2).run()
+    assert left_behind() == []  # reruns write nothing
+    at.button(key="calibration:run").click().run()
+    assert not at.exception and not at.error
+    assert "Saved as **uploaded-log**" in at.success[0].value and "2 segments" in at.success[0].value
+    assert left_behind() == []
+    # a ratings and an item upload of the same name are both kept: the items file does not overwrite the ratings
+    at.file_uploader(key="calibration:items_upload").set_value(("u.data", items.read_bytes(), "text/plain")).run()
+    at.button(key="calibration:run").click().run()
+    assert not at.exception and not at.error and left_behind() == []

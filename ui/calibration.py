@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import streamlit as st
+from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from dqn_sim.calibrate.figures import comparison_figure
 from dqn_sim.calibrate.fit import FitOptions
@@ -19,6 +20,7 @@ from dqn_sim.errors import INPUT_ERRORS, one_line
 from dqn_sim.scenarios import ScenarioLibrary, check_name
 from ui.fmt import inert, plain
 
+Source = Path | UploadedFile  # a path on the server, or an upload not yet on disk
 UPLOAD_LIMIT_MB = 200  # Streamlit's server.maxUploadSize; larger logs are read from a path on the server
 KEY = "calibration"
 
@@ -42,28 +44,31 @@ def calibration_section(load_into_form: Callable[[ScenarioConfig], None] | None 
             _report(result, load_into_form)
 
 
-def _sources() -> tuple[Path | None, Path | None]:
-    """The ratings and item files: uploads (saved to a temporary folder under their own names, so MovieLens'
-    layout is recognised) or paths on the server."""
+def _sources() -> tuple[Source | None, Source | None]:
+    """The ratings and item files: uploads (written to disk only when Calibrate is pressed, see ``_uploaded``) or
+    paths on the server."""
     where = st.radio("Logs", ["Upload", "Path on the server"], horizontal=True, key=KEY + ":where")
     if where == "Upload":
         up = st.file_uploader(f"Ratings file (up to {UPLOAD_LIMIT_MB} MB; larger logs: a path on the server)",
                               key=KEY + ":ratings_upload")
         items_up = st.file_uploader("Item file (optional: genres; MovieLens' u.item or movies.csv)",
                                     key=KEY + ":items_upload")
-        if up is None:
-            return None, None
-        folder = Path(tempfile.mkdtemp(prefix="dqn_sim_calibrate_"))
-        paths = []
-        for upload in (up, items_up):
-            if upload is not None:  # its own name (MovieLens' layout is recognised by it), never a path
-                path = folder / (Path(upload.name).name.strip(".") or "upload")
-                path.write_bytes(upload.getbuffer())
-                paths.append(path)
-        return paths[0], paths[1] if len(paths) > 1 else None
+        return (up, items_up) if up is not None else (None, None)
     ratings = st.text_input("Ratings file path", key=KEY + ":ratings_path").strip()
     items = st.text_input("Item file path (optional)", key=KEY + ":items_path").strip()
     return (Path(ratings) if ratings else None), (Path(items) if items else None)
+
+
+def _uploaded(source: Source | None, folder: Path) -> Path | None:
+    """A path to read: a server path as given, an upload written under ``folder`` in its own sub-folder (the
+    ratings and the item file may share a name) under its own name (MovieLens' layout is recognised by it),
+    never a path the browser chose."""
+    if source is None or isinstance(source, Path):
+        return source
+    path = folder / str(len(list(folder.iterdir()))) / (Path(source.name).name.strip(".") or "upload")
+    path.parent.mkdir()
+    path.write_bytes(source.getbuffer())
+    return path
 
 
 def _options() -> tuple[FitOptions, str, str]:
@@ -82,12 +87,16 @@ def _options() -> tuple[FitOptions, str, str]:
     return options, fmt, mapping
 
 
-def _run(ratings: Path, items: Path | None, fmt: str, mapping: str, options: FitOptions) -> None:
+def _run(ratings: Source, items: Source | None, fmt: str, mapping: str, options: FitOptions) -> None:
+    """Calibrate and save; uploads live in a temporary folder for the calibration only (written on every rerun
+    of the page, they once left a copy of the log in /tmp per widget change)."""
     bar = st.progress(0.0, text="reading")
     try:
         check_name(options.name)
-        result = calibrate(ratings, items, fmt, parse_mapping(mapping), options,
-                           progress=lambda f, detail: bar.progress(min(f, 1.0), text=detail))
+        with tempfile.TemporaryDirectory(prefix="dqn_sim_calibrate_") as folder:
+            result = calibrate(_uploaded(ratings, Path(folder)), _uploaded(items, Path(folder)), fmt,
+                               parse_mapping(mapping), options,
+                               progress=lambda f, detail: bar.progress(min(f, 1.0), text=detail))
         ScenarioLibrary().save(options.name, result.scenario)
     except INPUT_ERRORS as e:  # DataError is a ValueError: one line naming file and line; never a traceback
         bar.empty()
