@@ -89,7 +89,7 @@ def hyperparameters() -> pd.DataFrame:
 def test_hyperparameter_table_keeps_evaluated_runs_and_finds_what_varies() -> None:
     table = hyperparameters()
     assert list(table["run"]) == ["slow", "fast", "fastest"]
-    assert list(table["dqn_return"]) == [30.0, 38.0, 32.0] and list(table["run_index"]) == [0, 1, 2]
+    assert list(table["learner_return"]) == [30.0, 38.0, 32.0] and list(table["run_index"]) == [0, 1, 2]
     assert list(table["hidden_sizes"]) == ["64, 64", "64, 64", "128"]
     assert hp.varying(table, ["preset", "lr", "gamma", "dueling", "hidden_sizes", "unknown"]) == [
         "lr", "dueling", "hidden_sizes"]
@@ -116,7 +116,7 @@ def test_parallel_coordinates_has_an_axis_per_setting_then_the_return() -> None:
                                                                                                       "0.001", "0.01")
     assert list(dueling.values) == [0, 1, 1] and dueling.ticktext == ("off", "on")
     assert hidden.label == "hidden_sizes" and hidden.ticktext == ("128", "64, 64") and list(hidden.values) == [1, 1, 0]
-    assert final.label == hp.FINAL_RETURN and list(trace.line.color) == [30.0, 38.0, 32.0]
+    assert final.label == "Final DQN return" and list(trace.line.color) == [30.0, 38.0, 32.0]
 
 
 def test_segments_chart_groups_series_by_segment_and_hatches_repeated_baselines() -> None:
@@ -148,4 +148,42 @@ def test_a_young_run_without_a_dqn_evaluation_and_no_baseline_chosen_gives_empty
     young = make_evals()
     final = hp.final_table({"young run": young[young.policy != "dqn"]}, [])
     table = hp.hyperparameter_table(pd.DataFrame({"lr": [1e-3]}, index=["young run"]), final)
-    assert final.empty and table.empty and "dqn_return" in table
+    assert final.empty and table.empty and "learner_return" in table
+
+
+def trained_by(learner: str, evals: pd.DataFrame) -> pd.DataFrame:
+    """The same evaluations from a run that trained ``learner`` instead of the DQN (its rows carry its name)."""
+    return evals.assign(policy=evals["policy"].replace("dqn", learner))
+
+
+def test_each_run_shows_its_own_learner_whichever_it_trained() -> None:
+    """Regression: only 'dqn' rows were kept, so a LinUCB or REINFORCE run had no result, curve point or segment."""
+    evals = {"dqn run": make_evals(2), "linucb run": trained_by("linucb", shifted(make_evals(3), 5.0)),
+             "reinforce run": trained_by("reinforce", make_evals(1))}
+    table = hp.final_table(evals, ["greedy"])
+    assert list(table["series"][:3]) == list(evals) and list(table["policy"][:3]) == ["dqn", "linucb", "reinforce"]
+    assert list(table["return_mean"][:3]) == [31.0, 37.0, 30.0]  # each run's latest result of its own learner
+    assert table["vs_best_baseline"][:3].notna().all() and table["vs_best_baseline"][3:].isna().all()
+    fig = valid(hp.final_chart(table))
+    assert {t.name: t.marker.symbol for t in fig.data if t.name in evals} == dict.fromkeys(evals, "circle")
+    assert next(t for t in fig.data if t.name == "linucb run").marker.color == hp.run_color(1)
+    segs = hp.segment_table({"dqn run": segments(), "linucb run": segments(("linucb", *BASELINES))}, [])
+    assert list(dict.fromkeys(segs["series"])) == ["dqn run", "linucb run"]
+
+
+def test_curves_and_settings_of_runs_of_different_learners_name_the_return_they_show() -> None:
+    runs = {"dqn run": (make_metrics(40), make_evals(3)),
+            "linucb run": (make_metrics(40), trained_by("linucb", shifted(make_evals(3), 5.0)))}
+    finals = hp.final_table({name: e for name, (_, e) in runs.items()}, ["oracle"])
+    curves = valid(hp.curves_chart(runs, finals))
+    assert list(next(t for t in curves.data if t.name == "linucb run" and t.fill != "toself").y) == [35.0, 36.0, 37.0]
+    params = pd.DataFrame({"algo": ["DQN", "LinUCB"]}, index=list(runs))
+    table = hp.hyperparameter_table(params, finals)
+    assert list(table["learner"]) == ["dqn", "linucb"] and list(table["learner_return"]) == [32.0, 37.0]
+    scatter = valid(hp.hyperparameter_scatter(table, "algo", label="Learner"))
+    assert scatter.layout.yaxis.title.text == "Final learner return" and [t.x[0] for t in scatter.data] == [
+        "DQN", "LinUCB"]
+    assert "LinUCB return" in scatter.data[1].hovertemplate
+    only_linucb = hp.hyperparameter_table(params.assign(seed=[0, 1]).iloc[1:], finals)
+    assert valid(hp.hyperparameter_parcoords(only_linucb, ["seed"], {})).data[0].dimensions[-1].label == \
+        "Final LinUCB return"

@@ -4,6 +4,7 @@ the wiring, not what is learned."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -114,3 +115,23 @@ def test_compare_shows_a_rivals_stored_run_as_evaluated_under_its_name(isolated_
     assert not at.exception and at.selectbox(key="compare:run").value == run_id
     assert not [i.value for i in at.info if "first evaluation comes after" in i.value]  # it was evaluated
     assert "Thompson sampling" in list(at.dataframe[0].value["policy"])
+
+
+def test_compare_across_stored_runs_shows_each_runs_own_learner_under_its_label(isolated_home: Path) -> None:
+    """Regression: the across-runs tab kept only 'dqn' rows, so a LinUCB run had no curve, result or setting."""
+    from dqn_sim.store import RunStore
+    from tests.test_runs_page import comparison
+    from ui.history import HYPERPARAMETERS
+
+    dqn_id, linucb_id = stored_rival_run(isolated_home, "dqn"), stored_rival_run(isolated_home, "linucb")
+    with RunStore(isolated_home) as runs:
+        tested = runs.get_run(linucb_id)["summary"]["linucb_return"]
+    at = AppTest.from_function(comparison, default_timeout=TIMEOUT).run()
+    at.multiselect(key="history:runs").set_value([dqn_id, linucb_id]).run()
+    assert not at.exception and not [c.value for c in at.caption if "Not evaluated" in c.value]
+    final = at.dataframe[0].value.set_index("series")
+    assert final.loc["LinUCB · linucb run", "return_mean"] == tested and "dqn run" in final.index  # DQN: its name
+    [curves, *_] = at.get("plotly_chart")
+    assert {"dqn run", "LinUCB · linucb run"} <= {t.get("name") for t in json.loads(curves.proto.spec)["data"]}
+    assert "Learner" in at.selectbox(key="history:param").options
+    assert HYPERPARAMETERS["reinforce.lr"] == "REINFORCE top-K: Learning rate" != HYPERPARAMETERS["lr"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from dataclasses import Field
 from pathlib import Path
 from typing import Any
 
@@ -69,12 +70,24 @@ RESULT_COLUMNS: dict[str, Any] = {  # final results with their intervals
     "ctr": st.column_config.NumberColumn("CTR", format="percent", help="Clicks per recommendation step"),
     "ctr_ci": st.column_config.TextColumn("CTR 95% CI"),
     "vs_best_baseline": st.column_config.TextColumn("vs best baseline",
-                                                      help="The DQN against the best baseline of its own run"),
+                                                      help="The run's learner against the best baseline of its own "
+                                                           "run"),
     "step": st.column_config.NumberColumn("At step", format="compact", help="When it was evaluated"),
 }
+DEFAULT_LEARNER = TrainConfig().algo  # a run of it is named alone, as before rivals existed (run names omit it too)
+
+
+def _setting_label(path: str, f: Field) -> str:
+    """What people call a setting; a rival learner's knob carries its learner ("LinUCB: Alpha"), so that it is not
+    taken for the DQN's knob of the same name (REINFORCE's learning rate and the DQN's)."""
+    owner, name = path.rpartition(".")[0], forms.label(path, f)
+    return f"{policies.label(owner)}: {name}" if owner in policies.learners() else name
+
+
 HYPERPARAMETERS = {  # column -> what people call it: the scenario, then every agent and training setting
     "preset": "Scenario",
-    **{path: forms.label(path, f) for cfg in (AgentConfig(), TrainConfig()) for path, f, _ in leaf_fields(cfg)},
+    **{path: _setting_label(path, f) for cfg in (AgentConfig(), TrainConfig()) for path, f, _ in leaf_fields(cfg)},
+    "algo": "Learner",
 }
 DEFAULT_RUNS = 3  # the comparison starts with the most recent few
 
@@ -139,6 +152,14 @@ def run_labels(runs: pd.DataFrame) -> dict[str, str]:
     return {i: f"{n} · {i}" if counts[n] > 1 else n for i, n in zip(runs["id"], runs["name"], strict=True)}
 
 
+def learner_labels(runs: pd.DataFrame) -> dict[str, str]:
+    """``run_labels`` where runs of several learners meet: a rival learner's run leads with its learner's label
+    from the registry ("LinUCB · video · seed 0"), so every chart says which learner a curve or an interval is."""
+    learners = dict(zip(runs["id"], runs["learner"], strict=True))
+    return {i: label if learners[i] == DEFAULT_LEARNER else f"{policies.label(learners[i])} · {label}"
+            for i, label in run_labels(runs).items()}
+
+
 # --------------------------------------------------------------------------------------------- actions
 
 
@@ -192,14 +213,18 @@ def resume(run: dict[str, Any]) -> TrainingJob | GroupJob:
 
 
 def _run_data(run_ids: list[str], labels: dict[str, str]) -> dict[str, dict[str, Any]]:
-    """Each chosen run's rows and settings, by its label (the store is read once per table and run)."""
+    """Each chosen run's rows, learner and settings, by its label (the store is read once per table and run).
+
+    Settings by dotted path (a rival's knobs are nested: ``linucb.alpha``), the learner by its label."""
     s = store()
     data = {}
     for run_id in run_ids:
         run = s.get_run(run_id)
+        settings = {path: value for cfg in (run["agent"], run["train"]) for path, _, value in leaf_fields(cfg)}
         data[labels[run_id]] = {
             "metrics": s.metrics(run_id), "evals": s.evals(run_id), "segments": s.segment_results(run_id),
-            "params": {"preset": run["preset"], **run["agent"].to_dict(), **run["train"].to_dict()},
+            "learner": run["train"].algo,
+            "params": {"preset": run["preset"], **settings, "algo": policies.label(run["train"].algo)},
         }
     return data
 
@@ -220,7 +245,7 @@ def _curve_controls() -> tuple[str, str, str, float]:
 
 
 def _hyperparameters(final: pd.DataFrame, data: dict[str, dict[str, Any]]) -> None:
-    """What mattered: the settings that differ between the chosen runs against their final DQN return."""
+    """What mattered: the settings that differ between the chosen runs against their learners' final return."""
     params = pd.DataFrame.from_dict({label: d["params"] for label, d in data.items()}, orient="index")
     table = history_plots.hyperparameter_table(params, final)
     differing = history_plots.varying(table, list(HYPERPARAMETERS))
@@ -239,7 +264,7 @@ def _hyperparameters(final: pd.DataFrame, data: dict[str, dict[str, Any]]) -> No
         param = right.selectbox("Setting", differing, format_func=HYPERPARAMETERS.get, key="history:param",
                                 help="Only the settings that differ between the chosen runs are listed.")
         st.plotly_chart(history_plots.hyperparameter_scatter(table, param, label=HYPERPARAMETERS[param]))
-    shown = table[["run", *differing, "dqn_return", "dqn_lo", "dqn_hi"]]
+    shown = table[["run", *differing, "learner_return", "learner_lo", "learner_hi"]]
     csv_download(shown, "hyperparameters.csv", key="history:params_csv")
 
 
@@ -254,7 +279,7 @@ def stored_runs_comparison() -> None:
         st.info("No stored runs yet: every run started on the **Train** page, or with `python -m dqn_sim train`, "
                 "is kept and can be compared here.", icon=":material/info:")
         return
-    labels = run_labels(runs)
+    labels = learner_labels(runs)
     evaluated = list(runs.loc[runs.reindex(columns=["learner_return"])["learner_return"].notna(), "id"])
     left, right = st.columns([3, 2])
     chosen = left.multiselect("Stored runs", list(labels), default=(evaluated or list(labels))[:DEFAULT_RUNS],
@@ -278,7 +303,7 @@ def stored_runs_comparison() -> None:
     st.plotly_chart(history_plots.curves_chart({label: (d["metrics"], d["evals"]) for label, d in data.items()},
                                                final, source=source, metric=metric, x=x, smoothing=smoothing,
                                                colors=colors))
-    unevaluated = [label for label, d in data.items() if not (d["evals"]["policy"] == "dqn").any()]
+    unevaluated = [label for label, d in data.items() if not (d["evals"]["policy"] == d["learner"]).any()]
     if source == "eval" and unevaluated:
         st.caption(f"Not evaluated on held-out users yet: {plain(', '.join(unevaluated))}. The **Training** curve "
                    "shows how far they got.")

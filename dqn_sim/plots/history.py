@@ -1,6 +1,9 @@
 """Figures that compare stored runs, and the tables they draw: learning curves against the baselines, final
 results with 95% intervals, hyperparameters against the final return, and results per audience segment.
 
+Each run shows its own learner, whichever of the registry's learners it trained (the DQN or a rival): a run trains
+one, so its learner's rows are those naming a registry learner, and runs of different learners sit side by side.
+
 Pure functions (DataFrames in, figures out), in the conventions of ``dqn_sim.plots``. A run keeps one colour
 on every chart: the tables carry it (``color``: the caller's ``run_colors``, else the run's position among the
 chosen runs), so a reader can follow a run from its curve to its interval and its point on the hyperparameter
@@ -11,7 +14,7 @@ are drawn once.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -39,7 +42,6 @@ RETURN_SCALE = [[0.0, "#C4B5FD"], [1.0, "#3B0764"]]  # violet, light (low return
 DASHES = ["dash", "dot", "dashdot", "longdash", "longdashdot"]  # one baseline's results from several runs ...
 PATTERNS = ["", "/", "x", ".", "\\", "+"]  # ... on lines and on bars
 LEGEND_BELOW = {"orientation": "h", "yanchor": "top", "y": -0.2, "xanchor": "left", "x": 0.0}  # many runs
-FINAL_RETURN = "Final DQN return"
 MAX_TICKS = 8  # a parallel-coordinates axis with more distinct values gets plotly's own ticks
 
 
@@ -51,85 +53,104 @@ def run_color(run_index: int) -> str:
     return RUN_PALETTE[run_index % len(RUN_PALETTE)]
 
 
+def _learner(policy: str) -> bool:
+    """Whether a result row is its run's own learner (a run trains one), not a baseline."""
+    return policy in policies.learners()
+
+
+def _learner_rows(table: pd.DataFrame) -> pd.Series:
+    return table["policy"].isin(policies.learners())
+
+
 def _series_color(policy: str, run_color: str) -> str:
-    return run_color if policy == "dqn" else policies.color(policy)
+    return run_color if _learner(policy) else policies.color(policy)
+
+
+def final_return(learners: Iterable[str]) -> str:
+    """The final-return axis's name: the learner's when the runs trained one ("Final DQN return"), else any
+    learner's, so a chart of DQN and LinUCB runs does not call LinUCB's return the DQN's."""
+    names = set(learners)
+    return f"Final {policies.label(names.pop())} return" if len(names) == 1 else "Final learner return"
 
 
 def _stack(frames: Mapping[str, pd.DataFrame], baselines: Sequence[str],
            colors: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """One frame per run into one, keeping the DQN and the chosen baselines, with ``run``, ``run_index`` and the
-    run's ``color`` (from ``colors`` by run name, else by its position)."""
-    keep = ["dqn", *baselines]
+    """One frame per run into one, keeping the run's learner and the chosen baselines, with ``run``, ``run_index``
+    and the run's ``color`` (from ``colors`` by run name, else by its position)."""
+    keep = [*policies.learners(), *baselines]
     parts = [frame[frame["policy"].isin(keep)].assign(run=run, run_index=i,
                                                       color=colors[run] if colors else run_color(i))
              for i, (run, frame) in enumerate(frames.items())]
     parts = [p for p in parts if len(p)]  # pandas warns on concatenating empty frames
-    # no row yet (a young run has no DQN evaluation): still every column, so readers of it need no special case
+    # no row yet (a young run has no learner evaluation): still every column, so readers of it need no special case
     columns = [*next(iter(frames.values()), pd.DataFrame(columns=["policy"])).columns, "run", "run_index", "color"]
     table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
-    order = {p: k for k, p in enumerate(keep)}  # the runs' DQN first (in run order), then baseline by baseline
+    # the runs' learners first (in run order, whichever each trained), then baseline by baseline
+    order = {p: 0 for p in policies.learners()} | {p: k for k, p in enumerate(baselines, start=1)}
     return table.sort_values(["policy", "run_index"], key=lambda c: c.map(order) if c.name == "policy" else c,
                              kind="stable").reset_index(drop=True)
 
 
 def _label_series(table: pd.DataFrame, values: list[str]) -> pd.DataFrame:
-    """Name each row's series: a run's DQN by the run, a baseline by its policy.
+    """Name each row's series: a run's learner by the run, a baseline by its policy.
 
     A baseline whose ``values`` repeat, bit for bit, an earlier run's result of the same policy is dropped (same
     scenario and seed, same users). Where a policy still has results from several runs, the run's name tells
     them apart, and ``variant`` (0, 1, ...) numbers them so that charts can dash or hatch them differently.
     """
     first: dict[tuple[str, bytes], str] = {}  # (policy, its numbers) -> the first run that has them
-    for (run, policy), rows in table[table["policy"] != "dqn"].groupby(["run", "policy"], sort=False):
+    for (run, policy), rows in table[~_learner_rows(table)].groupby(["run", "policy"], sort=False):
         first.setdefault((str(policy), rows[values].to_numpy(dtype=np.float64).tobytes()), str(run))
     seen: Counter[str] = Counter()
     variant: dict[tuple[str, str], int] = {}  # (policy, run) of each kept baseline result -> its number
     for (policy, _), run in first.items():
         variant[policy, run] = seen[policy]
         seen[policy] += 1
-    keep = np.array([policy == "dqn" or (policy, run) in variant
+    keep = np.array([_learner(policy) or (policy, run) in variant
                      for policy, run in zip(table["policy"], table["run"], strict=True)], dtype=bool)
     table = table[keep]
     pairs = list(zip(table["policy"], table["run"], strict=True))
-    series = [run if policy == "dqn" else f"{policies.label(policy)} · {run}" if seen[policy] > 1
+    series = [run if _learner(policy) else f"{policies.label(policy)} · {run}" if seen[policy] > 1
               else policies.label(policy) for policy, run in pairs]
     return table.assign(series=series, variant=[variant.get(pair, 0) for pair in pairs]).reset_index(drop=True)
 
 
 def final_table(evals: Mapping[str, pd.DataFrame], baselines: Sequence[str],
                 colors: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """Each run's DQN result (its test evaluation once the run has ended, else its latest) and the chosen
+    """Each run's learner result (its test evaluation once the run has ended, else its latest) and the chosen
     baselines' results.
 
     ``evals`` maps a run's name to its evaluation rows (the store's ``evals`` columns); one row per series, with
-    ``series``, ``run``, ``run_index``, ``color`` and the DQN's ``vs_best_baseline`` (against every baseline of its
-    run). ``colors``: each run's colour by name (``plots.run_colors``).
+    ``series``, ``run``, ``run_index``, ``color`` and the learner's ``vs_best_baseline`` (against every baseline of
+    its run). ``colors``: each run's colour by name (``plots.run_colors``).
     """
     table = _label_series(_stack({run: final_results(e) for run, e in evals.items()}, baselines, colors),
                           RESULT_COLUMNS)
     if len(table):  # a baseline's own lift over the best baseline means nothing
-        table.loc[table["policy"] != "dqn", "vs_best_baseline"] = np.nan
+        table.loc[~_learner_rows(table), "vs_best_baseline"] = np.nan
     return table
 
 
 def segment_table(segments: Mapping[str, pd.DataFrame], baselines: Sequence[str],
                   colors: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """Each run's per-segment results (the store's ``segment_results``) for its DQN and the chosen baselines."""
+    """Each run's per-segment results (the store's ``segment_results``) for its learner and the chosen
+    baselines."""
     return _label_series(_stack(segments, baselines, colors), SEGMENT_COLUMNS)
 
 
 def hyperparameter_table(params: pd.DataFrame, finals: pd.DataFrame) -> pd.DataFrame:
-    """Runs' hyperparameters (``params``: one row per run, indexed by its name) beside their final DQN return.
+    """Runs' hyperparameters (``params``: one row per run, indexed by its name) beside their learner (its policy
+    name) and its final return.
 
-    List values (layer widths) become text, so each column holds numbers, booleans or text. Runs without a DQN
+    List values (layer widths) become text, so each column holds numbers, booleans or text. Runs without a learner
     result yet are left out.
     """
-    dqn = finals[finals["policy"] == "dqn"].set_index("run")
+    mine = finals[_learner_rows(finals)].set_index("run")
     table = params.map(lambda v: ", ".join(map(str, v)) if isinstance(v, list) else v)
-    table = table.loc[[r for r in table.index if r in dqn.index]]
-    return table.assign(run_index=dqn["run_index"], color=dqn["color"], dqn_return=dqn["return_mean"],
-                        dqn_lo=dqn["return_lo"],
-                        dqn_hi=dqn["return_hi"]).rename_axis("run").reset_index()
+    table = table.loc[[r for r in table.index if r in mine.index]]
+    return table.assign(run_index=mine["run_index"], color=mine["color"], learner=mine["policy"],
+                        learner_return=mine["return_mean"], learner_lo=mine["return_lo"],
+                        learner_hi=mine["return_hi"]).rename_axis("run").reset_index()
 
 
 def varying(table: pd.DataFrame, columns: Sequence[str]) -> list[str]:
@@ -151,7 +172,7 @@ def curves_chart(
     _, mean, lo, hi, _ = METRICS[metric]
     xs = np.array([0.0, x1])
     traces: list[Trace] = []
-    for row in baselines[baselines["policy"] != "dqn"].itertuples():
+    for row in baselines[~_learner_rows(baselines)].itertuples():
         color, name = policies.color(row.policy), row.series
         traces += [
             band_trace(xs, np.full(2, getattr(row, lo)), np.full(2, getattr(row, hi)), color, name),
@@ -165,7 +186,8 @@ def curves_chart(
 
 def final_chart(table: pd.DataFrame) -> go.Figure:
     """Return and click-through rate of every series (rows of ``final_table``) with 95% intervals, one row each:
-    where two intervals do not overlap, the difference is not luck. DQN results are dots, baselines diamonds."""
+    where two intervals do not overlap, the difference is not luck. Learners' results are dots, baselines
+    diamonds."""
     traces = []
     for row in table.itertuples():
         color = _series_color(row.policy, row.color)
@@ -175,7 +197,7 @@ def final_chart(table: pd.DataFrame) -> go.Figure:
             traces.append(({
                 "type": "scatter", "x": [value], "y": [row.series], "mode": "markers", "showlegend": False,
                 "name": row.series, "marker": {"color": color, "size": 10,
-                                               "symbol": "circle" if row.policy == "dqn" else "diamond"},
+                                               "symbol": "circle" if _learner(row.policy) else "diamond"},
                 "error_x": error_bars([value], [getattr(row, lo)], [getattr(row, hi)], color),
                 "hovertemplate": f"{row.series}: %{{x:.3g}} [{getattr(row, lo):.3g}, {getattr(row, hi):.3g}]"
                                  "<extra></extra>",
@@ -200,20 +222,21 @@ def _axis(values: pd.Series) -> tuple[str, list[Any]]:
 
 
 def hyperparameter_scatter(table: pd.DataFrame, param: str, *, label: str) -> go.Figure:
-    """One hyperparameter (``label`` is its name for people) against the final DQN return with its 95%
-    interval, a point per run (rows of ``hyperparameter_table``)."""
+    """One hyperparameter (``label`` is its name for people) against the final return of each run's learner with
+    its 95% interval, a point per run (rows of ``hyperparameter_table``)."""
     axis, xs = _axis(table[param])
     traces = [
-        line_trace([x], [row.dqn_return], name=row.run, color=row.color, mode="markers",
+        line_trace([x], [row.learner_return], name=row.run, color=row.color, mode="markers",
               marker={"size": 11, "color": row.color},
-              error_y=error_bars([row.dqn_return], [row.dqn_lo], [row.dqn_hi], row.color),
-              hovertemplate=f"{row.run}<br>{label}: %{{x}}<br>return %{{y:.3g}} [{row.dqn_lo:.3g}, "
-                            f"{row.dqn_hi:.3g}]<extra></extra>")
+              error_y=error_bars([row.learner_return], [row.learner_lo], [row.learner_hi], row.color),
+              hovertemplate=f"{row.run}<br>{label}: %{{x}}<br>{policies.label(row.learner)} return %{{y:.3g}} "
+                            f"[{row.learner_lo:.3g}, {row.learner_hi:.3g}]<extra></extra>")
         for x, row in zip(xs, table.itertuples(), strict=True)
     ]
     in_sentence = label[:1].lower() + label[1:] if label[1:2].islower() else label  # "PER" stays "PER"
-    return to_figure(traces, base_layout(title=f"Final DQN return against {in_sentence}", x_title=label,
-                                   y_title=FINAL_RETURN, height=400, hovermode="closest", legend=LEGEND_BELOW,
+    y_title = final_return(table["learner"])
+    return to_figure(traces, base_layout(title=f"{y_title} against {in_sentence}", x_title=label,
+                                   y_title=y_title, height=400, hovermode="closest", legend=LEGEND_BELOW,
                                    revision=f"history-scatter-{param}",
                                    xaxis={"type": axis, "categoryorder": "category ascending"}))
 
@@ -236,12 +259,12 @@ def _dimension(values: pd.Series, label: str) -> dict[str, Any]:
 
 
 def hyperparameter_parcoords(table: pd.DataFrame, params: Sequence[str], labels: Mapping[str, str]) -> go.Figure:
-    """Parallel coordinates: an axis per hyperparameter then the final DQN return, a line per run coloured by
-    that return, so the settings of the best runs stand out (drag along an axis to filter)."""
+    """Parallel coordinates: an axis per hyperparameter then the final return of each run's learner, a line per
+    run coloured by that return, so the settings of the best runs stand out (drag along an axis to filter)."""
     dims = [_dimension(table[p], labels.get(p, p)) for p in params]
-    dims.append({"label": FINAL_RETURN, "values": table["dqn_return"]})
+    dims.append({"label": final_return(table["learner"]), "values": table["learner_return"]})
     trace = {"type": "parcoords", "dimensions": dims, "labelangle": 0, "labelside": "top",
-             "line": {"color": table["dqn_return"], "colorscale": RETURN_SCALE, "showscale": True,
+             "line": {"color": table["learner_return"], "colorscale": RETURN_SCALE, "showscale": True,
                       "colorbar": {"title": {"text": "Return", "side": "right"}, "thickness": 12}}}
     layout = base_layout(title="Hyperparameters and final return", height=400, revision="history-parcoords")
     layout["margin"] = {"l": 60, "r": 40, "t": 110, "b": 30}  # room for the axis titles above the axes
