@@ -17,6 +17,7 @@ from dqn_sim.calibrate import readers
 from dqn_sim.calibrate.cli import add_parser
 from dqn_sim.calibrate.errors import DataError
 from dqn_sim.calibrate.fit import FitOptions
+from dqn_sim.calibrate.layouts import parse_mapping
 from dqn_sim.calibrate.pipeline import calibrate
 from dqn_sim.calibrate.readers import read_interactions
 from dqn_sim.calibrate.synth import GENERIC_COLUMNS, LAYOUTS, SynthSpec, write_log
@@ -130,6 +131,30 @@ def test_generic_csv_missing_columns_and_bad_mapping(tmp_path):
         read_interactions(path, mapping="user=nope")
     with pytest.raises(ValueError, match="--map expects ROLE=COLUMN pairs"):
         read_interactions(path, mapping="person=who")
+
+
+def test_generic_click_log_with_its_categories_in_a_mapped_item_file(tmp_path):
+    """A click column instead of ratings, and the categories in an item file named by --map category=COL: the
+    ratings file was refused for lacking the item file's column ('missing column 'kind' (--map category=...)')."""
+    import pandas as pd
+
+    ratings, _, truth = write_log(SMALL, tmp_path, "csv")
+    log = pd.read_csv(ratings, sep=";")
+    log.assign(clicked=(log["stars"] >= 4).astype(int)).drop(columns=["stars", "genre"]).to_csv(
+        tmp_path / "clicks.csv", index=False)
+    log[["sku", "genre"]].drop_duplicates("sku").rename(columns={"genre": "kind"}).to_csv(
+        tmp_path / "catalogue.csv", index=False)
+    mapping = "user=member,item=sku,timestamp=when,click=clicked,category=kind"
+    data = read_interactions(tmp_path / "clicks.csv", tmp_path / "catalogue.csv", mapping=mapping)
+    assert data.rating_R is None and data.click_R.mean() == pytest.approx((log["stars"] >= 4).mean())
+    assert data.n_ratings == truth.n_ratings and set(data.items.genre_names) == set(SMALL.genre_names)
+    result = calibrate(tmp_path / "clicks.csv", tmp_path / "catalogue.csv", mapping=parse_mapping(mapping),
+                       options=FitOptions(segments=2, name="clicks"))
+    assert set(result.scenario.catalogue.topic_names) == set(SMALL.genre_names)
+    assert set(result.summary()["fit"]) == set(MAX_DISTANCE)
+    # a mapped category column in neither file is named in the item file's error
+    with pytest.raises(DataError, match=r"catalogue.csv:1: missing item id or category column; found: sku, kind"):
+        read_interactions(tmp_path / "clicks.csv", tmp_path / "catalogue.csv", mapping=mapping.replace("=kind", "=k"))
 
 
 def test_ratings_csv_with_a_wrong_delimiter_is_named(tmp_path):

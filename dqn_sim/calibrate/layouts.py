@@ -90,8 +90,10 @@ def detect(path: Path, fmt: str = "auto") -> str:
     return "csv"
 
 
-def ratings_layout(path: Path, fmt: str, mapping: dict[str, str], names: list[str] | None = None) -> Layout:
-    """The layout of a ratings file, its columns resolved and checked against its header (or schema ``names``)."""
+def ratings_layout(path: Path, fmt: str, mapping: dict[str, str], names: list[str] | None = None,
+                   item_file: bool = False) -> Layout:
+    """The layout of a ratings file, its columns resolved and checked against its header (or schema ``names``);
+    with an ``item_file``, a mapped category column may be the item file's instead."""
     fmt = detect(path, fmt)
     if fmt == "ml-100k":
         line = first_line(path, "latin-1")
@@ -106,15 +108,19 @@ def ratings_layout(path: Path, fmt: str, mapping: dict[str, str], names: list[st
         line = first_line(path)
         sep = "," if fmt == "ml-latest" else sniff_separator(line)
         names = [n.strip().strip('"') for n in line.split(sep)]
-    columns = resolve_columns(path, names, mapping, sep)
+    columns = resolve_columns(path, names, mapping, sep, item_file)
     return Layout(fmt, sep, True, "utf-8", columns)
 
 
-def resolve_columns(path: Path, names: list[str], mapping: dict[str, str], sep: str) -> dict[str, str | int]:
-    """Role -> column name, from the mapping or the recognised names; DataError for what is missing."""
+def resolve_columns(path: Path, names: list[str], mapping: dict[str, str], sep: str,
+                    item_file: bool = False) -> dict[str, str | int]:
+    """Role -> column name, from the mapping or the recognised names; DataError for what is missing. With an
+    ``item_file``, a mapped category column the ratings file lacks is left to the item file (which checks it)."""
     lower = {n.lower(): n for n in names}
     columns: dict[str, str | int] = {}
     for role in ROLES:
+        if role == "category" and item_file and mapping.get(role) not in (None, *names):
+            continue
         if role in mapping:
             if mapping[role] not in names:
                 raise DataError(path, f"missing column {mapping[role]!r} (--map {role}=...); found: "

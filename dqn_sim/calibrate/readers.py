@@ -101,7 +101,7 @@ def read_interactions(
     if not path.is_file():
         raise DataError(path, "no such file")
     mapping = parse_mapping(mapping) if isinstance(mapping, str) or mapping is None else mapping
-    layout = ratings_layout(path, fmt, mapping, _parquet_names(path))
+    layout = ratings_layout(path, fmt, mapping, _parquet_names(path), item_file=items is not None)
     items_path = Path(items) if items else _sibling(path, layout.format)
     if items_path is not None and not items_path.is_file():
         raise DataError(items_path, "no such file")
