@@ -150,25 +150,39 @@ def test_a_paused_job_of_a_studio_that_dies_ends_with_it(tmp_path):
           timeout=10)
 
 
+class _EngineOnlyTrainer(Trainer):
+    """Fails the run if its training process holds anything of the studio: Streamlit, the pages' helpers, the run
+    store (the job's own recording path, in the studio's process, is the only way to the store)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        studio = sorted(m for m in sys.modules if m.split(".")[0] in ("streamlit", "ui", "pages", "sqlite3")
+                        or m == "dqn_sim.store" or m.startswith("dqn_sim.store."))
+        if studio:
+            raise RuntimeError(f"the training process imported {studio[:5]}")
+        super().__init__(*args, **kwargs)
+
+
 MAIN_WITH_SIDE_EFFECTS = """
 import sys
 sys.path.insert(0, {root!r})
+import streamlit  # as Streamlit's app script has
 with open({marker!r}, "a") as f:  # a side effect at import, as Streamlit's app script has
     f.write("ran\\n")
-from tests.test_job import AGENT, SCENARIO, _train
+from tests.test_job import AGENT, SCENARIO, _EngineOnlyTrainer, _train
 from dqn_sim.train.job import TrainingJob
 if __name__ == "__main__":
-    job = TrainingJob(SCENARIO, AGENT, _train(total=2_000)).start()
+    job = TrainingJob(SCENARIO, AGENT, _train(total=2_000), trainer_factory=_EngineOnlyTrainer).start()
     assert job.join(120), "the job did not end"
-    print(job.snapshot().state, flush=True)
+    print(job.snapshot().state, job.snapshot().error, flush=True)
 """
 
 
 def test_a_training_process_does_not_run_the_parents_main_script(tmp_path):
-    """Under Streamlit the main module is app.py: a training process must import the engine only."""
+    """Under Streamlit the main module is app.py: a training process must import the engine only (no Streamlit, no
+    run store), and never run the parent's script."""
     marker, script = tmp_path / "marker.txt", tmp_path / "app_like.py"
     script.write_text(MAIN_WITH_SIDE_EFFECTS.format(root=str(Path(__file__).resolve().parent.parent),
                                                     marker=str(marker)))
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=180)
-    assert out.stdout.strip() == "finished", out.stderr[-2000:]
+    assert out.stdout.strip() == "finished None", (out.stdout, out.stderr[-2000:])
     assert marker.read_text().splitlines() == ["ran"]  # the parent's run only

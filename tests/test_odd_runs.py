@@ -33,7 +33,8 @@ SCENARIO = get_preset("video")
 AGENT = AgentConfig(hidden_sizes=[16])
 TRAIN = TrainConfig(total_steps=3000, n_envs=16, eval_every=1500, eval_episodes=16)
 BASELINES = ["random", "popularity", "greedy", "oracle", "patient-oracle"]
-PAGES = ["pages/train.py", "pages/inspect.py", "pages/compare.py", "pages/runs.py"]
+# every page: Scenario, the default, is drawn by the first run
+PAGES = ["pages/train.py", "pages/inspect.py", "pages/compare.py", "pages/sweep.py", "pages/runs.py"]
 
 
 def metric_rows(steps: list[int], value: float = 1.0) -> list[dict]:
