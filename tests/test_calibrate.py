@@ -157,6 +157,14 @@ def test_generic_click_log_with_its_categories_in_a_mapped_item_file(tmp_path):
         read_interactions(tmp_path / "clicks.csv", tmp_path / "catalogue.csv", mapping=mapping.replace("=kind", "=k"))
 
 
+def test_a_broken_parquet_item_file_is_named(tmp_path):
+    """pyarrow's error named no file ('error: Parquet file size is 7 bytes, ...')."""
+    ratings, _, _ = write_log(SMALL, tmp_path, "csv")
+    (tmp_path / "items.parquet").write_bytes(b"garbage")
+    with pytest.raises(DataError, match=r"items.parquet: not a Parquet file \(Parquet file size is 7 bytes"):
+        read_interactions(ratings, tmp_path / "items.parquet", mapping=GENERIC_MAP)
+
+
 def test_ratings_csv_with_a_wrong_delimiter_is_named(tmp_path):
     path = tmp_path / "ratings.csv"
     path.write_text("userId;movieId;rating;timestamp\n1;1;4;880000000\n")
