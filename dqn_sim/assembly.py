@@ -47,15 +47,8 @@ def assemble(preset: str, config: dict[str, Any] | None = None, overrides: Seque
     parts: dict[str, dict[str, Any]] = {"scenario": base.scenario.to_dict(), "agent": base.agent.to_dict(),
                                         "train": {}}
     if config is not None:
-        if not isinstance(config, dict):
-            raise ConfigError("the configuration must be a JSON object")
-        if set(config) <= set(PARTS):
-            for key, value in config.items():
-                if not isinstance(value, dict):
-                    raise ConfigError(f"{key} must be a JSON object, got {type(value).__name__}")
-                parts[key] = _merge(parts[key], value)
-        else:
-            parts["scenario"] = _merge(parts["scenario"], config)
+        for key, value in file_parts(config).items():
+            parts[key] = _merge(parts[key], value)
     flat: dict[str, dict[str, Any]] = {part: {} for part in PARTS}
     for text in overrides:
         key, value = parse_override(text)
@@ -69,6 +62,18 @@ def assemble(preset: str, config: dict[str, Any] | None = None, overrides: Seque
         _build(AgentConfig, parts["agent"], flat["agent"], "agent."),
         _build(TrainConfig, parts["train"], flat["train"], "train."),
     )
+
+
+def file_parts(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A config file by the parts of a run it sets: a run's ``{"scenario", "agent", "train"}`` (or some of them)
+    as it is, anything else as a scenario. The studio loads into its forms just the parts a file sets."""
+    if not isinstance(config, dict):
+        raise ConfigError("the configuration must be a JSON object")
+    parts = config if set(config) <= set(PARTS) else {"scenario": config}
+    for key, value in parts.items():
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key} must be a JSON object, got {type(value).__name__}")
+    return parts
 
 
 SYMBOLS = {"gamma": "γ", "lr": "lr", "tau": "τ", "eps_start": "ε₀", "eps_end": "ε_end"}
@@ -110,12 +115,25 @@ def _short(value: Any) -> str:
 def read_config_file(path: str | Path) -> dict[str, Any]:
     """A JSON config file as a dict; ConfigError (one line, naming the file) if it cannot be read."""
     try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, ValueError, RecursionError) as e:  # ValueError: not UTF-8, not JSON, a 5000-digit number
+        text = Path(path).read_text()
+    except (OSError, ValueError) as e:  # ValueError: not UTF-8
+        raise ConfigError(f"{path}: cannot read JSON ({str(e)[:200]})") from None
+    try:
+        return parse_config(text)
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
+
+
+def parse_config(text: str) -> dict[str, Any]:
+    """A config file's text (read from disk, or uploaded to the studio) as a dict; ConfigError in one line if it is
+    not a JSON object."""
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as e:  # ValueError: not JSON, a 5000-digit number
         reason = json_problem(e) if isinstance(e, ValueError) else str(e)
-        raise ConfigError(f"{path}: cannot read JSON ({reason[:200]})") from None
+        raise ConfigError(f"cannot read JSON ({reason[:200]})") from None
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a JSON object")
+        raise ConfigError("expected a JSON object")
     return data
 
 

@@ -23,6 +23,7 @@ from dqn_sim.config import ScenarioConfig, TrainConfig
 from dqn_sim.errors import INPUT_ERRORS, one_line
 from dqn_sim.presets import DEFAULT_PRESET, describe_presets
 from dqn_sim.progress import ProgressBar
+from dqn_sim.vocab import FAILURE_STATES, LIVE_STATES
 
 if TYPE_CHECKING:  # the engine is imported by the commands that need it: `presets` stays fast
     import pandas as pd
@@ -217,7 +218,7 @@ def train_one(args: argparse.Namespace, run: RunConfig, train: TrainConfig, out:
     snap = job.snapshot()
     write_run_dir(out, snap, job.policy())
     s = snap.summary
-    if snap.state in ("failed", "diverged"):
+    if snap.state in FAILURE_STATES:
         said = f"training {snap.state}"  # a diverged run's error already begins so
         print(f"error: {snap.error if (snap.error or '').startswith(said) else f'{said}: {snap.error}'}",
               file=sys.stderr)
@@ -243,7 +244,7 @@ def train_group(args: argparse.Namespace, run: RunConfig, train: TrainConfig, ou
 
     def progress() -> tuple[float, str]:
         st = group.status()
-        training = sum(m.state in ("running", "paused") for m in st.members)
+        training = sum(m.state in LIVE_STATES for m in st.members)
         return st.progress, f"{st.ended}/{len(st.members)} seeds done · {training} training"
 
     follow(group.start(), f"train {run.scenario.name} × {args.seeds} seeds", progress)

@@ -197,3 +197,5 @@ STATES: dict[str, State] = {s.name: s for s in (
 ACTIVE_STATES = tuple(s for s, v in STATES.items() if v.active)
 LIVE_STATES = tuple(s for s, v in STATES.items() if v.live)
 STORED_STATES = tuple(s for s in STATES if s != "pending")  # a run is stored once its process has started
+SUCCESS_STATES = tuple(s for s, v in STATES.items() if v.success)  # ended as asked: a result to report
+FAILURE_STATES = tuple(s for s, v in STATES.items() if not (v.active or v.success))  # ended otherwise

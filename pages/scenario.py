@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import streamlit as st
 
 from dqn_sim import plots
 from dqn_sim.agents.baselines import RandomPolicy
-from dqn_sim.assembly import RunConfig, from_preset
+from dqn_sim.assembly import RunConfig, assemble, file_parts, from_preset, parse_config
 from dqn_sim.config import ScenarioConfig
 from dqn_sim.describe import items_frame, sample, session_frame, users_frame
 from dqn_sim.errors import INPUT_ERRORS, one_line
@@ -18,11 +20,13 @@ from ui import forms
 from ui.calibration import calibration_section
 from ui.fmt import compact, inert, plain
 from ui.page import header
-from ui.state import current_scenario, set_scenario, train_config, use_config
+from ui.state import agent_config, current_scenario, set_scenario, train_config, use_config
 
 SCOPE = "scenario"
 SECTIONS = {"catalogue": "Catalogue", "audience": "Audience", "dynamics": "Session dynamics"}
 PREVIEW_SEED = 7
+UPLOADED = {"scenario": "the scenario", "agent": "the agent settings (on Train)",
+            "train": "the training settings (on Train)"}  # what each part of an uploaded file sets
 
 
 def load_into_form(scenario: ScenarioConfig) -> None:
@@ -37,14 +41,27 @@ def on_preset() -> None:
 
 
 def on_upload() -> None:
+    """A file is assembled as ``train --preset P --config FILE`` does, over the preset selected here, so the same
+    file gives the same run in both: a scenario (complete or partial), or a run's config.json whose agent and
+    training settings go to the Train form. Only the parts the file sets are replaced."""
     upload = st.session_state.get("scenario:upload")
     st.session_state.pop("scenario:upload_error", None)
     if upload is None:
         return
+    preset = st.session_state["scenario:preset"]
     try:
-        load_into_form(ScenarioConfig.from_json(upload.getvalue().decode("utf-8", errors="replace")))
+        data = parse_config(upload.getvalue().decode("utf-8", errors="replace"))
+        run, parts = assemble(preset, data), file_parts(data)
     except INPUT_ERRORS as e:  # whatever the file holds (100k-deep JSON, huge numbers): one line, no traceback
         st.session_state["scenario:upload_error"] = f"{inert(upload.name)} was not loaded: {inert(one_line(e))}"
+        return
+    mine = RunConfig(current_scenario(), agent_config(), train_config())
+    use_config(replace(mine, **{part: getattr(run, part) for part in parts}), forms_too=False)
+    for part in parts:  # the other forms keep what is typed in them, even a value still to be fixed
+        forms.load(part, getattr(run, part))
+    loaded = ", ".join(UPLOADED[part] for part in parts)
+    st.session_state["scenario:library_note"] = (
+        "success", f"Loaded **{plain(upload.name)}** over the {preset_title(preset)} preset: {loaded}.")
 
 
 def on_library(action: str) -> None:

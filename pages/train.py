@@ -15,7 +15,7 @@ from dqn_sim.presets import preset_agent
 from dqn_sim.runs import GroupView
 from dqn_sim.splits import validation_rows
 from dqn_sim.train.job import JobSnapshot
-from dqn_sim.vocab import ACTIVE_STATES, STATES, TRAINING
+from dqn_sim.vocab import ACTIVE_STATES, STATES, SUCCESS_STATES, TRAINING
 from ui import forms, lineup
 from ui.fmt import compact, delta_color, duration, percent
 from ui.live_chart import live_chart
@@ -249,7 +249,7 @@ def outcome(snap: JobSnapshot) -> None:
                  icon=":material/error:")
         return
     s = snap.summary
-    if snap.state not in ("finished", "stopped") or not s:
+    if snap.state not in SUCCESS_STATES or not s:
         return
     took = f"{STATES[snap.state].label} after {snap.step:,} steps in {duration(snap.elapsed_s)}"
     if not s.get("updates"):

@@ -16,7 +16,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dqn_sim import policies
-from dqn_sim.config import TrainConfig
+from dqn_sim.config import ScenarioConfig, TrainConfig
 from dqn_sim.presets import get_preset, preset_agent
 from dqn_sim.train.trainer import Trainer
 from dqn_sim.vocab import ACTIVE_STATES
@@ -137,7 +137,7 @@ def test_scenarios_save_load_and_upload(isolated_home: Path) -> None:
 
 
 @pytest.mark.parametrize(("content", "reason"), [
-    (b"{not json", "not valid JSON"),
+    (b"{not json", "cannot read JSON"),
     (json.dumps({"catalogue": {"n_items": -3}}).encode(), "catalogue.n_items must be an integer in [2, 20000]"),
     (json.dumps({"colour": "red"}).encode(), "unknown field colour"),
 ])
@@ -288,6 +288,45 @@ def test_choosing_a_preset_loads_its_agent_settings_into_the_train_form() -> Non
     assert not at.exception
     assert at.number_input(key="agent.lr").value == pytest.approx(preset_agent("recsim-ie").lr) == 0.0002
     assert at.number_input(key="agent.reward_scale").value == pytest.approx(0.25)
+
+
+def upload(at: AppTest, name: str, config: dict) -> None:
+    at.file_uploader(key="scenario:upload").set_value((name, json.dumps(config).encode(), "application/json")).run()
+    assert not at.exception and not at.error
+
+
+def test_a_runs_config_json_uploaded_on_scenario_brings_its_agent_and_training_settings_to_train() -> None:
+    """A run's config.json, which ``train --config`` takes, was refused here with 'unknown field agent'."""
+    agent = preset_agent("news").with_overrides({"lr": 0.0007, "hidden_sizes": [32]})
+    train = TrainConfig().with_overrides({"seed": 5, "total_steps": 4000})
+    at = open_page()
+    upload(at, "config.json", {"scenario": get_preset("news").to_dict(), "agent": agent.to_dict(),
+                               "train": train.to_dict()})
+    assert at.session_state["scenario"] == get_preset("news")
+    assert any("Loaded **config.json**" in m and "agent settings (on Train)" in m for m in texts(at.success))
+    at.switch_page("pages/train.py").run()
+    assert not at.exception
+    assert at.number_input(key="agent.lr").value == pytest.approx(0.0007)
+    assert at.number_input(key="train.seed").value == 5 and at.number_input(key="train.total_steps").value == 4000
+    assert (at.session_state["agent_cfg"], at.session_state["train_cfg"]) == (agent, train)
+
+
+def test_a_partial_scenario_file_gives_the_world_the_cli_gives(tmp_path: Path) -> None:
+    """The file is laid over the selected preset, as the CLI lays it over --preset (it was laid over
+    ``ScenarioConfig()``); the agent settings, which it does not set, stay as they were."""
+    from dqn_sim.cli import build_parser, load_configs
+
+    partial = {"catalogue": {"n_items": 321}, "dynamics": {"slate_size": 3}}
+    (tmp_path / "partial.json").write_text(json.dumps(partial))
+    args = ["train", "--preset", "news", "--config", str(tmp_path / "partial.json"), "--out", str(tmp_path / "run")]
+    cli = load_configs(build_parser().parse_args(args))
+    at = open_page()
+    at.selectbox(key="scenario:preset").select("news").run()
+    agent = at.session_state["agent_cfg"]
+    upload(at, "partial.json", partial)
+    assert at.session_state["scenario"] == cli.scenario != ScenarioConfig.from_dict(partial)
+    assert at.number_input(key="scenario.catalogue.n_items").value == 321
+    assert at.session_state["agent_cfg"] == agent
 
 
 def stored_run(home: Path) -> str:

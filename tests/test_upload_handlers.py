@@ -40,7 +40,7 @@ def one_error(at: AppTest, starts: str) -> str:
     (b"[" * 100_000 + b"]" * 100_000, "maximum recursion depth"),
     (json.dumps({"catalogue": 5}).encode(), "catalogue must be an object"),
     (b'{"dynamics": {"affinity_weight": 1' + b"0" * 400 + b"}}", "dynamics.affinity_weight must be a number"),
-    (b"\xff\xfe\x00 not text", "not valid JSON"),
+    (b"\xff\xfe\x00 not text", "cannot read JSON"),
 ], ids=["deep", "not an object", "huge number", "binary"])
 def test_a_bad_scenario_file_gets_one_line(content: bytes, says: str) -> None:
     at = open_page()

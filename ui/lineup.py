@@ -59,9 +59,10 @@ def read(ids: list[str]) -> list[Learner]:
 
 
 def state(learners: list[Learner]) -> str:
-    """The lineup's state: the first active one's (running before paused before pending), else how they ended."""
+    """The lineup's state: the first active one's (live ones, running before paused, before pending), else how
+    they ended."""
     states = [entry.state for entry in learners]
-    for s in ("running", "paused", "pending"):
+    for s in sorted(ACTIVE_STATES, key=lambda s: not STATES[s].live):
         if s in states:
             return s
     return "finished" if set(states) == {"finished"} else "stopped" if "stopped" in states else states[0]

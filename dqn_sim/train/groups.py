@@ -26,7 +26,7 @@ from dqn_sim.policies import evaluated_in_training, rivals
 from dqn_sim.splits import has_test_result
 from dqn_sim.train.job import JobObserver, JobStatus, TrainingJob, new_job_id
 from dqn_sim.train.trainer import Trainer
-from dqn_sim.vocab import ACTIVE_STATES
+from dqn_sim.vocab import ACTIVE_STATES, FAILURE_STATES
 
 BOOTSTRAP_RESAMPLES = 2000
 BOOTSTRAP_SEED = 0  # the same group always gets the same intervals
@@ -200,7 +200,7 @@ class GroupJob:
         states = {m.state for m in members}
         if states == {"finished"}:
             return "finished"
-        failed = states & {"failed", "diverged", "interrupted"} or (self._error and not self._started)
+        failed = states & set(FAILURE_STATES) or (self._error and not self._started)
         return "failed" if failed else "stopped"
 
     def aggregate(self) -> dict:

@@ -28,7 +28,7 @@ from dqn_sim.policies import learner_class
 from dqn_sim.train import worker
 from dqn_sim.train.reports import Checkpointed, Ended, Finished, PolicyCopy, Progress, Report, Started
 from dqn_sim.train.trainer import Trainer
-from dqn_sim.vocab import ACTIVE_STATES, EVALUATION, SEGMENTS, TRAINING
+from dqn_sim.vocab import ACTIVE_STATES, EVALUATION, LIVE_STATES, SEGMENTS, TRAINING
 
 EXIT_WAIT_S = 10.0  # a training process that has ended its job gets this long to exit
 BACKGROUND_NICENESS = 10  # jobs of a registry (the studio's) let the web server and a browser go first
@@ -228,7 +228,7 @@ class TrainingJob:
     def policy(self, timeout: float = 5.0) -> Policy | None:
         """A frozen copy of the current agent (taken between steps by the training process); None before the
         trainer exists."""
-        if self.state in ("running", "paused"):
+        if self.state in LIVE_STATES:
             self._policy_ready.clear()
             self._controls.policy_wanted.set()  # served between steps, and while paused
             self._policy_ready.wait(timeout)
