@@ -262,6 +262,9 @@ def test_cli_json_saves_the_scenario_by_name(tmp_path, monkeypatch, capsys, isol
     assert Path(out["scenario_path"]) == ScenarioLibrary(isolated_home).path("shop-log")
     assert ScenarioLibrary(isolated_home).load("shop-log").audience.n_segments == 2
     assert set(out["fit"]) == set(MAX_DISTANCE)
+    # every fitted quantity, with its value and how it was fitted (the studio's table, in the report too)
+    zipf = out["fitted"]["catalogue.popularity_zipf"]
+    assert zipf["value"] and "Zipf" in zipf["how"] and len(out["fitted"]) >= 10
 
 
 @pytest.mark.parametrize(

@@ -67,6 +67,9 @@ def run(args: argparse.Namespace) -> int:
     a = result.scenario.audience
     print(f"saved scenario {name!r} to {path}: {result.n_users:,} users, {result.n_items:,} items, "
           f"{result.n_ratings:,} ratings; {a.n_segments} segments (suggested {result.fit.suggested_segments})")
+    print("fitted:")
+    for e in result.fit.explanations:
+        print(f"  {e.quantity:<34} {e.value:<14} {e.how}")
     print("fit vs data, simulated under the log's exposure:")
     for c in result.report.comparisons:
         print(f"  {c.quantity:<17} {c.metric} {c.distance:.3f}  {c.note}")

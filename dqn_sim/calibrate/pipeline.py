@@ -36,7 +36,8 @@ class Calibration:
         """The CLI's ``--json`` object."""
         return {"name": self.scenario.name, "scenario_path": str(scenario_path) if scenario_path else None,
                 "n_users": self.n_users, "n_items": self.n_items, "n_ratings": self.n_ratings,
-                "fit": self.report.to_json()}
+                "fit": self.report.to_json(),
+                "fitted": {e.quantity: {"value": e.value, "how": e.how} for e in self.fit.explanations}}
 
 
 def calibrate(
