@@ -6,6 +6,7 @@ Errors exit with code 2 and one line on stderr naming the bad field/value and wh
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import signal
 import sys
@@ -60,6 +61,15 @@ def open_store():  # -> RunStore
     for warning in store.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     return store
+
+
+def command_line_user() -> str:
+    """Who a run trained here is stored as started by: the command line, with the OS user where one is known (the
+    studio stores a signed-in account)."""
+    try:
+        return f"{getpass.getuser()} (CLI)"
+    except (KeyError, OSError):  # no user name in the environment, and none in a container's password database
+        return "CLI"
 
 
 # ------------------------------------------------------------------ commands
@@ -204,7 +214,8 @@ def train_one(args: argparse.Namespace, run: RunConfig, train: TrainConfig, out:
     from dqn_sim.train.recording import StoreObserver
 
     scenario = run.scenario
-    job = TrainingJob(scenario, run.agent, train, name=args.name, observer=StoreObserver(store, source="cli"))
+    job = TrainingJob(scenario, run.agent, train, name=args.name,
+                      observer=StoreObserver(store, source="cli", started_by=command_line_user()))
 
     def progress() -> tuple[float, str]:
         snap = job.snapshot()
@@ -240,7 +251,8 @@ def train_group(args: argparse.Namespace, run: RunConfig, train: TrainConfig, ou
     from dqn_sim.train.outputs import write_group_dir
 
     group = GroupJob(run.scenario, run.agent, train, seed_range(train.seed, args.seeds), name=args.name,
-                     recorder=StoreGroupRecorder(store, source="cli"), max_parallel=args.parallel)
+                     recorder=StoreGroupRecorder(store, source="cli", started_by=command_line_user()),
+                     max_parallel=args.parallel)
 
     def progress() -> tuple[float, str]:
         st = group.status()
@@ -292,8 +304,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
-RUN_LIST_COLUMNS = ["id", "name", "status", "preset", "created", "seed", "dqn_return", "best_baseline",
-                    "best_baseline_return", "steps"]
+RUN_LIST_COLUMNS = ["id", "name", "status", "preset", "created", "started_by", "seed", "dqn_return",
+                    "best_baseline", "best_baseline_return", "steps"]
 
 
 def cmd_runs(args: argparse.Namespace) -> int:

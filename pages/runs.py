@@ -92,8 +92,8 @@ if runs.empty:
     st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
 else:
     cols = st.columns([3, 2, 2, 2])
-    text = cols[0].text_input("Search", key="runs:search", placeholder="name or notes",
-                              help="Runs whose name or notes contain this text, in any case.")
+    text = cols[0].text_input("Search", key="runs:search", placeholder="name, notes or who started it",
+                              help="Runs whose name, notes or starter contain this text, in any case.")
     statuses = cols[1].multiselect("Status", [s for s in STORED_STATES if s in set(runs["status"])], key="runs:status",
                                    format_func=lambda s: history.STATUS_LOOK[s][0], placeholder="any")
     presets = cols[2].multiselect("Scenario", sorted(runs["preset"].dropna().unique()), key="runs:preset",
@@ -137,7 +137,7 @@ with st.container(horizontal=True, vertical_alignment="center"):
     st.markdown(f"**{plain(run['name'])}**")
     state_badge(run["status"])
     st.caption(f"{plain(run['preset'])} · seed {run['seed']} · created {history.ago(run['created'])} · "
-               f"{history.SOURCES.get(run['source'], 'source unknown')} · id `{run_id}`")
+               f"{history.SOURCES.get(run['source'], 'source unknown')}{history.started_by(run)} · id `{run_id}`")
     renames = [e for e in store.events(run_id) if e["action"] == "rename"]
     if renames:
         st.caption(f"Renamed {history.ago(renames[-1]['at'])} by {inert(renames[-1]['who'] or 'someone')}.")

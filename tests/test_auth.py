@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from tests.test_app import APP, ENDLESS, TIMEOUT, fresh_app, open_page, start, texts  # noqa: F401  (fixture)
+from tests.test_app import APP, ENDLESS, QUICK, TIMEOUT, fresh_app, open_page, start, texts  # noqa: F401  (fixture)
 from ui.fmt import plain
-from ui.state import registry
+from ui.state import registry, store
 
 ANN = {"is_logged_in": True, "email": "ann@example.com", "name": "Ann"}
 BOB = {"is_logged_in": True, "email": "bob@example.com", "name": "Bob"}
@@ -46,6 +46,17 @@ def test_a_run_belongs_to_the_account_that_started_it_in_any_browser_and_others_
     assert not {"Pause", "Resume", "Stop"} & {b.label for b in bob.button}
     assert any("Started by ann@example.com: you can watch it, not steer it" in c for c in texts(bob.caption))
     assert registry().get(run_id).status().active
+
+
+def test_the_runs_page_says_which_account_started_a_run_and_a_visitor_not_signed_in_is_stored_as_nobody() -> None:
+    """Who started a run is kept in the store, so it outlives the server's memory of its owner."""
+    run_id = start(as_user(ANN), QUICK)
+    bob = as_user(BOB, page="pages/runs.py")
+    assert bob.dataframe[0].value.set_index("id").loc[run_id, "started_by"] == "ann@example.com"
+    bob.selectbox(key="runs:pick").select(run_id).run()
+    assert any("started by ann@example.com" in c for c in texts(bob.caption))
+    anonymous = start(open_page("pages/train.py"), QUICK)  # authentication off: a browser, whose token names nobody
+    assert store().get_run(anonymous)["started_by"] is None
 
 
 def test_without_authentication_configured_nothing_of_it_shows() -> None:

@@ -1,5 +1,6 @@
 """The `python -m dqn_sim` contract: outputs, JSON on stdout only, one-line errors with exit code 2."""
 
+import getpass
 import json
 import os
 import signal
@@ -67,7 +68,8 @@ def test_bad_input_exits_2_with_one_clear_line(args, message):
     assert "Traceback" not in r.stderr and r.stdout == ""
 
 
-def test_train_writes_the_run_folder_and_the_store_and_evaluate_loads_the_model(tmp_path, capsys):
+def test_train_writes_the_run_folder_and_the_store_and_evaluate_loads_the_model(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(getpass, "getuser", lambda: "alice")
     out = tmp_path / "run"
     assert main(["train", "--preset", "video", "--steps", "3000", "--seed", "3", "--out", str(out), "--json",
                  *SMALL]) == 0
@@ -91,13 +93,15 @@ def test_train_writes_the_run_folder_and_the_store_and_evaluate_loads_the_model(
     assert main(["runs", "--json"]) == 0
     runs = json.loads(capsys.readouterr().out)
     assert len(runs) == 1 and runs[0]["status"] == "finished" and runs[0]["id"] == result["run_id"]
+    assert runs[0]["started_by"] == "alice (CLI)"  # the store says who trained it, as the studio's accounts do
     zip_path = tmp_path / "run.zip"
     assert main(["export", runs[0]["id"], "--out", str(zip_path), "--json"]) == 0
     capsys.readouterr()
     assert main(["import", str(zip_path), "--json"]) == 0
     new_id = json.loads(capsys.readouterr().out)["run_id"]
     assert main(["runs", "--json"]) == 0
-    assert {r["id"] for r in json.loads(capsys.readouterr().out)} == {runs[0]["id"], new_id}
+    assert {(r["id"], r["started_by"]) for r in json.loads(capsys.readouterr().out)} == {
+        (runs[0]["id"], "alice (CLI)"), (new_id, "alice (CLI)")}
 
     # a one-page report for slides, readable offline
     report = tmp_path / "report.html"

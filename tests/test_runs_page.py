@@ -35,7 +35,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A store home with the seeded runs, trained once for the module and copied into each test's home."""
     home = tmp_path_factory.mktemp("runs_template")
     with RunStore(home) as store:
-        jobs = JobRegistry(max_running=len(SEEDED), observer_factory=lambda: StoreObserver(store))
+        jobs = JobRegistry(max_running=len(SEEDED), observer_factory=lambda owner: StoreObserver(store))
         started = [jobs.start(get_preset("video"), agent, dataclasses.replace(QUICK_TRAIN, seed=seed), name=name)
                    for name, (agent, seed) in SEEDED.items()]
         assert all(job.join(TIMEOUT) and job.state == "finished" for job in started)

@@ -43,6 +43,9 @@ RUN_COLUMNS: dict[str, Any] = {  # the runs table, in this order: what it is, ho
         "Status", options=list(STATUS_LOOK), color=[color for _, color in STATUS_LOOK.values()],
         format_func=lambda s: STATUS_LOOK[s][0]),
     "created": st.column_config.DatetimeColumn("Created", format="calendar"),
+    "started_by": st.column_config.TextColumn("Started by", help="The signed-in account that started it in the "
+                                              "studio, or the user who trained it with the CLI; empty when not known "
+                                              "(nobody signed in, or a run from before this was kept)"),
     "preset": st.column_config.TextColumn("Scenario"),
     "learner": st.column_config.TextColumn("Learner", help="What the run trained: the DQN or a rival learner"),
     "learner_return": st.column_config.NumberColumn("Return", format="%.3g", help="The run's learner: final mean "
@@ -110,11 +113,11 @@ def runs_table(runs: pd.DataFrame) -> pd.DataFrame:
 
 def filter_runs(table: pd.DataFrame, text: str = "", statuses: list[str] | None = None,
                 presets: list[str] | None = None, sort: str = "created") -> pd.DataFrame:
-    """The runs whose name or notes contain ``text`` (any case), with one of ``statuses`` and ``presets`` (all when
-    empty), sorted by ``sort`` (a key of ``SORTS``; runs without that value last)."""
+    """The runs whose name, notes or starter contain ``text`` (any case), with one of ``statuses`` and ``presets``
+    (all when empty), sorted by ``sort`` (a key of ``SORTS``; runs without that value last)."""
     keep = pd.Series(True, index=table.index)
     if text:
-        words = table["name"].fillna("") + "\n" + table["notes"].fillna("")
+        words = table["name"].fillna("") + "\n" + table["notes"].fillna("") + "\n" + table["started_by"].fillna("")
         keep &= words.str.contains(text, case=False, regex=False)
     if statuses:
         keep &= table["status"].isin(statuses)
@@ -144,6 +147,11 @@ def ago(timestamp: float) -> str:
     """``3h 05m ago`` within two days, the date after that (a count of hours stops being readable)."""
     age = time.time() - timestamp
     return f"{duration(age)} ago" if age < 2 * 86400 else time.strftime("on %d %b %Y", time.localtime(timestamp))
+
+
+def started_by(run: dict[str, Any]) -> str:
+    """`` · started by …`` for a run whose starter is known (a signed-in account, the CLI's user), else nothing."""
+    return f" · started by {plain(run['started_by'])}" if run.get("started_by") else ""
 
 
 def run_labels(runs: pd.DataFrame) -> dict[str, str]:

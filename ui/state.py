@@ -46,10 +46,10 @@ def store() -> RunStore:
 @st.cache_resource
 def registry() -> JobRegistry:
     """The server's runs, shared by every session: slots (``DQN_SIM_MAX_JOBS``, default one per core), a queue
-    beyond them, and every run and group recorded in the run store."""
+    beyond them, and every run and group recorded in the run store with the account that started it."""
     runs = store()
-    return JobRegistry(observer_factory=lambda: StoreObserver(runs),
-                       group_recorder_factory=lambda: StoreGroupRecorder(runs))
+    return JobRegistry(observer_factory=lambda owner: StoreObserver(runs, started_by=account(owner)),
+                       group_recorder_factory=lambda owner: StoreGroupRecorder(runs, started_by=account(owner)))
 
 
 def current_scenario() -> ScenarioConfig:
@@ -193,12 +193,18 @@ def xsrf_token(cookie: str) -> str:
     return cookie
 
 
+def account(owner: str | None) -> str | None:
+    """The signed-in account an owner is (its e-mail), None for a visitor who is not signed in: what a stored run
+    keeps as who started it, since a browser's token names nobody and means nothing after the server is gone."""
+    kind, _, ident = (owner or "").partition(":")
+    return ident if kind == "user" else None
+
+
 def display_name(owner: str | None) -> str:
     """An owner as people read it: the user's e-mail, or which kind of visitor it was."""
     if owner is None:
         return "the command line or another server"
-    kind, _, ident = owner.partition(":")
-    return ident if kind == "user" else f"another studio visitor ({ident[:4]})"
+    return account(owner) or f"another studio visitor ({owner.partition(':')[2][:4]})"
 
 
 def holder(ahead: Ahead) -> str:

@@ -18,18 +18,19 @@ from dqn_sim.vocab import STORED_STATES
 
 # Agent hyperparameters worth a column in the run list.
 AGENT_KEYS = ("lr", "gamma", "batch_size", "n_step", "double_dqn", "prioritized", "dueling", "network")
-COLUMNS = ("id", "name", "status", "preset", "created", "updated", "seed", "source", "agent_json", "train_json",
-           "summary_json", "notes")
+COLUMNS = ("id", "name", "status", "preset", "created", "updated", "seed", "source", "started_by", "agent_json",
+           "train_json", "summary_json", "notes")
 # the run's own learner and its final result, whichever learner it trained (a rival's summary has no dqn_return)
 LEARNER_KEYS = ("learner", "learner_return", "learner_ctr")
-BASE = ["id", "name", "status", "preset", "created", "updated", "seed", "source", *LEARNER_KEYS, *AGENT_KEYS]
+BASE = ["id", "name", "status", "preset", "created", "updated", "seed", "source", "started_by", *LEARNER_KEYS,
+        *AGENT_KEYS]
 
 
 def record(row: tuple) -> dict[str, Any]:
     """The run list's record of a runs-table row (its columns in ``COLUMNS`` order)."""
     raw = dict(zip(COLUMNS, row, strict=True))
     problems: list[str] = []
-    rec: dict[str, Any] = {k: _text(raw[k]) for k in ("id", "name", "status", "preset", "source")}
+    rec: dict[str, Any] = {k: _text(raw[k]) for k in ("id", "name", "status", "preset", "source", "started_by")}
     if rec["status"] not in STORED_STATES:
         problems.append(f"unknown status {short(raw['status'])}")
     for key in ("created", "updated"):

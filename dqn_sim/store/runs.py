@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from dqn_sim.config import AgentConfig, ScenarioConfig, TrainConfig
-from dqn_sim.store import database, listing, owner, schema, transfer
+from dqn_sim.store import database, listing, owner, schema, transfer, validate
 from dqn_sim.store.errors import RunIdTaken, RunNotFound, StoreError, cut, short
 from dqn_sim.store.rows import row_tuples
 from dqn_sim.vocab import LIVE_STATES, STORED_STATES
@@ -128,13 +128,16 @@ class RunStore:
 
     def create_run(
         self, *, name: str, scenario: ScenarioConfig, agent: AgentConfig, train: TrainConfig, seed: int,
-        source: str = "app", run_id: str | None = None, notes: str | None = None,
+        source: str = "app", run_id: str | None = None, notes: str | None = None, started_by: str | None = None,
     ) -> str:
         """A new run in status 'running', owned by this process; returns its id.
 
         ``run_id`` lets the caller choose the id (a training job uses its own, so one id names it everywhere):
         4 to 32 letters and digits, not taken yet (``RunIdTaken`` otherwise). By default a fresh one is drawn.
+        ``started_by``: who started it, as people read it (an account's e-mail, the command line); kept with the run
+        after the process that trained it is gone.
         """
+        validate.started_by(started_by)
         if source not in SOURCES:
             raise ValueError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
         if run_id is not None and not (isinstance(run_id, str) and RUN_ID.fullmatch(run_id)):
@@ -147,10 +150,10 @@ class RunStore:
                 raise RunIdTaken(f"run id {run_id!r} is already taken in {self.db_path}")
             con.execute(
                 "INSERT INTO runs (id, name, created, updated, status, preset, seed, scenario_json, agent_json,"
-                " train_json, notes, source, owner_pid, owner_token)"
-                " VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " train_json, notes, source, started_by, owner_pid, owner_token)"
+                " VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (run_id, name, now, now, scenario.name, int(seed), scenario.to_json(), agent.to_json(),
-                 train.to_json(), notes, source, *owner.mine().values()),
+                 train.to_json(), notes, source, started_by, *owner.mine().values()),
             )
         return run_id
 
@@ -335,7 +338,7 @@ class RunStore:
         config = {
             "scenario": run["scenario"].to_dict(), "agent": run["agent"].to_dict(), "train": run["train"].to_dict(),
             "name": run["name"], "seed": run["seed"], "status": run["status"], "notes": run["notes"],
-            "created": run["created"],
+            "created": run["created"], "started_by": run["started_by"],
         }
         model = self._checkpoints / run_id / "model.pt"
         path = Path(path)
@@ -365,11 +368,12 @@ class RunStore:
                 run_id = self._new_id(con)
                 con.execute(
                     "INSERT INTO runs (id, name, created, updated, status, preset, seed, scenario_json, agent_json,"
-                    " train_json, summary_json, notes, error, source) VALUES (?, ?, ?, ?, 'interrupted', ?, ?, ?, ?,"
-                    " ?, ?, ?, ?, 'import')",
+                    " train_json, summary_json, notes, error, source, started_by) VALUES (?, ?, ?, ?, 'interrupted',"
+                    " ?, ?, ?, ?, ?, ?, ?, ?, 'import', ?)",
                     (run_id, run.name, run.created, time.time(), run.scenario.name, run.seed, run.scenario.to_json(),
                      run.agent.to_json(), run.train.to_json(),
-                     None if export.summary is None else _to_json(export.summary), run.notes, IMPORTING),
+                     None if export.summary is None else _to_json(export.summary), run.notes, IMPORTING,
+                     run.started_by),
                 )
             try:
                 for table, batch in export.batches():

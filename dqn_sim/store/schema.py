@@ -97,7 +97,13 @@ def _v3_to_v4(con: sqlite3.Connection) -> None:
     """)
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v0_to_v1, _v1_to_v2, _v2_to_v3, _v3_to_v4]
+def _v4_to_v5(con: sqlite3.Connection) -> None:
+    """Who started a run (an account's e-mail, the command line): the registry's owner lives only as long as the
+    server, so a finished, listed or exported run said nobody. Runs from before have none."""
+    con.execute("ALTER TABLE runs ADD COLUMN started_by TEXT")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v0_to_v1, _v1_to_v2, _v2_to_v3, _v3_to_v4, _v4_to_v5]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -81,6 +81,7 @@ class ExportedRun:
     status: str
     notes: str | None
     created: float
+    started_by: str | None  # absent from exports made before runs kept who started them
 
 
 class _Budget:
@@ -311,7 +312,7 @@ def _exported_run(cfg: Any) -> ExportedRun:
     try:
         return ExportedRun(
             **configs, name=validate.name(cfg["name"]), seed=validate.seed(cfg["seed"]), status=cfg["status"],
-            notes=validate.notes(cfg.get("notes")),
+            notes=validate.notes(cfg.get("notes")), started_by=validate.started_by(cfg.get("started_by")),
             created=validate.created(time.time() if cfg.get("created") is None else cfg["created"]),
         )
     except validate.Problem as e:

@@ -1,4 +1,5 @@
-"""Rules for a run's own fields (name, notes, seed, creation time, summary), shared by imports and readers.
+"""Rules for a run's own fields (name, notes, who started it, seed, creation time, summary), shared by imports and
+readers.
 
 An import refuses a field that breaks a rule (``RunImportError`` names it); a reader meets rows written before these
 rules, or by hand, and shows what it can: each check returns the clean value together with what was wrong.
@@ -44,6 +45,14 @@ def seed(value: Any) -> int:
 def name(value: Any) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > MAX_NAME:
         raise Problem(f"name must be a non-empty string of at most {MAX_NAME} characters, got {short(value)}")
+    return value
+
+
+def started_by(value: Any) -> str | None:
+    """Who started a run: a name as short as a run's, or nobody known."""
+    if value is not None and (not isinstance(value, str) or not value.strip() or len(value) > MAX_NAME):
+        raise Problem(f"started_by must be a non-empty string of at most {MAX_NAME} characters or null, "
+                      f"got {short(value)}")
     return value
 
 

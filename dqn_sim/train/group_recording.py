@@ -13,11 +13,11 @@ from dqn_sim.train.recording import StoreObserver
 
 class StoreGroupRecorder(GroupRecorder):
     """Stores the group before any member starts (each seed linked to its member's run, which takes the member
-    job's id), every member as a run as a single run is stored (``StoreObserver``), pauses and resumes, and at the
-    end the group's state and summary."""
+    job's id), every member as a run as a single run is stored (``StoreObserver``, each saying who started the
+    group), pauses and resumes, and at the end the group's state and summary."""
 
-    def __init__(self, store: RunStore, source: str = "app") -> None:
-        self.store, self.source = store, source
+    def __init__(self, store: RunStore, source: str = "app", started_by: str | None = None) -> None:
+        self.store, self.source, self.started_by = store, source, started_by
         self.groups = GroupStore(store)
 
     def started(self, group: GroupJob) -> str:
@@ -27,7 +27,7 @@ class StoreGroupRecorder(GroupRecorder):
             source=self.source, group_id=group.id)
 
     def member(self, group: GroupJob, seed: int) -> JobObserver:
-        return StoreObserver(self.store, source=self.source)
+        return StoreObserver(self.store, source=self.source, started_by=self.started_by)
 
     def state_changed(self, group: GroupJob, state: str) -> None:
         if group.group_id is not None:

@@ -38,10 +38,12 @@ class _End:
 
 class StoreObserver(JobObserver):
     """Writes a job's run (under the job's id), its metric/eval rows in batches, and at the end its checkpoint,
-    results and final state. ``notes`` start the run's notes (a sweep tags its trials there)."""
+    results and final state. ``notes`` start the run's notes (a sweep tags its trials there); ``started_by`` is who
+    started it, as people read it (``RunStore.create_run``)."""
 
-    def __init__(self, store: RunStore, source: str = "app", notes: str | None = None) -> None:
-        self.store, self.source, self.notes = store, source, notes
+    def __init__(self, store: RunStore, source: str = "app", notes: str | None = None,
+                 started_by: str | None = None) -> None:
+        self.store, self.source, self.notes, self.started_by = store, source, notes, started_by
         self.run_id: str | None = None
         self.error: str | None = None  # why the last write failed while saving is behind, or why saving stopped
         self._job: TrainingJob | None = None
@@ -176,7 +178,7 @@ class StoreObserver(JobObserver):
     def _create(self, *, fresh_id_if_taken: bool) -> None:
         job = self._job
         settings = dict(name=job.name, scenario=job.scenario, agent=job.agent_cfg, train=job.train_cfg,
-                        seed=job.train_cfg.seed, source=self.source, notes=self.notes)
+                        seed=job.train_cfg.seed, source=self.source, notes=self.notes, started_by=self.started_by)
         try:
             self.store.create_run(**settings, run_id=self.run_id)
         except RunIdTaken:  # another run has this id already (a job's id is short)

@@ -86,11 +86,16 @@ class QueuePlace:
 
 
 class JobRegistry:
-    """Process-wide runs of a server: started now, or queued until a slot frees."""
+    """Process-wide runs of a server: started now, or queued until a slot frees.
 
-    def __init__(self, max_running: int | None = None, observer_factory: Callable[[], JobObserver] | None = None,
+    ``observer_factory`` and ``group_recorder_factory`` make what records a run or a group; each is handed the
+    owner of the start, so the record can say who started it after this process is gone.
+    """
+
+    def __init__(self, max_running: int | None = None,
+                 observer_factory: Callable[[str | None], JobObserver] | None = None,
                  niceness: int = BACKGROUND_NICENESS, trainer_factory: Callable[..., Trainer] = Trainer,
-                 group_recorder_factory: Callable[[], GroupRecorder] | None = None,
+                 group_recorder_factory: Callable[[str | None], GroupRecorder] | None = None,
                  idle_release_s: float | None = None) -> None:
         self.max_running = default_slots() if max_running is None else max_running
         self.idle_release_s = default_idle_release_s() if idle_release_s is None else idle_release_s
@@ -111,7 +116,7 @@ class JobRegistry:
     def start(self, scenario: ScenarioConfig, agent_cfg: AgentConfig, train_cfg: TrainConfig, name: str | None = None,
               init_from: Path | None = None, owner: str | None = None) -> TrainingJob:
         """A single run: started now if a slot is free, else queued (``queued(id)`` says where)."""
-        observer = self._observer_factory() if self._observer_factory else None
+        observer = self._observer_factory(owner) if self._observer_factory else None
         job = TrainingJob(scenario, agent_cfg, train_cfg, name=name, observer=observer, init_from=init_from,
                           niceness=self.niceness, trainer_factory=self.trainer_factory)
         self._admit(job, owner)
@@ -120,7 +125,7 @@ class JobRegistry:
     def start_group(self, scenario: ScenarioConfig, agent_cfg: AgentConfig, train_cfg: TrainConfig,
                     seeds: Sequence[int], name: str | None = None, owner: str | None = None) -> GroupJob:
         """One configuration on several seeds: one slot, its members in parallel up to the cores."""
-        recorder = self._group_recorder_factory() if self._group_recorder_factory else None
+        recorder = self._group_recorder_factory(owner) if self._group_recorder_factory else None
         group = GroupJob(scenario, agent_cfg, train_cfg, seeds, name=name, recorder=recorder,
                          trainer_factory=self.trainer_factory, niceness=self.niceness)
         with self._lock:
