@@ -10,7 +10,8 @@ from pathlib import Path
 import streamlit as st
 
 from ui.auth import require_sign_in
-from ui.state import attach_run, store
+from ui.fmt import inert
+from ui.state import attach_run, registry, store
 from ui.status import sidebar_status
 
 ROOT = Path(__file__).resolve().parent
@@ -31,7 +32,8 @@ PAGES = [
 ]
 page = st.navigation(PAGES)
 attach_run()
-for warning in store().warnings:  # what opening the run store had to repair, e.g. a damaged database moved aside
-    st.sidebar.warning(warning, icon=":material/warning:")
+# what opening the run store had to repair (a damaged database moved aside), limits of the environment refused
+for warning in (*store().warnings, *registry().warnings):
+    st.sidebar.warning(inert(warning), icon=":material/warning:")
 sidebar_status()
 page.run()

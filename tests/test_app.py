@@ -91,6 +91,18 @@ def test_every_page_renders_without_exceptions(page: str) -> None:
     assert "Selected run" in texts(at.sidebar.caption)  # the run card is on every page
 
 
+@pytest.mark.parametrize("slots", ["abc", "0"])
+def test_a_slot_count_that_makes_no_sense_is_refused_in_the_sidebar_and_the_studio_works_on(monkeypatch, slots) -> None:
+    """``DQN_SIM_MAX_JOBS=abc`` crashed every page (ValueError), ``0`` queued every start for ever."""
+    monkeypatch.setenv("DQN_SIM_MAX_JOBS", slots)
+    for page in [*PAGES, "pages/runs.py"]:
+        at = open_page(page)
+        assert any(w.startswith(f"DQN_SIM_MAX_JOBS must be an integer >= 1, got '{slots}'")
+                   for w in texts(at.sidebar.warning)), page
+    job_id = start(at.switch_page("pages/train.py").run(), QUICK)
+    assert registry().queued(job_id) is None  # a slot was free: it trains
+
+
 def test_scenario_invalid_value_shows_message_next_to_field_and_keeps_last_valid() -> None:
     at = open_page()
     at.number_input(key="scenario.dynamics.n_candidates").set_value(500).run()

@@ -1,5 +1,5 @@
 """The studio's slots: a queue instead of a refusal, groups count once, an idle pause gives its slot back, a sweep
-takes one per trial it runs at once."""
+takes one per trial it runs at once; limits from the environment that make no sense are refused in one line."""
 
 import threading
 import time
@@ -11,6 +11,7 @@ from dqn_sim.sweep import study as studies
 from dqn_sim.sweep.background import SweepJob
 from dqn_sim.sweep.space import distributions, parse_params
 from dqn_sim.sweep.spec import SweepSpec, TrialOutcome, TrialTask
+from dqn_sim.train.groups import cores
 from dqn_sim.train.registry import JobRegistry
 from tests.test_job import AGENT, SCENARIO, _train, _wait
 from tests.test_sweep import pytestmark  # noqa: F401  (the sweep's warning filters)
@@ -146,3 +147,30 @@ def test_a_queued_sweep_that_is_stopped_never_starts_and_says_so(tmp_path):
 def test_a_sweep_asking_more_slots_than_the_server_has_is_refused(tmp_path):
     with pytest.raises(ValueError, match="asks for 3 training slots; this server has 2"):
         JobRegistry(max_running=2).admit(_sweep(tmp_path, "too-wide", 3, threading.Event()))
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-2", "2.5", "1e3"])
+def test_a_slot_count_that_is_no_integer_of_at_least_one_is_refused_in_one_line_and_the_default_used(
+        monkeypatch, value):
+    """'abc' crashed every page; '0' queued every run for ever."""
+    monkeypatch.setenv("DQN_SIM_MAX_JOBS", value)
+    registry = JobRegistry()
+    assert registry.max_running == cores()
+    assert registry.warnings == [f"DQN_SIM_MAX_JOBS must be an integer >= 1, got {value!r}: using {cores()} "
+                                 "training slots (one per core) instead"]
+
+
+@pytest.mark.parametrize("value", ["soon", "-1", "nan", "inf"])
+def test_an_idle_time_that_is_no_number_of_seconds_is_refused_in_one_line_and_the_default_used(monkeypatch, value):
+    monkeypatch.setenv("DQN_SIM_IDLE_RELEASE_S", value)
+    registry = JobRegistry()
+    assert registry.idle_release_s == 600.0
+    assert registry.warnings == [f"DQN_SIM_IDLE_RELEASE_S must be a number of seconds >= 0, got {value!r}: using "
+                                 "600 seconds instead"]
+
+
+def test_valid_limits_from_the_environment_are_taken_without_a_word(monkeypatch):
+    monkeypatch.setenv("DQN_SIM_MAX_JOBS", " 3 ")
+    monkeypatch.setenv("DQN_SIM_IDLE_RELEASE_S", "0")
+    registry = JobRegistry()
+    assert (registry.max_running, registry.idle_release_s, registry.warnings) == (3, 0.0, [])

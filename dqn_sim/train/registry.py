@@ -8,11 +8,14 @@ free, and a run queued behind it waits its turn, so a sweep is never starved by 
 paused for longer than ``idle_release_s`` gives its slot to the queue (it keeps its state; resuming it waits for a
 slot like a start). Each run remembers who started it, so the pages can let only them steer it.
 
-Limits come from the environment: ``DQN_SIM_MAX_JOBS`` (slots) and ``DQN_SIM_IDLE_RELEASE_S`` (seconds).
+Limits come from the environment: ``DQN_SIM_MAX_JOBS`` (slots, an integer >= 1) and ``DQN_SIM_IDLE_RELEASE_S``
+(seconds >= 0); a value that is not one is refused in one line (``warnings``) and the default used instead.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import os
 import threading
 import time
@@ -26,6 +29,7 @@ from dqn_sim.train.groups import GroupJob, GroupRecorder, cores
 from dqn_sim.train.job import BACKGROUND_NICENESS, JobObserver, TrainingJob
 from dqn_sim.train.trainer import Trainer
 
+log = logging.getLogger(__name__)
 DISPATCH_EVERY_S = 0.25  # how soon a freed slot goes to the next in the queue
 
 
@@ -57,12 +61,40 @@ class Claim(Protocol):
 Entry = TrainingJob | GroupJob | Claim  # what holds slots
 
 
-def default_slots() -> int:
-    return int(os.environ.get("DQN_SIM_MAX_JOBS") or cores())
+def env_limit(name: str, parse: Callable[[str], float], rule: str, default: float,
+              unit: str) -> tuple[float, str | None]:
+    """A limit from the environment, else ``default``; with the one line that says why a value set there was refused
+    (``parse`` raised ValueError). A typo in a server's environment must not take every page down, nor queue every
+    run for ever: the studio keeps working on the default and tells the admin."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default, None
+    try:
+        return parse(raw), None
+    except ValueError:
+        return default, f"{name} must be {rule}, got {raw[:40]!r}: using {default:g} {unit} instead"
 
 
-def default_idle_release_s() -> float:
-    return float(os.environ.get("DQN_SIM_IDLE_RELEASE_S") or 600.0)
+def _at_least_one(raw: str) -> int:
+    if (n := int(raw)) < 1:
+        raise ValueError(n)
+    return n
+
+
+def _seconds(raw: str) -> float:
+    if not math.isfinite(x := float(raw)) or x < 0:
+        raise ValueError(x)
+    return x
+
+
+def default_slots() -> tuple[float, str | None]:
+    """``DQN_SIM_MAX_JOBS`` training slots; one per core by default (and instead of a value that is no integer >= 1)."""
+    return env_limit("DQN_SIM_MAX_JOBS", _at_least_one, "an integer >= 1", cores(), "training slots (one per core)")
+
+
+def default_idle_release_s() -> tuple[float, str | None]:
+    """``DQN_SIM_IDLE_RELEASE_S``: how long a paused run keeps its slot; 600 s by default."""
+    return env_limit("DQN_SIM_IDLE_RELEASE_S", _seconds, "a number of seconds >= 0", 600.0, "seconds")
 
 
 @dataclass(frozen=True)
@@ -89,7 +121,8 @@ class JobRegistry:
     """Process-wide runs of a server: started now, or queued until a slot frees.
 
     ``observer_factory`` and ``group_recorder_factory`` make what records a run or a group; each is handed the
-    owner of the start, so the record can say who started it after this process is gone.
+    owner of the start, so the record can say who started it after this process is gone. ``warnings``: the limits
+    of the environment that were refused (a default is used instead), for the pages to show and the log to keep.
     """
 
     def __init__(self, max_running: int | None = None,
@@ -97,8 +130,9 @@ class JobRegistry:
                  niceness: int = BACKGROUND_NICENESS, trainer_factory: Callable[..., Trainer] = Trainer,
                  group_recorder_factory: Callable[[str | None], GroupRecorder] | None = None,
                  idle_release_s: float | None = None) -> None:
-        self.max_running = default_slots() if max_running is None else max_running
-        self.idle_release_s = default_idle_release_s() if idle_release_s is None else idle_release_s
+        self.warnings: list[str] = []
+        self.max_running = int(self._limit(max_running, default_slots))
+        self.idle_release_s = self._limit(idle_release_s, default_idle_release_s)
         self.niceness = niceness
         self.trainer_factory = trainer_factory
         self._observer_factory = observer_factory
@@ -111,6 +145,16 @@ class JobRegistry:
         self._paused_at: dict[str, float] = {}
         self._lock = threading.RLock()
         self._dispatcher: threading.Thread | None = None
+
+    def _limit(self, given: float | None, from_env: Callable[[], tuple[float, str | None]]) -> float:
+        """``given``, else the environment's value (a refused one is kept in ``warnings`` and logged)."""
+        if given is not None:
+            return given
+        value, problem = from_env()
+        if problem:
+            self.warnings.append(problem)
+            log.warning(problem)
+        return value
 
     # ------------------------------------------------------------------ starting
     def start(self, scenario: ScenarioConfig, agent_cfg: AgentConfig, train_cfg: TrainConfig, name: str | None = None,
