@@ -199,3 +199,6 @@ LIVE_STATES = tuple(s for s, v in STATES.items() if v.live)
 STORED_STATES = tuple(s for s in STATES if s != "pending")  # a run is stored once its process has started
 SUCCESS_STATES = tuple(s for s, v in STATES.items() if v.success)  # ended as asked: a result to report
 FAILURE_STATES = tuple(s for s, v in STATES.items() if not (v.active or v.success))  # ended otherwise
+# How a pending run that waits in the server's queue for a slot is shown (its job's state stays 'pending', whose label
+# "Starting" would say its process is starting): not a state of STATES, which a run's record goes through.
+QUEUED = State("queued", "Queued", "gray", ":material/schedule:")

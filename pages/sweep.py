@@ -104,7 +104,10 @@ def live(name: str) -> None:
     target = study.user_attrs.get(studies.TRIALS_ATTR, tally.done)
     left, mid, right = st.columns([1, 4, 1], vertical_alignment="center")
     with left:
-        state_badge(job.state if job else ("finished" if tally.done >= target else "stopped"))
+        if job is not None:
+            state_badge(job.state, job.id)  # a sweep waiting for its slots says so
+        else:
+            state_badge("finished" if tally.done >= target else "stopped")
     mid.progress(min(1.0, tally.done / max(target, 1)), text=f"{tally.done} / {target} trials done · "
                  f"{tally.running} running · best {'—' if tally.best is None else f'{tally.best:.4g}'}")
     if job is not None:

@@ -316,7 +316,7 @@ def run_status(run_id: str, polling: bool) -> None:
     head, buttons = st.columns([3, 2], vertical_alignment="center")
     with head, st.container(horizontal=True, vertical_alignment="center"):
         st.text(snap.name)  # shown as text: a name is never read as Markdown
-        state_badge(snap.state)
+        state_badge(snap.state, run_id)
     with buttons:
         controls(run_id, snap.state)
     queue_note(run_id)
@@ -345,7 +345,7 @@ def group_status(group_id: str, polling: bool) -> None:
     head, buttons = st.columns([3, 2], vertical_alignment="center")
     with head, st.container(horizontal=True, vertical_alignment="center"):
         st.text(view.name)
-        state_badge(view.state)
+        state_badge(view.state, group_id)
     with buttons:
         controls(group_id, view.state)
     queue_note(group_id)
@@ -414,7 +414,7 @@ def lineup_status(ids: list[str], polling: bool) -> None:
     head, buttons = st.columns([3, 2], vertical_alignment="center")
     with head, st.container(horizontal=True, vertical_alignment="center"):
         st.text("Side by side: " + ", ".join(policies.label(entry.learner) for entry in learners))
-        state_badge(state)
+        state_badge(state, next(entry.id for entry in learners if entry.state == state))
     with buttons:
         controls(ids[0], state, *ids[1:])
     for entry in learners:

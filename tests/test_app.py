@@ -7,6 +7,7 @@ AppTest never fires ``run_every`` timers: a test polls by calling ``at.run()`` a
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -101,6 +102,37 @@ def test_a_slot_count_that_makes_no_sense_is_refused_in_the_sidebar_and_the_stud
                    for w in texts(at.sidebar.warning)), page
     job_id = start(at.switch_page("pages/train.py").run(), QUICK)
     assert registry().queued(job_id) is None  # a slot was free: it trains
+
+
+def badges(elements) -> list[str]:
+    """The labels of the state badges among Markdown elements (``st.badge`` draws ``:color-badge[:icon: label]``)."""
+    return [re.sub(r"^:\w+-badge\[(:material/\w+: )?(.*)\]$", r"\2", m.value) for m in elements
+            if re.match(r"^:\w+-badge\[", m.value)]
+
+
+def test_a_run_waiting_for_a_slot_reads_queued_with_its_place_not_starting(monkeypatch) -> None:
+    """Its sidebar and Train badges said "Starting" (the pending label) all the while it waited."""
+    from ui.fmt import ordinal
+
+    monkeypatch.setenv("DQN_SIM_MAX_JOBS", "1")
+    first = start(open_page("pages/train.py"), ENDLESS)  # holds the server's one slot
+    at = open_page("pages/train.py")  # another visitor
+    at.number_input(key="train:seeds").set_value(1)
+    for key, value in ENDLESS.items():
+        at.number_input(key=key).set_value(value)
+    at.button(key="train:start").click().run()
+    waiting = at.session_state["run_id"]
+    assert not at.exception and registry().queued(waiting).position == 1
+    assert badges(at.sidebar.markdown) == ["Queued (1st)"] and badges(at.main.markdown) == ["Queued (1st)"]
+    assert [ordinal(n) for n in (2, 3, 4, 11, 12, 13, 21, 22, 111)] == [
+        "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "111th"]  # a later place in the queue
+    registry().stop(first)
+    deadline = time.monotonic() + TIMEOUT
+    while registry().get(waiting).state == "pending":  # its turn: it starts by itself
+        assert time.monotonic() < deadline, "the queued run did not start"
+        time.sleep(0.1)
+    at.run()
+    assert badges(at.sidebar.markdown) == ["Training"]
 
 
 def test_scenario_invalid_value_shows_message_next_to_field_and_keeps_last_valid() -> None:

@@ -92,14 +92,14 @@ def states(page) -> list[str]:
     return [t.get("state", "") for t in trials(page)]
 
 
-BADGES = ("Starting", "Training", "stopping", "Stopped", "Finished", "Failed")  # the run states' labels
+BADGES = ("Queued (1st)", "Starting", "Training", "stopping", "Stopped", "Finished", "Failed")  # states' labels
 
 
 def badge(page) -> str:
     """The sweep's state as its badge says it: the page's only text that is just a state's label (after the name of
     its icon, which Material Symbols draw from text)."""
-    return next((label for label in BADGES if main(page).get_by_text(re.compile(rf"^(\w+\s*)?{label}$")).count()),
-                "")
+    return next((label for label in BADGES
+                 if main(page).get_by_text(re.compile(rf"^(\w+\s*)?{re.escape(label)}$")).count()), "")
 
 
 def pick_knobs(page, knobs: list[tuple[str, str]]) -> None:
@@ -181,7 +181,7 @@ def sweep(page) -> None:
     queued.wait_for(timeout=WAIT_S * 1000)
     note = queued.inner_text()
     assert QUEUED.search(note).group(1) == "1" and f"needs {AT_ONCE} of this server's {SLOTS} training slots" in note
-    assert badge(page) == "Starting" and not trials(page), (badge(page), trials(page))
+    assert badge(page) == "Queued (1st)" and not trials(page), (badge(page), trials(page))
     assert_no_exception(page)
     shot(page, "sweep_2_queued.png", queued)
 

@@ -40,6 +40,12 @@ def delta_color(lift: float) -> str:
 PERCENT_COLUMN = "%+.1f%%"  # NumberColumn format of a lift given in percent points (values x 100)
 
 
+def ordinal(n: int) -> str:
+    """1st, 2nd, 3rd, 4th, 11th, 12th, 21st: a place in a queue."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
 def plain(text: object) -> str:
     """A name someone typed or a file brought (a run's, a scenario's, a segment's) as literal text in Markdown:
     control characters dropped, markup escaped, so a name never renders as an image, a link or a colour."""

@@ -20,6 +20,7 @@ from dqn_sim.train.job import JobSnapshot
 from dqn_sim.vocab import ACTIVE_STATES, STATES
 from ui.fmt import inert
 from ui.state import run_group, snapshot
+from ui.status import state_look
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ def table(learners: list[Learner]) -> list[dict]:
         test = ((entry.summary.get("aggregate") or {}).get(entry.learner) or {}).get("iqm") \
             if entry.kind == "group" else entry.summary.get(f"{entry.learner}_return")
         rows.append({"learner": policies.label(entry.learner),
-                     "state": STATES[entry.state].label if entry.state in STATES else entry.state,
+                     "state": state_look(entry.state, entry.id)[0],
                      "progress": entry.progress, "seeds": len(entry.members),
                      "validation return": sum(last) / len(last) if last else None, "test return": test,
                      "run": entry.id})

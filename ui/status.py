@@ -6,18 +6,28 @@ import streamlit as st
 
 from dqn_sim.runs import GroupView
 from dqn_sim.train.job import JobSnapshot, JobStatus
-from dqn_sim.vocab import STATES
-from ui.fmt import duration
+from dqn_sim.vocab import QUEUED, STATES
+from ui.fmt import duration, ordinal
 from ui.state import registry, run_group, selected_run_id, selected_snapshot
 
 POLL_S = 1.0  # live refresh period of the Train page while its job is active
 SIDEBAR_POLL_S = 2.0  # the sidebar card: progress and ETA need no faster refresh
 
 
-def state_badge(state: str) -> None:
+def state_look(state: str, run_id: str | None = None) -> tuple[str, str, str | None]:
+    """A state's label, colour and icon. A run (group, sweep) waiting in the server's queue is still pending, but it
+    reads "Queued (2nd)": "Starting" would say its process is starting, while it waits for a slot."""
+    place = registry().queued(run_id) if run_id and state == "pending" else None
+    if place is not None:
+        return f"{QUEUED.label} ({ordinal(place.position)})", QUEUED.color, QUEUED.icon
     look = STATES.get(state)
-    st.badge(look.label if look else state, color=look.color if look else "gray",  # type: ignore[arg-type]
-             icon=look.icon if look else None)
+    return (look.label, look.color, look.icon) if look else (state, "gray", None)
+
+
+def state_badge(state: str, run_id: str | None = None) -> None:
+    """The badge of ``run_id``'s state (without an id, of the state alone: a stored run is never queued)."""
+    label, color, icon = state_look(state, run_id)
+    st.badge(label, color=color, icon=icon)  # type: ignore[arg-type]
 
 
 def progress_bar(snap: JobSnapshot | JobStatus | GroupView) -> None:
@@ -46,7 +56,7 @@ def sidebar_status() -> None:
             st.caption("No run selected yet. Start one on the **Train** page, or pick a stored one on **Runs**.")
             return
         st.text(snap.name)  # a name is shown as text: never read as Markdown
-        state_badge(snap.state)
+        state_badge(snap.state, run_id)
         progress_bar(snap)
         if every is not None and not snap.active:
             st.rerun()  # the job ended: redraw the page once, which also stops the polling
