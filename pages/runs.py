@@ -9,7 +9,7 @@ import streamlit as st
 
 from dqn_sim import plots, policies, stats
 from dqn_sim.errors import INPUT_ERRORS, one_line
-from dqn_sim.store import RunNotFound
+from dqn_sim.store import RunNotFound, StoreError
 from dqn_sim.vocab import STORED_STATES
 from ui import history
 from ui.fmt import compact, delta_color, duration, inert, percent, plain
@@ -131,6 +131,12 @@ try:
 except RunNotFound:  # deleted from another tab or by the CLI since the list was read
     st.session_state.pop("runs:pick")
     st.rerun()
+except StoreError as e:  # its settings do not load (written by hand, or by an older import): it can only go
+    st.error(f"This run cannot be shown: {inert(one_line(e))}", icon=":material/error:")
+    name = str(runs.set_index("id").at[run_id, "name"])
+    if st.checkbox("Yes, delete this run", key=f"runs:confirm:{run_id}"):
+        st.button("Delete run", on_click=on_delete, args=(run_id, name), icon=":material/delete:")
+    st.stop()
 
 summary = run["summary"] or {}
 with st.container(horizontal=True, vertical_alignment="center"):

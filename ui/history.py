@@ -22,6 +22,7 @@ from dqn_sim.config import AgentConfig, TrainConfig, leaf_fields
 from dqn_sim.plots import history as history_plots
 from dqn_sim.report import build_report
 from dqn_sim.runs import stored_snapshot
+from dqn_sim.store import validate
 from dqn_sim.train.groups import GroupJob
 from dqn_sim.train.job import TrainingJob
 from dqn_sim.vocab import LIVE_STATES, STATES, STORED_STATES
@@ -143,8 +144,13 @@ def csv_download(frame: pd.DataFrame, file_name: str, key: str) -> None:
                        icon=":material/download:", on_click="ignore", key=key)
 
 
-def ago(timestamp: float) -> str:
-    """``3h 05m ago`` within two days, the date after that (a count of hours stops being readable)."""
+def ago(timestamp: Any) -> str:
+    """``3h 05m ago`` within two days, the date after that (a count of hours stops being readable); a time a row
+    holds that is no Unix time of 2000-2100 (by hand, or an import before they were checked) is "at an unknown time"."""
+    try:
+        timestamp = validate.created(timestamp)
+    except validate.Problem:
+        return "at an unknown time"
     age = time.time() - timestamp
     return f"{duration(age)} ago" if age < 2 * 86400 else time.strftime("on %d %b %Y", time.localtime(timestamp))
 

@@ -111,7 +111,7 @@ def _exists(run_id: str) -> bool:
         return True
     try:
         store().get_run(run_id)
-    except RunNotFound:
+    except (RunNotFound, StoreError):  # gone, or its row is damaged (the Runs page says so): nothing to select
         return False
     return True
 
