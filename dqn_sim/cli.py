@@ -214,8 +214,8 @@ def train_one(args: argparse.Namespace, run: RunConfig, train: TrainConfig, out:
     from dqn_sim.train.recording import StoreObserver
 
     scenario = run.scenario
-    job = TrainingJob(scenario, run.agent, train, name=args.name,
-                      observer=StoreObserver(store, source="cli", started_by=command_line_user()))
+    observer = StoreObserver(store, source="cli", started_by=command_line_user())
+    job = TrainingJob(scenario, run.agent, train, name=args.name, observer=observer)
 
     def progress() -> tuple[float, str]:
         snap = job.snapshot()
@@ -223,6 +223,8 @@ def train_one(args: argparse.Namespace, run: RunConfig, train: TrainConfig, out:
         detail = f"{snap.step}/{snap.total_steps} steps"
         if last is not None:
             detail += f" · return {last.episode_return:.2f} · {last.sps:,.0f} steps/s"
+        if observer.behind:  # the store refuses writes for now (busy, full, read-only): training goes on
+            detail += f" · saving behind, {observer.pending_rows:,} rows waiting"
         return snap.progress, detail
 
     follow(job.start(), f"train {scenario.name}", progress)
@@ -234,6 +236,8 @@ def train_one(args: argparse.Namespace, run: RunConfig, train: TrainConfig, out:
         print(f"error: {snap.error if (snap.error or '').startswith(said) else f'{said}: {snap.error}'}",
               file=sys.stderr)
         return 1
+    if snap.error:  # it trained, but the store could not take all of it in time: --out holds the run
+        print(f"warning: {one_line(snap.error)}", file=sys.stderr)
     if args.json:
         print(json.dumps({"state": snap.state, "out": str(out), "run_id": snap.run_id, **s}, default=float))
     else:

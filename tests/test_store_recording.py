@@ -3,12 +3,16 @@ back-off, and the observer says when saving is behind."""
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from dqn_sim.config import AgentConfig, ScenarioConfig, TrainConfig
@@ -167,3 +171,38 @@ def test_training_goes_on_while_another_process_holds_the_store_for_long(store: 
     run = store.get_run(job.id)
     assert run["status"] == "stopped" and run["error"] is None
     assert len(store.metrics(job.id)) == len(snap.metrics) > 0
+
+
+def test_the_cli_trains_on_and_says_saving_is_behind(monkeypatch: pytest.MonkeyPatch, capsys, tmp_path: Path,
+                                                     isolated_home: Path) -> None:
+    """``train`` while another process holds the store's write lock beyond its wait: the progress line says saving is
+    behind, the run finishes, and every row is saved once the lock is released."""
+    from dqn_sim import cli
+
+    monkeypatch.setattr(cli, "open_store", lambda: RunStore(busy_timeout_s=0.1))
+    db, lockers = isolated_home / "runs.sqlite3", []
+
+    def lock_once_rows_are_saved() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not lockers:
+            with contextlib.suppress(sqlite3.Error), contextlib.closing(sqlite3.connect(db)) as con:
+                if con.execute("SELECT count(*) FROM metrics").fetchone()[0]:
+                    lockers.append(hold_write_lock(db, 3.0))
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=lock_once_rows_are_saved)
+    thread.start()
+    out = tmp_path / "out"
+    code = cli.main(["train", "--steps", "60000", "--set", "audience.n_users=500", "--set", "train.n_envs=16",
+                     "--set", "train.learning_starts=64", "--set", "train.log_every=256", "--set",
+                     "train.eval_every=1000000000", "--set", "train.eval_episodes=16", "--set",
+                     "agent.hidden_sizes=[32]", "--out", str(out)])
+    thread.join()
+    lockers[0].wait()
+    err = capsys.readouterr().err
+    assert code == 0 and "saving behind, " in err and "rows waiting" in err, err[-2000:]
+    with RunStore(isolated_home) as store:
+        [run_id] = store.list_runs()["id"]
+        run = store.get_run(run_id)
+        assert run["status"] == "finished" and run["error"] is None
+        assert len(store.metrics(run_id)) == len(pd.read_csv(out / "metrics.csv")) > 0
