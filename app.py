@@ -9,6 +9,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from dqn_sim.errors import one_line
+from dqn_sim.store import StoreError
 from ui.auth import require_sign_in
 from ui.fmt import inert
 from ui.state import attach_run, registry, store
@@ -21,6 +23,11 @@ st.set_page_config(page_title="DQN recommender studio", page_icon=":material/rec
 st.html(ASSETS / "style.css")
 st.logo(str(ASSETS / "logo.svg"), size="large")
 require_sign_in()  # where Streamlit's authentication is configured ([auth] in .streamlit/secrets.toml)
+try:
+    store()
+except StoreError as e:  # read-only, newer, not a folder...: say which store and why (Streamlit would redact it)
+    st.error(f"The run store cannot be used: {inert(one_line(e))}", icon=":material/error:")
+    st.stop()
 
 PAGES = [
     st.Page("pages/scenario.py", title="Scenario", icon=":material/tune:", default=True),

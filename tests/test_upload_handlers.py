@@ -15,7 +15,7 @@ from dqn_sim.config import AgentConfig, TrainConfig
 from dqn_sim.errors import MAX_ERROR_CHARS
 from dqn_sim.presets import get_preset
 from dqn_sim.store import RunStore, StoreError
-from tests.test_app import open_page, texts
+from tests.test_app import APP, TIMEOUT, open_page, texts
 from ui import history
 from ui.fmt import plain
 
@@ -81,3 +81,12 @@ def test_a_calibration_upload_named_dot_dot_gets_one_line() -> None:
     assert not at.exception
     at.button(key="calibration:run").click().run()
     assert "/upload:1: missing column for user, item" in one_error(at, "/")
+
+
+def test_an_unusable_store_is_said_in_one_line(tmp_path: Path, monkeypatch) -> None:
+    """A home that is a file (or a read-only or newer store): the studio says which store and why, where it showed
+    Streamlit's redacted 'This app has encountered an error'."""
+    (tmp_path / "file").write_text("x")
+    monkeypatch.setenv("DQN_SIM_HOME", str(tmp_path / "file"))
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    assert f"cannot use the run store at {tmp_path / 'file'}" in one_error(at, "The run store cannot be used: ")
