@@ -40,12 +40,17 @@ def stored_rival_run(home: Path, algo: str) -> str:
     return job.id
 
 
-def test_inspect_replays_a_rivals_stored_model_under_its_name(isolated_home: Path) -> None:
-    run_id = stored_rival_run(isolated_home, "linucb")
+def opened_on(page: str, run_id: str) -> AppTest:
+    """The studio opened by a link to ``run_id``, then switched to ``page``."""
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.query_params["run"] = run_id
     at.run()
-    at.switch_page("pages/inspect.py").run()
+    return at.switch_page(page).run()
+
+
+def test_inspect_replays_a_rivals_stored_model_under_its_name(isolated_home: Path) -> None:
+    run_id = stored_rival_run(isolated_home, "linucb")
+    at = opened_on("pages/inspect.py", run_id)
     assert not at.exception and not at.error  # no "cannot be replayed"
     assert at.selectbox(key="inspect:run").value == run_id and "LinUCB" in at.selectbox(key="inspect:run").options[0]
     policy_a = at.selectbox(key="inspect:a")
@@ -108,10 +113,7 @@ def test_side_by_side_learners_take_a_slot_each_and_stop_together(monkeypatch) -
 
 def test_compare_shows_a_rivals_stored_run_as_evaluated_under_its_name(isolated_home: Path) -> None:
     run_id = stored_rival_run(isolated_home, "thompson")
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.query_params["run"] = run_id
-    at.run()
-    at.switch_page("pages/compare.py").run()
+    at = opened_on("pages/compare.py", run_id)
     assert not at.exception and at.selectbox(key="compare:run").value == run_id
     assert not [i.value for i in at.info if "first evaluation comes after" in i.value]  # it was evaluated
     assert "Thompson sampling" in list(at.dataframe[0].value["policy"])
