@@ -129,19 +129,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def load_agent_for(scenario: ScenarioConfig, learner: str, run_dir: Path):
-    """Load ``learner``'s ``run_dir/model.pt`` (or a .pt file), bounded in memory, and check it fits the scenario's
-    shapes; warn on stderr when it was trained in another world of those shapes."""
+    """Load ``learner``'s ``run_dir/model.pt`` (or a .pt file), refused before it is built if its sizes are not the
+    scenario's or it would not fit in memory; warn on stderr when it was trained in another world of those sizes."""
     from dqn_sim import model_files
-    from dqn_sim.sim.env import VecRecEnv
 
     path = run_dir / "model.pt" if run_dir.is_dir() else run_dir
     if not path.exists():
         raise UsageError(f"--policy {learner}:{run_dir}: no checkpoint at {path}")
-    agent, trained_on = model_files.load_learner(learner, path)
-    env = VecRecEnv(scenario, 1, 0)
-    if problem := model_files.shape_problem(agent, env.obs_dim, env.n_items, f"checkpoint {path}",
-                                             env.slate_size):
-        raise UsageError(problem)
+    agent, trained_on = model_files.load_learner(learner, path, model_files.scene(scenario))
     if warning := model_files.world_warning(trained_on, scenario, f"checkpoint {path}"):
         print(f"warning: {warning}", file=sys.stderr)
     return agent
@@ -211,7 +206,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def train_one(args: argparse.Namespace, run: RunConfig, train: TrainConfig, out: Path, store: RunStore) -> int:
     from dqn_sim.train.job import TrainingJob
     from dqn_sim.train.outputs import write_run_dir
-    from dqn_sim.train.recording import StoreObserver
+    from dqn_sim.train.recording import StoreObserver, saving_detail
 
     scenario = run.scenario
     observer = StoreObserver(store, source="cli", started_by=command_line_user())
@@ -223,9 +218,7 @@ def train_one(args: argparse.Namespace, run: RunConfig, train: TrainConfig, out:
         detail = f"{snap.step}/{snap.total_steps} steps"
         if last is not None:
             detail += f" · return {last.episode_return:.2f} · {last.sps:,.0f} steps/s"
-        if observer.behind:  # the store refuses writes for now (busy, full, read-only): training goes on
-            detail += f" · saving behind, {observer.pending_rows:,} rows waiting"
-        return snap.progress, detail
+        return snap.progress, detail + saving_detail(observer)  # training goes on while the store refuses writes
 
     follow(job.start(), f"train {scenario.name}", progress)
     snap = job.snapshot()
@@ -253,21 +246,24 @@ def train_group(args: argparse.Namespace, run: RunConfig, train: TrainConfig, ou
     from dqn_sim.train.group_recording import StoreGroupRecorder
     from dqn_sim.train.groups import GroupJob, seed_range
     from dqn_sim.train.outputs import write_group_dir
+    from dqn_sim.train.recording import saving_detail
 
+    recorder = StoreGroupRecorder(store, source="cli", started_by=command_line_user())
     group = GroupJob(run.scenario, run.agent, train, seed_range(train.seed, args.seeds), name=args.name,
-                     recorder=StoreGroupRecorder(store, source="cli", started_by=command_line_user()),
-                     max_parallel=args.parallel)
+                     recorder=recorder, max_parallel=args.parallel)
 
     def progress() -> tuple[float, str]:
         st = group.status()
         training = sum(m.state in LIVE_STATES for m in st.members)
-        return st.progress, f"{st.ended}/{len(st.members)} seeds done · {training} training"
+        return st.progress, f"{st.ended}/{len(st.members)} seeds done · {training} training" + saving_detail(recorder)
 
     follow(group.start(), f"train {run.scenario.name} × {args.seeds} seeds", progress)
     s = write_group_dir(out, group)
     if s["state"] == "failed":
         print(f"error: training failed: {s['error']}", file=sys.stderr)
         return 1
+    if s["error"]:  # it trained, but the store could not take all of it in time: --out holds the group
+        print(f"warning: {one_line(s['error'])}", file=sys.stderr)
     if args.json:
         print(json.dumps({"out": str(out), **s}, default=float))
         return 0

@@ -30,6 +30,7 @@ BYTES_PER_OBSERVED = 32  # per observation feature of a user: the state rows and
 TRACKED_STEPS_BYTES = 2 * 4 * 512  # per training user: Q estimates and rewards kept to compare with returns
 NETWORK_COPIES = 6  # online, target, gradient, two Adam moments, and the kept best checkpoint
 LOADED_COPIES = 3  # a checkpoint being loaded: its stored weights, the online and the target network
+BANDIT_LOADED_COPIES = 6  # (d x d) matrices per item of a linear bandit being loaded (``bandit_statistics``)
 
 
 class MemoryLimitError(ValueError):
@@ -105,12 +106,17 @@ def batch_bytes(scenario: ScenarioConfig, users: int) -> float:
     return users * (n_items * BYTES_PER_USER_ITEM + BYTES_PER_USER + obs_dim * BYTES_PER_OBSERVED)
 
 
+def mlp_parameters(widths: list[int]) -> int:
+    """Weights and biases of linear layers of these widths (``dqn_sim.agents.qnet.mlp``)."""
+    return sum((n_in + 1) * n_out for n_in, n_out in zip(widths, widths[1:], strict=False))
+
+
 def network_parameters(obs_dim: int, n_items: int, n_features: int, agent: AgentConfig, n_candidates: int) -> int:
     """Parameters of the Q-network ``agent`` describes (``dqn_sim.agents.qnet``; a test checks the count)."""
     from dqn_sim.agents.dqn import resolve_network
 
     widths = [obs_dim, *agent.hidden_sizes]
-    trunk = sum((n_in + 1) * n_out for n_in, n_out in zip(widths, widths[1:], strict=False))
+    trunk = mlp_parameters(widths)
     h, e = widths[-1], agent.embedding_dim
     if resolve_network(agent.network, n_items, n_candidates) == "item":  # state embedding, item tower, pair MLP
         head = (h + 1) * e + (n_features + 1) * h + (h + 1) * e + 3 * e * e + e + e + 1
@@ -146,11 +152,22 @@ def evaluation(scenario: ScenarioConfig, episodes: int) -> Estimate:
     })
 
 
+def loaded(source: str, model: dict[str, float], n_items: int, n_features: int) -> Estimate:
+    """A checkpoint's model as loading builds it: its ``model`` parts (each naming the field that sizes it), and
+    the item features every learner keeps."""
+    return Estimate(f"loading {source}", {**model, "its item features": n_items * n_features * 4})
+
+
 def loaded_network(source: str, obs_dim: int, n_items: int, n_features: int, agent: AgentConfig,
                    n_candidates: int) -> Estimate:
-    """A checkpoint's networks as loading builds them."""
+    """A DQN checkpoint's networks as loading builds them."""
     params = network_parameters(obs_dim, n_items, n_features, agent, n_candidates)
-    return Estimate(f"loading {source}", {
-        "its Q-networks (agent.hidden_sizes)": params * 4 * LOADED_COPIES,
-        "its item features": n_items * n_features * 4,
-    })
+    return loaded(source, {"its Q-networks (agent.hidden_sizes)": params * 4 * LOADED_COPIES}, n_items, n_features)
+
+
+def bandit_statistics(obs_dim: int, n_items: int, n_features: int) -> float:
+    """A linear bandit's per-item float64 matrices as loading holds them (``linear.DisjointRidge``): at the peak
+    six (d x d) per item (d = observation + item features + 1; A and A^-1, the stored A, the inverse being formed,
+    its refreshed copy and numpy's work; measured with ``tracemalloc``), and the (obs x obs) block it scores by."""
+    d = obs_dim + n_features + 1
+    return 8 * n_items * (BANDIT_LOADED_COPIES * d * d + obs_dim * obs_dim)

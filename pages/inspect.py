@@ -17,7 +17,7 @@ from dqn_sim.config import ScenarioConfig
 from dqn_sim.describe import item_label, session_frame, topic_names
 from dqn_sim.errors import one_line
 from dqn_sim.memory import MemoryLimitError
-from dqn_sim.sim.env import VecRecEnv, World, build_world
+from dqn_sim.sim.env import World, build_world
 from dqn_sim.trace import WARMUP_EPISODES, SessionTrace, pick_user, trace_session
 from dqn_sim.train.evaluate import warm_baseline
 from dqn_sim.vocab import STATES
@@ -49,11 +49,12 @@ class FrozenModel:
 
 
 @st.cache_resource(max_entries=8, show_spinner="Loading the model from the run store…")
-def stored_model(path: str, modified: float, learner: str) -> tuple[Policy, dict[str, Any] | None]:
+def stored_model(path: str, modified: float, learner: str,
+                 acts_in: model_files.Scene) -> tuple[Policy, dict[str, Any] | None]:
     """A stored run's checkpoint of ``learner`` and the scenario it was trained on, loaded once per file version
-    (shared by sessions: replays never change it); a DQN's is refused before it is built if it would not fit in
-    memory."""
-    return model_files.load_learner(learner, Path(path))
+    (shared by sessions: replays never change it); refused before it is built if its sizes are not ``acts_in`` or
+    it would not fit in memory."""
+    return model_files.load_learner(learner, Path(path), acts_in)
 
 
 def stored_policy(run_id: str, scenario: ScenarioConfig, learner: str) -> tuple[Policy | None, dict[str, Any] | None]:
@@ -62,12 +63,7 @@ def stored_policy(run_id: str, scenario: ScenarioConfig, learner: str) -> tuple[
     path = store().checkpoint_path(run_id)
     if not path.is_file():
         return None, None
-    policy, trained_on = stored_model(str(path), path.stat().st_mtime, learner)
-    env = VecRecEnv(scenario, 1, 0)
-    if problem := model_files.shape_problem(policy, env.obs_dim, env.n_items, "This run's model",
-                                             env.slate_size):
-        raise CheckpointError(problem)
-    return policy, trained_on
+    return stored_model(str(path), path.stat().st_mtime, learner, model_files.scene(scenario))
 
 
 def frozen_model(run_id: str) -> FrozenModel | None:

@@ -183,11 +183,12 @@ def controls(run_id: str, state: str, *others: str) -> None:
 
 
 def saving_note(run_id: str) -> None:
-    """Training never waits for the run store; when the store is busy (another process holds it), say so."""
-    job = registry().get(run_id)
-    observer = job.observer if job is not None else None
-    if getattr(observer, "behind", False):
-        st.caption(f":material/hourglass_top: Saving to the run store is behind ({observer.pending_rows:,} rows "
+    """Training never waits for the run store; when the store is busy (another process holds it), say so (for a
+    run, or a group and its members)."""
+    job, group = registry().get(run_id), registry().group(run_id)
+    saving = job.observer if job is not None else group.recorder if group is not None else None
+    if getattr(saving, "behind", False):
+        st.caption(f":material/hourglass_top: Saving to the run store is behind ({saving.pending_rows:,} rows "
                    "waiting, retried with back-off): training goes on and nothing is lost.")
 
 
@@ -350,6 +351,7 @@ def group_status(group_id: str, polling: bool) -> None:
         controls(group_id, view.state)
     queue_note(group_id)
     progress_bar(view)
+    saving_note(group_id)
     group_outcome(view)
     members = pd.DataFrame([{
         "seed": m.train.seed, "state": STATES[m.state].label if m.state in STATES else m.state,

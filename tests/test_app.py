@@ -135,6 +135,37 @@ def test_a_run_waiting_for_a_slot_reads_queued_with_its_place_not_starting(monke
     assert badges(at.sidebar.markdown) == ["Training"]
 
 
+def test_a_group_started_while_the_store_is_busy_trains_and_train_says_saving_is_behind(monkeypatch,
+                                                                                        isolated_home: Path) -> None:
+    """Another process holds the store's write lock beyond its wait when a 2-seed group starts: the group trains (it
+    failed at once), the Train page says saving is behind, and the group is stored once the lock is released."""
+    import ui.state
+    from dqn_sim.store import RunStore
+    from dqn_sim.store.groups import GroupStore
+    from tests.test_store_recording import hold_write_lock
+
+    runs = RunStore(isolated_home, busy_timeout_s=0.1)
+    monkeypatch.setattr(ui.state, "store", lambda: runs)
+    at = open_page("pages/train.py")
+    locker = hold_write_lock(runs.db_path, 4.0)
+    at.number_input(key="train:seeds").set_value(2)
+    for key, value in QUICK.items():
+        at.number_input(key=key).set_value(value)
+    at.button(key="train:start").click().run()
+    group = registry().group(at.session_state["run_id"])
+    deadline = time.monotonic() + TIMEOUT
+    while not group.recorder.behind:
+        assert time.monotonic() < deadline, "saving never fell behind"
+        time.sleep(0.05)
+    at.run()
+    assert not at.exception and any("Saving to the run store is behind" in c for c in texts(at.caption))
+    assert group.join(3 * TIMEOUT)
+    locker.wait()
+    stored = GroupStore(runs).get_group(group.id)
+    assert (stored["status"], stored["error"]) == ("finished", None) and group.status().error is None
+    assert [m["status"] for m in stored["members"]] == ["finished", "finished"]
+
+
 def test_scenario_invalid_value_shows_message_next_to_field_and_keeps_last_valid() -> None:
     at = open_page()
     at.number_input(key="scenario.dynamics.n_candidates").set_value(500).run()

@@ -184,7 +184,7 @@ def test_a_stopped_group_is_stored_stopped_and_its_waiting_member_has_no_run():
     group.start()
     _wait(lambda: group.status().members[0].step > 0)
     group.pause()
-    assert GroupStore(RunStore()).get_group(group.group_id)["status"] == "paused"
+    _wait(lambda: GroupStore(RunStore()).get_group(group.group_id)["status"] == "paused")  # saved by its writer
     group.stop()
     assert group.join(timeout=60)
     stored = GroupStore(RunStore()).get_group(group.group_id)

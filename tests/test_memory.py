@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import gc
 import io
+import time
+import tracemalloc
 import weakref
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from dqn_sim import memory
+from dqn_sim import memory, model_files, policies
 from dqn_sim.agents.dqn import DQNAgent
 from dqn_sim.cli import main
 from dqn_sim.config import AgentConfig, TrainConfig
@@ -103,6 +105,69 @@ def test_a_checkpoint_too_big_is_refused_without_building_it(monkeypatch, capsys
     err = one_error_line(capsys)
     assert f"loading {path} would need about" in err and "7.3 GB of memory, above the limit of 1,000 MB" in err
     assert "its Q-networks (agent.hidden_sizes)" in err
+
+
+def forged_rival(path: Path, learner: str, **shapes: int) -> Path:
+    """A small checkpoint of ``learner`` on the video preset whose stored sizes say ``shapes`` (its statistics
+    and weights stay those of the small model)."""
+    scenario = get_preset("video")
+    env = VecRecEnv(scenario, 4, 0)
+    cls = policies.learner_class(learner)
+    model = cls.build(env, scenario, AgentConfig(), TrainConfig(algo=learner))
+    payload = torch.load(io.BytesIO(model.to_bytes(scenario)), weights_only=True)
+    payload["shapes"].update(shapes)
+    torch.save(payload, path)
+    return path
+
+
+@pytest.mark.parametrize(("learner", "shapes", "part"), [
+    ("linucb", {"obs_dim": 2000}, "its per-item statistics (shapes.n_items x shapes.obs_dim squared)"),
+    ("thompson", {"obs_dim": 2000}, "its per-item statistics (shapes.n_items x shapes.obs_dim squared)"),
+    ("reinforce", {"n_envs": 10**8}, "its return window (shapes.n_envs)"),
+])
+def test_a_rival_checkpoint_naming_a_huge_model_is_refused_without_building_it(
+        monkeypatch, tmp_path: Path, learner: str, shapes: dict, part: str) -> None:
+    """A 2.9 MB LinUCB file naming obs_dim=1000 reached 1.9 GB before numpy refused: rivals were built from the
+    sizes in their file before anything was checked."""
+    path = forged_rival(tmp_path / "model.pt", learner, **shapes)
+    monkeypatch.setenv(memory.LIMIT_ENV, "1000")
+
+    def never(*args, **kwargs):
+        raise AssertionError("the model was built")
+
+    monkeypatch.setattr(policies.learner_class(learner), "__init__", never)
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        with pytest.raises(memory.MemoryLimitError) as refused:
+            model_files.load_learner(learner, path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert time.perf_counter() - started < 5 and peak < 5 * memory.MB
+    assert f"loading {path} would need about" in str(refused.value) and "above the limit of 1,000 MB" in str(
+        refused.value)
+    assert f"the biggest part is {part}" in str(refused.value)
+
+
+def test_evaluate_refuses_a_forged_rival_checkpoint_in_one_line(monkeypatch, capsys, tmp_path: Path) -> None:
+    path = forged_rival(tmp_path / "model.pt", "linucb", obs_dim=2000)
+    monkeypatch.setattr(policies.learner_class("linucb"), "__init__", lambda *a, **k: pytest.fail("built"))
+    assert main(["evaluate", "--policy", f"linucb:{tmp_path}", "--episodes", "10"]) == 2
+    err = one_error_line(capsys)
+    assert f"checkpoint {path} was trained with obs_dim=2000, n_items=200; this scenario has obs_dim=27" in err
+
+
+@pytest.mark.parametrize(("shapes", "says"), [
+    ({"obs_dim": -5}, "shapes.obs_dim must be an integer in [1, 1000000000], got -5"),
+    ({"n_items": 10**30}, "shapes.n_items must be an integer in [1, 1000000000], got 1000000000000000000000000000000"),
+    ({"n_items": 300}, "item_features_IF has 200 rows, not one per item (shapes.n_items=300)"),
+], ids=["negative", "beyond any world", "other than its item features"])
+def test_a_rival_checkpoint_with_odd_sizes_names_the_file_and_the_field(capsys, tmp_path: Path, shapes: dict,
+                                                                         says: str) -> None:
+    path = forged_rival(tmp_path / "model.pt", "linucb", **shapes)
+    assert main(["evaluate", "--policy", f"linucb:{path}", "--episodes", "10"]) == 2
+    assert f"{path} is a damaged checkpoint: {says}" in one_error_line(capsys)
 
 
 def test_the_world_cache_is_bounded_by_bytes(monkeypatch) -> None:

@@ -4,6 +4,7 @@ back-off, and the observer says when saving is behind."""
 from __future__ import annotations
 
 import contextlib
+import re
 import sqlite3
 import subprocess
 import sys
@@ -18,7 +19,10 @@ import pytest
 from dqn_sim.config import AgentConfig, ScenarioConfig, TrainConfig
 from dqn_sim.presets import get_preset
 from dqn_sim.store import RunStore, StoreError
+from dqn_sim.store.groups import GroupStore
 from dqn_sim.train import recording
+from dqn_sim.train.group_recording import StoreGroupRecorder
+from dqn_sim.train.groups import GroupJob
 from dqn_sim.train.job import JobResult, TrainingJob
 from dqn_sim.train.recording import StoreObserver
 
@@ -153,6 +157,27 @@ def test_a_job_id_already_taken_gets_a_fresh_run_id(store: RunStore) -> None:
     assert other != "f00dcafe" and len(store.list_runs()) == 2
 
 
+def test_a_group_end_that_cannot_be_saved_in_time_is_its_error_and_is_saved_after(
+        store: RunStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A group (stopped before any member starts: no training) whose row and end meet a busy store: it ends all
+    the same, says its end is not saved yet, and the writer saves it once the store is free."""
+    monkeypatch.setattr(recording, "SAVE_WAIT_S", 0.5)
+    recorder = StoreGroupRecorder(store)
+    group = GroupJob(ScenarioConfig(), AgentConfig(), TrainConfig(), [0, 1], recorder=recorder)
+    locker = hold_write_lock(store.db_path, 2.0)
+    group.stop()
+    assert group.start().join(timeout=30)
+    assert recorder.behind and recorder.pending_rows == 1
+    assert re.fullmatch(rf"saving the group failed: StoreError: group {group.id}: its row, state or summary are not "
+                        r"saved \(the run store .* is busy: .*\); still trying while this process runs",
+                        group.status().error)
+    locker.wait()
+    _wait(lambda: not recorder.behind, timeout=10)
+    stored = GroupStore(store).get_group(group.id)
+    assert (stored["status"], stored["seeds"], stored["summary"]["seeds"]) == ("stopped", [0, 1], [0, 1])
+    assert recorder.pending_rows == 0
+
+
 def test_training_goes_on_while_another_process_holds_the_store_for_long(store: RunStore) -> None:
     """Held far beyond the store's wait (0.1 s here, 10 s by default), as a slow disk or a stuck process would."""
     observer = StoreObserver(store)
@@ -206,3 +231,34 @@ def test_the_cli_trains_on_and_says_saving_is_behind(monkeypatch: pytest.MonkeyP
         run = store.get_run(run_id)
         assert run["status"] == "finished" and run["error"] is None
         assert len(store.metrics(run_id)) == len(pd.read_csv(out / "metrics.csv")) > 0
+
+
+def test_a_group_started_while_the_store_is_busy_trains_and_is_saved_after(monkeypatch: pytest.MonkeyPatch, capsys,
+                                                                            tmp_path: Path,
+                                                                            isolated_home: Path) -> None:
+    """``train --seeds 2`` while another process holds the store's write lock beyond its wait from the start: the
+    group trains (it failed at once, nothing trained), the progress line says saving is behind, and the group, its
+    members and their rows are all saved once the lock is released."""
+    from dqn_sim import cli
+
+    monkeypatch.setattr(cli, "open_store", lambda: RunStore(busy_timeout_s=0.1))
+    RunStore(isolated_home).close()  # the store exists: the lock is taken before the group starts
+    locker = hold_write_lock(isolated_home / "runs.sqlite3", 4.0)
+    out = tmp_path / "out"
+    code = cli.main(["train", "--steps", "3000", "--seeds", "2", "--set", "audience.n_users=500", "--set",
+                     "train.n_envs=16", "--set", "train.learning_starts=64", "--set", "train.log_every=256", "--set",
+                     "train.eval_every=1000000000", "--set", "train.eval_episodes=16", "--set",
+                     "agent.hidden_sizes=[32]", "--out", str(out)])
+    locker.wait()
+    err = capsys.readouterr().err
+    assert code == 0 and "saving behind, " in err and "rows waiting" in err and "warning" not in err, err[-2000:]
+    with RunStore(isolated_home) as store:
+        [group_id] = GroupStore(store).list_groups()["id"]
+        group = GroupStore(store).get_group(group_id)
+        assert (group["status"], group["error"], group["seeds"]) == ("finished", None, [0, 1])
+        assert [row["run_id"] for row in group["summary"]["per_seed"]] == [m["run_id"] for m in group["members"]]
+        for member in group["members"]:
+            run = store.get_run(member["run_id"])
+            assert run["status"] == "finished" and run["error"] is None
+            metrics = pd.read_csv(out / f"seed_{member['seed']}" / "metrics.csv")
+            assert len(store.metrics(member["run_id"])) == len(metrics) > 0

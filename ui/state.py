@@ -231,7 +231,7 @@ def start_problem(scenario: ScenarioConfig, agent: AgentConfig, train: TrainConf
     try:
         memory.training(scenario, agent, train, runs=members_at_once(seeds)).check()
         if init_from is not None:
-            model_files.check_size(init_from)
+            model_files.check_size(init_from, train.algo, model_files.scene(scenario))
     except (memory.MemoryLimitError, CheckpointError) as e:
         return inert(one_line(e))
     return None

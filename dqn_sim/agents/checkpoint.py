@@ -11,7 +11,8 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from dqn_sim.agents.dqn import CheckpointError
+from dqn_sim import memory
+from dqn_sim.agents.dqn import CheckpointError, checked_shapes
 from dqn_sim.config import Config, ScenarioConfig
 
 VERSION = 1
@@ -50,20 +51,23 @@ def unpack(content: bytes, kind: str, source: str) -> dict[str, Any]:
 
 class Packed(ABC):
     """``to_bytes``/``from_bytes`` of a rival learner, written once: a learner is rebuilt from its constructor's
-    shapes, its item features, config and seed, then given its weights. A subclass names its ``config_type`` and
-    says which constructor shapes it has (``shapes``); ``n_items`` is stored too, for readers, and implied by the
-    item features."""
+    sizes, its item features, config and seed, then given its weights. A subclass names its ``config_type``, the
+    sizes it stores (``SHAPE_MIN``: its constructor's integer arguments, and ``n_items``, which its item features
+    imply) and what building one of given sizes allocates (``model_bytes``)."""
 
     name: ClassVar[str]
     config_type: ClassVar[type[Config]]
+    SHAPE_MIN: ClassVar[dict[str, int]]
     config: Config
     seed: int
     n_items: int
     item_features_IF: np.ndarray
 
+    @classmethod
     @abstractmethod
-    def shapes(self) -> dict[str, int]:
-        """The integer arguments of the constructor (besides the seed)."""
+    def model_bytes(cls, dims: dict[str, int], config: Any) -> dict[str, float]:
+        """Bytes that building one of these checked sizes (``checked_shapes``) holds, by part, each part naming
+        the field that sizes it."""
 
     @abstractmethod
     def copy_weights(self) -> dict[str, torch.Tensor]: ...
@@ -71,17 +75,24 @@ class Packed(ABC):
     @abstractmethod
     def load_weights(self, weights: dict[str, torch.Tensor]) -> None: ...
 
+    @classmethod
+    def loading(cls, source: str, dims: dict[str, int], header: dict[str, Any]) -> memory.Estimate:
+        return memory.loaded(source, cls.model_bytes(dims, cls.config_type.from_json(header["config"])),
+                             dims["n_items"], dims["n_features"])
+
     def to_bytes(self, scenario: ScenarioConfig | None = None) -> bytes:
-        return pack(self.name, config=self.config, scenario=scenario, shapes={**self.shapes(), "n_items": self.n_items},
-                    seed=self.seed, item_features_IF=self.item_features_IF, state=self.copy_weights())
+        return pack(self.name, config=self.config, scenario=scenario,
+                    shapes={key: getattr(self, key) for key in self.SHAPE_MIN}, seed=self.seed,
+                    item_features_IF=self.item_features_IF, state=self.copy_weights())
 
     @classmethod
     def from_bytes(cls, content: bytes, source: str = "the checkpoint") -> tuple[Any, dict[str, Any] | None]:
         data = unpack(content, cls.name, source)
         try:
-            shapes = {k: int(v) for k, v in data["shapes"].items() if k != "n_items"}
-            learner = cls(**shapes, item_features_IF=data["item_features_IF"],  # type: ignore[call-arg]
-                          config=cls.config_type.from_json(data["config"]), seed=int(data["seed"]))
+            dims = checked_shapes(data, cls.SHAPE_MIN)
+            learner = cls(**{key: dims[key] for key in cls.SHAPE_MIN if key != "n_items"},  # type: ignore[call-arg]
+                          item_features_IF=data["item_features_IF"], config=cls.config_type.from_json(data["config"]),
+                          seed=int(data["seed"]))
             learner.load_weights(data["state"])
         except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as e:
             raise CheckpointError(f"{source} is a damaged checkpoint: {e}") from None

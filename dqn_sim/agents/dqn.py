@@ -16,7 +16,7 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -38,19 +38,25 @@ class CheckpointError(ValueError):
     """A file that cannot be loaded as a DQN checkpoint; the message says why, in plain words."""
 
 
-_SHAPE_MIN = {"obs_dim": 1, "n_items": 1, "slate_size": 1, "n_candidates": 0}
+SHAPE_MAX = 10**9  # far above any size a world of dqn_sim has; a forged one beyond would overflow the estimate
 
 
-def _checked_shapes(shapes: Any) -> dict[str, int]:
-    """A checkpoint's stored shapes as integers, each in its range (ValueError naming the first that is not):
-    networks built from a negative width fail deep in torch, and a slate of 0 items fails while acting."""
-    dims = {key: int(shapes[key]) for key in _SHAPE_MIN}
-    for key, lo in _SHAPE_MIN.items():
-        if dims[key] < lo:
-            raise ValueError(f"shapes.{key} must be an integer >= {lo}, got {dims[key]}")
+def checked_shapes(header: Any, minimums: dict[str, int]) -> dict[str, int]:
+    """A checkpoint's stored shapes (the keys of ``minimums``, each's least value) as integers in range, and
+    ``n_features``, the width of its item features, which must have a row per item; ValueError naming the first
+    that is not. Every learner's model is built from these sizes: a negative width fails deep in torch, a slate of 0
+    items fails while acting, and a forged size would be allocated before its weights are found not to fit."""
+    shapes = header["shapes"]
+    dims = {key: int(shapes[key]) for key in minimums}
+    for key, lo in minimums.items():
+        if not lo <= dims[key] <= SHAPE_MAX:
+            raise ValueError(f"shapes.{key} must be an integer in [{lo}, {SHAPE_MAX}], got {dims[key]}")
     if dims["slate_size"] > dims["n_items"]:
         raise ValueError(f"shapes.slate_size must be at most n_items ({dims['n_items']}), got {dims['slate_size']}")
-    return dims
+    rows, n_features = header["item_features_IF"].shape
+    if rows != dims["n_items"]:
+        raise ValueError(f"item_features_IF has {rows} rows, not one per item (shapes.n_items={dims['n_items']})")
+    return {**dims, "n_features": int(n_features)}
 
 
 def _tensor(array: np.ndarray, dtype: type) -> torch.Tensor:
@@ -71,6 +77,7 @@ class DQNAgent(Policy):
     """Deep Q-learning over a catalogue with double DQN, dueling, n-step, PER and target networks."""
 
     name = "dqn"
+    SHAPE_MIN: ClassVar[dict[str, int]] = {"obs_dim": 1, "n_items": 1, "slate_size": 1, "n_candidates": 0}
 
     def __init__(
         self,
@@ -340,7 +347,7 @@ class DQNAgent(Policy):
         try:
             config = AgentConfig.from_json(data["agent_config"])
             scenario = json.loads(data["scenario"]) if data["scenario"] is not None else None
-            dims = _checked_shapes(data["shapes"])
+            dims = checked_shapes(data, cls.SHAPE_MIN)
             agent = cls(
                 obs_dim=dims["obs_dim"],
                 n_items=dims["n_items"],

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from dqn_sim import memory
 from dqn_sim.agents.dqn import DQNAgent
 from dqn_sim.agents.learner import Learner
 from dqn_sim.agents.policy import Policy
@@ -20,6 +21,7 @@ class DQNLearner(Learner):
     """Collects n-step transitions into replay and learns from sampled batches (``AgentConfig`` says how)."""
 
     name = "dqn"
+    SHAPE_MIN = DQNAgent.SHAPE_MIN
 
     def __init__(self, agent: DQNAgent, n_envs: int) -> None:
         self.agent = agent
@@ -35,6 +37,11 @@ class DQNLearner(Learner):
     @classmethod
     def from_bytes(cls, content: bytes, source: str = "the checkpoint") -> tuple[Policy, dict[str, Any] | None]:
         return DQNAgent.from_bytes(content, source)
+
+    @classmethod
+    def loading(cls, source: str, dims: dict[str, int], header: dict[str, Any]) -> memory.Estimate:
+        return memory.loaded_network(source, dims["obs_dim"], dims["n_items"], dims["n_features"],
+                                     AgentConfig.from_json(header["agent_config"]), dims["n_candidates"])
 
     @property
     def policy(self) -> Policy:

@@ -13,13 +13,14 @@ import math
 import os
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
 from dqn_sim.agents.policy import Policy
 from dqn_sim.config import AgentConfig, ScenarioConfig, TrainConfig
+from dqn_sim.memory import Estimate
 from dqn_sim.sim.env import StepResult, VecRecEnv
 
 
@@ -27,6 +28,7 @@ class Learner(ABC):
     """A policy being trained in the batched loop (see the module's docstring)."""
 
     name: str = "learner"
+    SHAPE_MIN: ClassVar[dict[str, int]]  # the sizes its checkpoints store (``checked_shapes``), each's least value
 
     @classmethod
     @abstractmethod
@@ -37,6 +39,13 @@ class Learner(ABC):
     @abstractmethod
     def from_bytes(cls, content: bytes, source: str = "the checkpoint") -> tuple[Policy, dict[str, Any] | None]:
         """The trained policy in ``to_bytes``'s content and its scenario dict (raises ``CheckpointError``)."""
+
+    @classmethod
+    @abstractmethod
+    def loading(cls, source: str, dims: dict[str, int], header: dict[str, Any]) -> Estimate:
+        """The memory that building the policy of a checkpoint takes, from its header (read with its tensors
+        memory-mapped) and its checked sizes ``dims``: a forged file can name any size, and is refused before
+        it is built (``dqn_sim.model_files``)."""
 
     @classmethod
     def load(cls, path: str | Path) -> tuple[Policy, dict[str, Any] | None]:

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from dqn_sim import memory
 from dqn_sim.agents import checkpoint
 from dqn_sim.agents.learner import Learner
 from dqn_sim.agents.policy import Policy, shown_items, top_k_masked
@@ -147,6 +148,7 @@ class LinearBandit(checkpoint.Packed, Learner, Policy):
     exploration term in reward units whatever the scenario pays in (minutes, clicks, purchase value)."""
 
     config_type: ClassVar[type[Config]]
+    SHAPE_MIN: ClassVar[dict[str, int]] = {"obs_dim": 1, "n_items": 1, "slate_size": 1}
 
     def __init__(self, *, obs_dim: int, item_features_IF: np.ndarray, slate_size: int, config: Any,
                  seed: int) -> None:
@@ -170,6 +172,11 @@ class LinearBandit(checkpoint.Packed, Learner, Policy):
     def build(cls, env: VecRecEnv, scenario: ScenarioConfig, agent: AgentConfig, train: TrainConfig) -> Learner:
         return cls(obs_dim=env.obs_dim, item_features_IF=env.item_features_IF, slate_size=env.slate_size,
                    config=getattr(train, cls.name), seed=train.seed)
+
+    @classmethod
+    def model_bytes(cls, dims: dict[str, int], config: Any) -> dict[str, float]:
+        return {"its per-item statistics (shapes.n_items x shapes.obs_dim squared)":
+                memory.bandit_statistics(dims["obs_dim"], dims["n_items"], dims["n_features"])}
 
     @property
     def policy(self) -> Policy:
@@ -204,6 +211,3 @@ class LinearBandit(checkpoint.Packed, Learner, Policy):
     def load_weights(self, weights: dict[str, torch.Tensor]) -> None:
         self.model.set_state(weights)
         self.scale = float(weights["scale"])
-
-    def shapes(self) -> dict[str, int]:
-        return {"obs_dim": self.obs_dim, "slate_size": self.slate_size}

@@ -11,12 +11,14 @@ recommending K items at once.
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dqn_sim import memory
 from dqn_sim.agents import checkpoint
 from dqn_sim.agents.learner import Learner
 from dqn_sim.agents.policy import Policy, top_k_masked
@@ -93,6 +95,7 @@ class ReinforceAgent(checkpoint.Packed, Learner, Policy):
 
     name = "reinforce"
     config_type = ReinforceConfig
+    SHAPE_MIN: ClassVar[dict[str, int]] = {"obs_dim": 1, "n_items": 1, "slate_size": 1, "n_envs": 1, "max_steps": 1}
 
     def __init__(self, *, obs_dim: int, item_features_IF: np.ndarray, slate_size: int, n_envs: int, max_steps: int,
                  config: ReinforceConfig, seed: int) -> None:
@@ -120,6 +123,20 @@ class ReinforceAgent(checkpoint.Packed, Learner, Policy):
     def build(cls, env: VecRecEnv, scenario: ScenarioConfig, agent: AgentConfig, train: TrainConfig) -> Learner:
         return cls(obs_dim=env.obs_dim, item_features_IF=env.item_features_IF, slate_size=env.slate_size,
                    n_envs=env.n_envs, max_steps=scenario.dynamics.max_steps, config=train.reinforce, seed=train.seed)
+
+    @classmethod
+    def model_bytes(cls, dims: dict[str, int], config: ReinforceConfig) -> dict[str, float]:
+        """The policy network (its parameters; Adam's moments come with the first update), the ring of
+        recommendations to learn from, and the return window (``__init__`` allocates them)."""
+        o, n, f = dims["obs_dim"], dims["n_items"], dims["n_features"]
+        params = (memory.mlp_parameters([o, config.hidden, config.embedding_dim])
+                  + memory.mlp_parameters([f, config.hidden, config.embedding_dim]) + n)
+        window = horizon(config.gamma, dims["max_steps"]) * (dims["n_envs"] * 9 + 8)  # pending flags, returns
+        return {
+            "its policy network (reinforce.hidden, reinforce.embedding_dim)": params * 4 * memory.LOADED_COPIES,
+            "its recommendations kept (reinforce.buffer_size)": config.buffer_size * (4 * o + (n + 7) // 8 + 16),
+            "its return window (shapes.n_envs)": window,
+        }
 
     @property
     def policy(self) -> Policy:
@@ -190,7 +207,3 @@ class ReinforceAgent(checkpoint.Packed, Learner, Policy):
 
     def load_weights(self, weights: dict[str, torch.Tensor]) -> None:
         self.net.load_state_dict(weights)
-
-    def shapes(self) -> dict[str, int]:
-        return {"obs_dim": self.obs_dim, "slate_size": self.slate_size, "n_envs": self.n_envs,
-                "max_steps": self.max_steps}
