@@ -7,6 +7,7 @@ import time
 import streamlit as st
 
 from dqn_sim.config import ConfigError
+from dqn_sim.memory import MemoryLimitError
 from dqn_sim.sweep import study as studies
 from dqn_sim.sweep import views
 from dqn_sim.sweep.choices import OBJECTIVES, PRUNERS, SAMPLERS
@@ -83,7 +84,7 @@ if st.button("Start sweep", type="primary", icon=":material/play_arrow:", key="s
     try:
         sp.start(spec, trials, parallel)
         st.session_state["sweep:view"] = spec.name
-    except ConfigError as e:
+    except (ConfigError, MemoryLimitError) as e:
         st.error(str(e), icon=":material/error:")
 
 stored = [s["name"] for s in studies.list_sweeps(sp.storage_url())]

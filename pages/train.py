@@ -135,9 +135,7 @@ def hyperparameter_form(active: bool) -> None:
         st.error(f"{len(agent_errors) + len(train_errors)} setting(s) need fixing{where}.", icon=":material/error:")
         return
     st.session_state.agent_cfg, st.session_state.train_cfg = agent, train
-    per_learner = [train.with_overrides({"algo": name}) for name in chosen]
-    if problem := next(filter(None, (start_problem(current_scenario(), agent, t, seeds=int(seeds))
-                                     for t in per_learner)), None):
+    if problem := start_problem(current_scenario(), agent, train, seeds=int(seeds), side_by_side=len(chosen)):
         st.error(problem, icon=":material/memory:")
         return
     if len(chosen) > 1:

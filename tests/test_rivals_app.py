@@ -9,6 +9,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from dqn_sim import memory
 from dqn_sim.config import AgentConfig, TrainConfig
 from dqn_sim.presets import get_preset
 from tests.test_app import (  # noqa: F401  (fresh_app: the fixture empties the caches)
@@ -137,3 +138,19 @@ def test_compare_across_stored_runs_shows_each_runs_own_learner_under_its_label(
     assert {"dqn run", "LinUCB · linucb run"} <= {t.get("name") for t in json.loads(curves.proto.spec)["data"]}
     assert "Learner" in at.selectbox(key="history:param").options
     assert HYPERPARAMETERS["reinforce.lr"] == "REINFORCE top-K: Learning rate" != HYPERPARAMETERS["lr"]
+
+
+def test_learners_side_by_side_are_refused_when_together_they_pass_the_memory_limit(monkeypatch) -> None:
+    """Each learner of a lineup was checked alone: two that fit one at a time were started together."""
+    at = open_page("pages/train.py")
+    train = at.session_state["train_cfg"].with_overrides({k.removeprefix("train."): v for k, v in QUICK.items()})
+    one = memory.training(at.session_state["scenario"], at.session_state["agent_cfg"], train).total
+    monkeypatch.setenv(memory.LIMIT_ENV, str(1.5 * one / memory.MB))  # room for one learner, not for two
+    at.multiselect(key="train:also").set_value(["linucb"]).run()
+    at.number_input(key="train:seeds").set_value(1)
+    for key, value in QUICK.items():
+        at.number_input(key=key).set_value(value)
+    button(at, "Start training").click().run()
+    assert not at.exception
+    assert any("2 training runs at once would need about" in e.value for e in at.error)
+    assert "lineup" not in at.session_state and registry().running_count() == 0

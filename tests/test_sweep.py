@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 from optuna.trial import TrialState
 
-from dqn_sim import cli
+from dqn_sim import cli, memory
 from dqn_sim.store import RunStore, default_home
 from dqn_sim.store.groups import GroupStore
 from dqn_sim.sweep import study as studies
+from dqn_sim.sweep import trial
 from dqn_sim.sweep.driver import run_sweep
 from dqn_sim.sweep.executors import LocalExecutor
 from dqn_sim.sweep.space import grid_space, parse_params
@@ -128,6 +129,22 @@ def test_bad_sweep_input_exits_2_with_one_line(capsys, args, says):
     argv = ["sweep", "--trials", "2", "--steps", "1024", *args]
     rc, out, err = run_cli(capsys, *argv)
     assert rc == 2 and out == "" and err.count("\n") == 1 and says in err
+
+
+@pytest.mark.parametrize("big", [["--set", "audience.n_users=1000000", "--param", "agent.lr"],
+                                 ["--param", "audience.n_users=1000:1000000"]], ids=["set", "searched"])
+def test_a_sweep_too_big_for_memory_is_refused_before_any_trial(capsys, monkeypatch, big):
+    """``sweep`` started its trials without the estimate ``train`` applies: 2 trials at once of 2 seeds each, with a
+    million users (set for every trial, or the top of a searched range), hold 4 worlds of 214 MB; the same sweep
+    of TINY's 500 users needs 146 MB."""
+    monkeypatch.setenv(memory.LIMIT_ENV, "300")
+    monkeypatch.setattr(trial, "run_trial", lambda *args: pytest.fail("a trial started"))
+    rc, out, err = run_cli(capsys, "sweep", *TINY_ARGS, *big, "--trials", "2", "--steps", "1024", "--seeds", "2",
+                           "--parallel", "2")
+    assert rc == 2 and out == "" and err.count("\n") == 1, err
+    assert "4 training runs at once would need about 359 MB of memory, above the limit of 300 MB" in err
+    assert "the biggest part is the world (catalogue.n_items, audience.n_users)" in err
+    assert not (default_home() / studies.SWEEPS_DB).exists()
 
 
 def test_sweeps_on_a_fresh_home_lists_none(capsys):

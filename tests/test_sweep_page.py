@@ -17,9 +17,11 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from dqn_sim import memory
 from dqn_sim.assembly import assemble
 from dqn_sim.config import TrainConfig
 from dqn_sim.sweep import study as studies
+from dqn_sim.sweep import trial
 from dqn_sim.sweep.background import SweepJob
 from dqn_sim.sweep.space import parse_params
 from dqn_sim.sweep.spec import SweepSpec
@@ -92,6 +94,27 @@ def test_a_sweep_started_here_runs_to_its_end_and_its_best_goes_to_train(at, mon
     assert not at.exception and switched == ["pages/train.py"]
     assert at.session_state["agent_cfg"].lr == pytest.approx(best)
     assert at.session_state["train_cfg"].total_steps == TrainConfig().total_steps  # the settings' budget, not 1024
+
+
+def test_a_sweep_too_big_for_memory_is_refused_and_nothing_starts(tmp_path, monkeypatch):
+    """The page started trials without the estimate Train applies: 4 seeds of a million users each."""
+    monkeypatch.setenv(memory.LIMIT_ENV, "300")
+    monkeypatch.setattr(trial, "run_trial", lambda *args: pytest.fail("a trial started"))
+    app = tmp_path / "sweep_app.py"
+    app.write_text(APP)
+    at = AppTest.from_file(str(app), default_timeout=TIMEOUT)
+    run = assemble("video", None, [*TINY, "audience.n_users=1000000"])
+    at.session_state["scenario"], at.session_state["agent_cfg"], at.session_state["train_cfg"] = (
+        run.scenario, run.agent, run.train)
+    at.run()
+    at.number_input(key="sweep:seeds").set_value(4)
+    at.number_input(key="sweep:parallel").set_value(1)
+    at.button(key="sweep:start").click().run()
+    assert not at.exception
+    assert any("4 training runs at once would need about" in e.value and "above the limit of 300 MB" in e.value
+               and "the biggest part is the world" in e.value for e in at.error)
+    assert not sweep_page.sweeps() and registry().running_count() == 0
+    assert any("No sweeps yet" in i.value for i in at.info)  # nothing stored either
 
 
 def test_the_form_is_kept_when_another_page_is_shown_and_back(tmp_path):

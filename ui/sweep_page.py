@@ -20,7 +20,7 @@ from dqn_sim.sweep import study as studies
 from dqn_sim.sweep.background import SweepJob
 from dqn_sim.sweep.executors import LocalExecutor
 from dqn_sim.sweep.space import SET_ELSEWHERE, Param, knobs, parse_param
-from dqn_sim.sweep.spec import SweepSpec, base_config
+from dqn_sim.sweep.spec import SweepSpec, base_config, check_memory
 from dqn_sim.train.groups import cores
 from dqn_sim.train.registry import QueuePlace
 from ui import forms
@@ -102,9 +102,12 @@ def default_parallel(seeds: int) -> int:
 
 def start(spec: SweepSpec, n_trials: int, parallel: int) -> SweepJob:
     """Start (or, under a name the storage knows, resume) a sweep on this server, as this person's: now if its
-    slots are free, else once they are (``queued`` says where it waits)."""
+    slots are free, else once they are (``queued`` says where it waits). ``MemoryLimitError`` before anything is
+    stored or queued if its trials at once could need more memory than the limit."""
+    slots = min(parallel, max_parallel())
+    check_memory(spec, slots)
     study, n_trials = studies.open_sweep(spec, n_trials, storage_url())
-    job = SweepJob(study, storage_url(), str(store().home), LocalExecutor(min(parallel, max_parallel())), n_trials)
+    job = SweepJob(study, storage_url(), str(store().home), LocalExecutor(slots), n_trials)
     registry().admit(job, owner=who())
     sweeps()[spec.name] = job
     return job

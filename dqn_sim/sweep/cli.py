@@ -11,11 +11,16 @@ import argparse
 import json
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from dqn_sim.config import ConfigError
 from dqn_sim.presets import DEFAULT_PRESET
 from dqn_sim.progress import ProgressBar
 from dqn_sim.sweep.choices import OBJECTIVES, PRUNERS, SAMPLERS
+
+if TYPE_CHECKING:
+    from dqn_sim.sweep.executors import Executor
+    from dqn_sim.sweep.spec import SweepSpec
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -59,9 +64,6 @@ def _at_least_one(args: argparse.Namespace, *names: str) -> None:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from dqn_sim.assembly import assemble, read_config_file
-    from dqn_sim.store import default_home
-    from dqn_sim.sweep import study as studies
-    from dqn_sim.sweep.driver import Progress, run_sweep
     from dqn_sim.sweep.executors import make_executor
     from dqn_sim.sweep.space import parse_params
     from dqn_sim.sweep.spec import SweepSpec
@@ -75,10 +77,25 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         overrides=tuple(args.set or ()), params=params, seeds=args.seeds,
         first_seed=base.train.seed if args.seed is None else args.seed, steps=args.steps, objective=args.objective,
         sampler=args.sampler, pruner=args.pruner)
+    executor = make_executor(args.ray_address, args.parallel, args.seeds)
+    try:
+        return _sweep(args, spec, executor)
+    finally:
+        executor.close()
+
+
+def _sweep(args: argparse.Namespace, spec: SweepSpec, executor: Executor) -> int:
+    """Run the sweep on ``executor`` once its trials at once are known to fit in memory (nothing is stored
+    before: a refused sweep leaves no study)."""
+    from dqn_sim.store import default_home
+    from dqn_sim.sweep import study as studies
+    from dqn_sim.sweep.driver import Progress, run_sweep
+    from dqn_sim.sweep.spec import check_memory
+
+    check_memory(spec, executor.here)
     home = default_home()
     url = args.storage or studies.default_storage(home)
     study, n_trials = studies.open_sweep(spec, args.trials, url)
-    executor = make_executor(args.ray_address, args.parallel, args.seeds)
     print(f"sweep {spec.name}: {n_trials} trials × {spec.seeds} seed(s) × {spec.steps} steps on {executor.name} "
           f"({executor.slots} at once); study in {url}", file=sys.stderr)
     bar = ProgressBar(f"sweep {spec.name}")
@@ -95,8 +112,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(f"error: sweep {spec.name} interrupted; its running trials are queued again: run the same command "
               "to resume", file=sys.stderr)
         return 130
-    finally:
-        executor.close()
     bar.close()
     result = {"name": spec.name, "trials": studies.trial_rows(study), "best": studies.best(study),
               "executor": executor.name}

@@ -32,6 +32,7 @@ def here(executor: str = "local") -> dict[str, Any]:
 class Executor(Protocol):
     name: str
     slots: int  # trials at once
+    here: int  # trials at once on one machine: what its memory must hold (``spec.check_memory``)
 
     def submit(self, task: TrialTask) -> Future[TrialOutcome]: ...
 
@@ -47,7 +48,7 @@ class LocalExecutor:
     name = "local"
 
     def __init__(self, slots: int) -> None:
-        self.slots = slots
+        self.slots = self.here = slots
         self._pool = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="sweep-trial")
         self._stop = threading.Event()
 
@@ -90,6 +91,8 @@ class RayExecutor:
         self._ray = ray
         self._remote = ray.remote(ray_trial).options(num_cpus=seeds, max_retries=0)
         self.slots = slots or max(1, int(ray.cluster_resources().get("CPU", 1)) // seeds)
+        node_cpus = max((node["Resources"].get("CPU", 1) for node in ray.nodes() if node.get("Alive")), default=1)
+        self.here = min(self.slots, max(1, int(node_cpus) // seeds))  # a task asks a CPU per seed of its node
         self._refs: list = []
 
     def submit(self, task: TrialTask) -> Future[TrialOutcome]:

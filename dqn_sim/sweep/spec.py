@@ -1,5 +1,6 @@
 """What a sweep is, and what a worker is handed to run one of its trials: plain values, light to import (no
-torch), so the driver of a Ray sweep and a task's arguments stay small."""
+torch), so the driver of a Ray sweep and a task's arguments stay small; and the memory its trials at once ask for,
+checked before it starts as ``train`` checks a run's."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from dqn_sim import memory
 from dqn_sim.assembly import RunConfig, assemble
+from dqn_sim.config import ConfigError
 from dqn_sim.sweep.space import Param, override
 
 
@@ -65,3 +68,33 @@ def base_config(spec: SweepSpec, sampled: dict[str, Any] | None = None, *, budge
     return assemble(spec.preset, spec.config, [*spec.overrides, *picked, *steps])
 
 
+
+
+def trial_bytes(spec: SweepSpec, sampled: dict[str, Any]) -> float | None:
+    """The memory estimate of one seed of a trial of these sampled values; None when they clash with the rest of
+    the configuration (such a trial fails before it trains)."""
+    try:
+        run = base_config(spec, sampled)
+    except ConfigError:
+        return None
+    return memory.training(run.scenario, run.agent, run.train).total
+
+
+def largest_trial(spec: SweepSpec) -> dict[str, Any]:
+    """The sampled values of the trial that asks for the most memory, as far as one knob at a time tells: each
+    searched knob in turn takes the value of its grid (its choices; a range's ends and middle) with the largest
+    estimate, the knobs before it set so. A size only grows with its knob, so that is a range's upper end."""
+    picked: dict[str, Any] = {}
+    for param in spec.params:
+        options = [{**picked, param.path: value} for value in param.grid()]
+        sized = [(size, option) for option in options if (size := trial_bytes(spec, option)) is not None]
+        picked = max(sized, key=lambda pair: pair[0], default=(0.0, picked))[1]
+    return picked
+
+
+def check_memory(spec: SweepSpec, trials_at_once: int) -> None:
+    """Raise ``MemoryLimitError`` (one line naming the biggest part and the limit, as ``train``'s) if the trials
+    that run at once, each training its seeds at once, could need more than the limit: sampled values are only
+    known as trials start, so the check takes the largest trial the space allows."""
+    run = base_config(spec, largest_trial(spec))
+    memory.training(run.scenario, run.agent, run.train, runs=trials_at_once * spec.seeds).check()
