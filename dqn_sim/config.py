@@ -684,9 +684,9 @@ class TrainConfig(Config):
     log_every: int = knob(2500, "User-steps between metric rows.", lo=1, hi=100000000)
     eval_every: int = knob(10000, "User-steps between evaluations on the validation users.", lo=1, hi=1000000000)
     eval_episodes: int = knob(200, "Episodes per evaluation (run as one batch).", lo=1, hi=100000)
-    checkpoint_every: int = knob(10000, "User-steps between saves of the model while training (as eval_every by "
-                                 "default), so a killed run keeps its last model; 0 = only at the end.",
-                                 lo=0, hi=1000000000)
+    checkpoint_every: int = knob(0, "User-steps between saves of the model while training, so a killed run keeps "
+                                 "its last model; 0 = at every evaluation (eval_every), the default; above "
+                                 "total_steps = only at the end.", lo=0, hi=1000000000)
     keep: str = knob("best", "Checkpoint judged on the test users at the end: the best on validation, or the last.",
                      choices=("best", "last"))
     seed: int = knob(0, "Random seed: same seed and config give the same metrics.", lo=0, hi=2**31 - 1)
@@ -695,6 +695,12 @@ class TrainConfig(Config):
     linucb: LinUCBConfig = field(default_factory=LinUCBConfig)
     thompson: ThompsonConfig = field(default_factory=ThompsonConfig)
     reinforce: ReinforceConfig = field(default_factory=ReinforceConfig)
+
+    @property
+    def checkpoint_period(self) -> int:
+        """User-steps between checkpoints: ``checkpoint_every``, or by default ``eval_every``, so that a changed
+        evaluation period moves the checkpoints with it (a fixed default of 10,000 did not)."""
+        return self.checkpoint_every or self.eval_every
 
 
 _CONFIG_TYPES: dict[str, type] = {

@@ -199,7 +199,7 @@ with resume_col:
         why_not = "It is still training."
     elif not store.checkpoint_path(run_id).is_file():
         why_not = ("No model was saved for it: it stopped before its first checkpoint (every "
-                   f"{run['train'].checkpoint_every:,} steps, and at the end), or was imported without its model.")
+                   f"{run['train'].checkpoint_period:,} steps, and at the end), or was imported without its model.")
     elif job is not None and job.status().active and owns(job.id):
         why_not = "Your selected run is still training: stop it on the Train page first."
     else:

@@ -1,6 +1,7 @@
 """Trained work survives a kill: ``python -m dqn_sim train`` in a subprocess, killed with SIGKILL after its first
 checkpoint (the store keeps a model that loads, and says its step), or sent SIGTERM (a clean stop, as Ctrl+C: --out
-holds model.pt and summary.json); and an unwritable --out is refused before anything trains."""
+holds model.pt and summary.json); the checkpoints follow the evaluations unless told otherwise; and an unwritable --out
+is refused before anything trains."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import suppress
@@ -18,7 +20,12 @@ import pytest
 
 from dqn_sim.agents.dqn import DQNAgent
 from dqn_sim.cli import main
+from dqn_sim.config import AgentConfig, TrainConfig
+from dqn_sim.presets import get_preset
 from dqn_sim.store import RunStore
+from dqn_sim.train import worker
+from dqn_sim.train.reports import Checkpointed
+from dqn_sim.train.trainer import Trainer
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 180  # seconds: a fresh interpreter imports torch and starts the training process on a shared machine
@@ -91,3 +98,26 @@ def test_an_unwritable_out_is_refused_before_training(isolated_home: Path, capsy
     err = capsys.readouterr().err
     assert err.startswith("error: --out /sys is not a writable folder") and err.count("\n") == 1
     assert not (isolated_home / "runs.sqlite3").exists()  # nothing trained, nothing stored
+
+
+def checkpoint_steps(tmp_path: Path, **train: int) -> list[int]:
+    """The user-steps at which a short training (in this process, as its training process runs it) saved its model."""
+    reports: list = []
+    go = threading.Event()
+    go.set()
+    work = worker.Work(get_preset("video"), AgentConfig(hidden_sizes=[16], batch_size=16),
+                       TrainConfig(total_steps=4800, n_envs=16, learning_starts=160, log_every=800, eval_episodes=8,
+                                   **train),
+                       Trainer, init_from=None, niceness=0, checkpoint=tmp_path / "model.pt")
+    worker.train(reports.append, worker.Controls(threading.Event(), go, threading.Event()), work)
+    return [r.step for r in reports if isinstance(r, Checkpointed)]
+
+
+def test_checkpoints_follow_the_evaluations_by_default_and_an_explicit_period_otherwise(tmp_path: Path) -> None:
+    """The issue asks for a checkpoint at every evaluation by default: a fixed default of 10,000 steps did not follow a
+    changed eval_every (with evaluations every 2,000 a 4,800-step run kept no model before its end)."""
+    assert checkpoint_steps(tmp_path, eval_every=2000) == [2000, 4000]
+    assert TrainConfig().checkpoint_every == 0 and TrainConfig(eval_every=2000).checkpoint_period == 2000
+    assert checkpoint_steps(tmp_path, eval_every=2000, checkpoint_every=1600) == [1600, 3200, 4800]
+    stored = TrainConfig(checkpoint_every=10000).to_json()  # a run stored before: its period stays its own
+    assert TrainConfig.from_json(stored).checkpoint_period == 10000

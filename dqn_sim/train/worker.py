@@ -52,7 +52,7 @@ class Work:
     trainer_factory: Callable[..., Trainer]
     init_from: Path | None
     niceness: int
-    checkpoint: Path | None = None  # where the model is saved every ``train.checkpoint_every`` user-steps
+    checkpoint: Path | None = None  # where the model is saved every ``train.checkpoint_period`` user-steps
 
 
 @dataclass
@@ -67,7 +67,7 @@ class Checkpoints:
         self.due = self.every  # the user-step of the next save
 
     def save_if_due(self, report: Callable[[Report], None], trainer: Trainer, scenario: ScenarioConfig) -> None:
-        if self.path is None or self.every <= 0 or trainer.step_count < self.due:
+        if self.path is None or trainer.step_count < self.due:
             return
         self.due = (trainer.step_count // self.every + 1) * self.every
         try:
@@ -97,7 +97,7 @@ def train(report: Callable[[Report], None], controls: Controls, work: Work) -> N
     """The loop: build the trainer, evaluate the baselines, step until done or stopped, finish; report as it
     goes. Any exception ends the run as failed, keeping what was reported."""
     trainer, final, error, sent = None, "finished", None, (0, 0)
-    checkpoints = Checkpoints(work.checkpoint, work.train.checkpoint_every)
+    checkpoints = Checkpoints(work.checkpoint, work.train.checkpoint_period)
     report(Started())
     try:
         trainer = work.trainer_factory(work.scenario, work.agent, work.train, init_from=work.init_from)
