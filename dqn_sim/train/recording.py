@@ -9,9 +9,10 @@ job's error ("saving failed: ..."), the training outcome itself stands, and the 
 process lives. The writer thread and its back-off are a ``Saver``, which a run group's recording shares
 (``dqn_sim.train.group_recording``).
 
-While it trains, the training process saves the model at the run's checkpoint path every ``checkpoint_every``
-user-steps, and the run's summary says which step it is from (``checkpoint_step``), so a killed run keeps a model
-and says how old it is; the end replaces both with the kept model and the final summary.
+While it trains, the training process saves the model at the run's checkpoint path at every evaluation (or
+every ``checkpoint_every`` user-steps where set: ``TrainConfig.checkpoint_period``), and the run's summary says
+which step it is from (``checkpoint_step``), so a killed run keeps a model and says how old it is; the end
+replaces both with the kept model and the final summary.
 """
 
 from __future__ import annotations
