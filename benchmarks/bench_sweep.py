@@ -17,10 +17,14 @@ training in processes of their own), in a temporary ``DQN_SIM_HOME``, after a on
 server. ``--quick`` shrinks the budget for a smoke run. Measure on an otherwise idle machine: other work on the same
 cores takes a different share from one training process than from two.
 
-Measured 2026-12-02 on the shared 2-core machine while other sessions kept its load at 10-19: 2 trials at once
-0.80x the sequential wall time (486 s -> 391 s; 0.59x in a --quick run at load 4, 1.49x in a run hit by a load
-spike: the figure says more about the neighbours than the sweep); median pruner 0.65x the steps (7 of 12 trials
-pruned), successive halving 0.40x (9 of 12), each with the same best (46.9 within the unpruned best's [45.0, 49.0]).
+Measured 2026-12-02 at 10:55 on the 2-core machine, idle (load 0.03), worlds as drawn since the catalogue/audience
+split: 2 trials at once **0.53x** the sequential wall time (53.0 s -> 28.3 s; earlier runs under other sessions' load
+10-19 gave 0.80x). Pruning, with both pruners judging no trial before a third of its budget: successive halving
+(eta 4) 0.68x the steps, median 0.81x, each keeping the unpruned best (58.35, trial 3, gamma 0.90, within its
+[55.06, 61.65]). Ten of the 12 random trials end level near the myopic oracle (42-44) and the best is a late
+bloomer (22.9 at 10k steps, 54.1 at 15k): with halving's first rung at the first evaluation, as before, it was pruned
+at 5k and the sweep spent 0.41x the steps on a best of 44.2, outside that interval. Target <= 0.6: parallel met,
+pruning not (the early-rung setting that reached 0.41x loses the best here).
 """
 
 from __future__ import annotations
