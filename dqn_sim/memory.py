@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,23 +126,84 @@ def network_parameters(obs_dim: int, n_items: int, n_features: int, agent: Agent
     return trunk + head + (h + 1 if agent.dueling else 0)
 
 
-def training(scenario: ScenarioConfig, agent: AgentConfig, train: TrainConfig, runs: int = 1) -> Estimate:
-    """A training run's peak (each run is a process of its own: ``runs`` of them at once hold ``runs`` times it)."""
+@dataclass(frozen=True)
+class Sizing:
+    """How a learner's model parts are counted and named: a checkpoint being loaded holds a network's weights and
+    names the sizes it stores (``shapes.n_items``); a training run also holds gradients, Adam's moments and the kept
+    best copy, learns from batches, and names the config's fields, which are what the user would shrink."""
+
+    owner: str  # "its" (the checkpoint's) or "the LinUCB" (the run's learner)
+    fields: dict[str, str]  # each size a part's name mentions -> the field that sets it
+    network_copies: int
+    learns: bool
+
+    def part(self, template: str) -> str:
+        """``template`` ("per-item statistics ({n_items} x ...)") named for this owner and these fields."""
+        return f"{self.owner} {template.format(**self.fields)}"
+
+
+LOADING = Sizing("its", {"n_items": "shapes.n_items", "obs_dim": "shapes.obs_dim", "n_envs": "shapes.n_envs"},
+                 LOADED_COPIES, learns=False)
+
+
+def training_sizing(label: str) -> Sizing:
+    """A training run of the learner ``label`` names ("LinUCB")."""
+    return Sizing(f"the {label}", {"n_items": "catalogue.n_items", "obs_dim": "catalogue.n_topics",
+                                   "n_envs": "train.n_envs"}, NETWORK_COPIES, learns=True)
+
+
+def config_dims(scenario: ScenarioConfig, train: TrainConfig) -> dict[str, int]:
+    """The sizes a learner's checkpoint would store (``checked_shapes``), as bounded by the config before any world
+    is built: what ``model_bytes`` sizes a training run's model by."""
+    obs_dim, n_items, n_features = shapes(scenario)
+    return {"obs_dim": obs_dim, "n_items": n_items, "n_features": n_features, "n_envs": train.n_envs,
+            "slate_size": scenario.dynamics.slate_size, "max_steps": scenario.dynamics.max_steps}
+
+
+def simulation_parts(scenario: ScenarioConfig, train: TrainConfig) -> dict[str, float]:
+    """What every training run holds whatever it trains: the world and its simulated users."""
+    return {
+        "the world (catalogue.n_items, audience.n_users)": world_bytes(scenario),
+        "the training batch (train.n_envs users x catalogue.n_items)":
+            batch_bytes(scenario, train.n_envs) + train.n_envs * TRACKED_STEPS_BYTES,
+        "the evaluation batch (train.eval_episodes x catalogue.n_items)": batch_bytes(scenario, train.eval_episodes),
+    }
+
+
+def dqn_parts(scenario: ScenarioConfig, agent: AgentConfig) -> dict[str, float]:
+    """The DQN's own: its replay buffer and its Q-networks as they learn (``DQNLearner.training_bytes``)."""
     obs_dim, n_items, n_features = shapes(scenario)
     params = network_parameters(obs_dim, n_items, n_features, agent, scenario.dynamics.n_candidates)
     learning = agent.batch_size * (sum(agent.hidden_sizes) + n_items) * 4 * 4  # activations and their gradients
     slate = scenario.dynamics.slate_size
     transition = 2 * 4 * obs_dim + 12 * slate + (n_items + 7) // 8 + 5 + (32 if agent.prioritized else 0)
-    parts = {
-        "the world (catalogue.n_items, audience.n_users)": world_bytes(scenario),
-        "the training batch (train.n_envs users x catalogue.n_items)":
-            batch_bytes(scenario, train.n_envs) + train.n_envs * TRACKED_STEPS_BYTES,
-        "the evaluation batch (train.eval_episodes x catalogue.n_items)": batch_bytes(scenario, train.eval_episodes),
+    return {
         "the replay buffer (agent.buffer_size transitions)": agent.buffer_size * transition,
         "the Q-networks (agent.hidden_sizes)": params * 4 * NETWORK_COPIES + learning,
     }
+
+
+def training(scenario: ScenarioConfig, agent: AgentConfig, train: TrainConfig, runs: int = 1) -> Estimate:
+    """A training run's peak (each run is a process of its own: ``runs`` of them at once hold ``runs`` times it):
+    the world and users every run simulates, and the model of the learner it trains (``train.algo``)."""
+    from dqn_sim.policies import learner_class
+
+    model = learner_class(train.algo).training_bytes(scenario, agent, train)
+    parts = {**simulation_parts(scenario, train), **model}
     what = "this training run" if runs == 1 else f"{runs} training runs at once"
     return Estimate(what, {name: size * runs for name, size in parts.items()})
+
+
+def lineup(scenario: ScenarioConfig, agent: AgentConfig, train: TrainConfig, learners: Sequence[str],
+           runs: int = 1) -> Estimate:
+    """``learners`` trained side by side, ``runs`` processes each (seeds): their estimates added part by part, as
+    each learner holds its own model (a LinUCB beside a DQN holds its statistics, not a second replay buffer)."""
+    parts: dict[str, float] = {}
+    for learner in learners:
+        for name, size in training(scenario, agent, train.with_overrides({"algo": learner}), runs).parts.items():
+            parts[name] = parts.get(name, 0.0) + size
+    total_runs = len(learners) * runs
+    return Estimate("this training run" if total_runs == 1 else f"{total_runs} training runs at once", parts)
 
 
 def evaluation(scenario: ScenarioConfig, episodes: int) -> Estimate:

@@ -135,7 +135,7 @@ def hyperparameter_form(active: bool) -> None:
         st.error(f"{len(agent_errors) + len(train_errors)} setting(s) need fixing{where}.", icon=":material/error:")
         return
     st.session_state.agent_cfg, st.session_state.train_cfg = agent, train
-    if problem := start_problem(current_scenario(), agent, train, seeds=int(seeds), side_by_side=len(chosen)):
+    if problem := start_problem(current_scenario(), agent, train, seeds=int(seeds), lineup=chosen):
         st.error(problem, icon=":material/memory:")
         return
     if len(chosen) > 1:

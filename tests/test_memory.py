@@ -81,6 +81,48 @@ def test_train_refuses_a_run_too_big_before_it_starts(monkeypatch, capsys, tmp_p
     assert not out.exists() and not (isolated_home / "runs.sqlite3").exists()
 
 
+@pytest.mark.parametrize(("algo", "label"), [("linucb", "LinUCB"), ("thompson", "Thompson sampling")])
+def test_train_counts_the_rival_it_trains_not_the_dqn(monkeypatch, capsys, tmp_path: Path, isolated_home: Path,
+                                                      algo: str, label: str) -> None:
+    """A bandit's per-item statistics (20,000 items on the video preset: about 3.1 GB) were not counted: the
+    estimate was the DQN's (about 1 GB) whatever ``--algo`` said, so a run above the limit started."""
+    monkeypatch.setenv(memory.LIMIT_ENV, "2000")
+    scenario = get_preset("video").with_overrides({"catalogue.n_items": 20000})
+    memory.training(scenario, AgentConfig(), TrainConfig()).check()  # the DQN's run fits
+    out = tmp_path / "out"
+    assert main(["train", "--algo", algo, "--steps", "600", "--set", "catalogue.n_items=20000",
+                 "--out", str(out)]) == 2
+    err = one_error_line(capsys)
+    assert "above the limit of 2.0 GB" in err
+    part = f"the {label} per-item statistics (catalogue.n_items x catalogue.n_topics squared)"
+    assert f"the biggest part is {part}" in err
+    assert not out.exists() and not (isolated_home / "runs.sqlite3").exists()
+
+
+def test_a_rival_is_estimated_by_the_model_its_checkpoints_are_bounded_by() -> None:
+    """Training and loading count a rival's model with the same ``model_bytes``; only the names and the copies a
+    learning network holds differ. The DQN's run keeps its own parts (replay buffer, Q-networks)."""
+    scenario, train = get_preset("news"), TrainConfig(algo="reinforce")
+    parts = memory.training(scenario, AgentConfig(), train).parts
+    assert "the REINFORCE top-K return window (train.n_envs)" in parts and not any("Q-networks" in p for p in parts)
+    loading = policies.learner_class("reinforce").model_bytes(memory.config_dims(scenario, train), train.reinforce)
+    assert parts["the REINFORCE top-K return window (train.n_envs)"] == loading["its return window (shapes.n_envs)"]
+    dqn = memory.training(scenario, AgentConfig(), TrainConfig()).parts
+    assert set(dqn) == {*memory.simulation_parts(scenario, TrainConfig()), *memory.dqn_parts(scenario, AgentConfig())}
+
+
+def test_a_lineup_holds_each_learners_own_model() -> None:
+    """Learners side by side were counted as copies of ``train.algo``'s run: a LinUCB beside a DQN holds its
+    statistics, not a second replay buffer."""
+    scenario, agent, train = get_preset("video"), AgentConfig(), TrainConfig()
+    together = memory.lineup(scenario, agent, train, ["dqn", "linucb"], runs=2)
+    alone = [memory.training(scenario, agent, TrainConfig(algo=algo), runs=2) for algo in ("dqn", "linucb")]
+    assert together.total == pytest.approx(sum(e.total for e in alone)) and together.what == "4 training runs at once"
+    assert "the replay buffer (agent.buffer_size transitions)" in together.parts
+    assert any(name.startswith("the LinUCB per-item statistics") for name in together.parts)
+    assert memory.lineup(scenario, agent, train, ["dqn"]) == memory.training(scenario, agent, train)
+
+
 def oversized_checkpoint(path: Path) -> Path:
     """A small file whose configuration names 40 layers of 4096: its weights are those of a tiny network."""
     scenario = get_preset("video")

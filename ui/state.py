@@ -225,12 +225,12 @@ def owns(run_id: str) -> bool:
 
 
 def start_problem(scenario: ScenarioConfig, agent: AgentConfig, train: TrainConfig, *, seeds: int = 1,
-                  side_by_side: int = 1, init_from: Path | None = None) -> str | None:
-    """Why ``start_job`` with these arguments (or ``start_lineup`` of ``side_by_side`` learners, all training at
-    once) would not fit this server's memory (the estimate's biggest part and the limit), or its checkpoint could
-    not be built: one line of Markdown-safe text; None when it may start."""
+                  lineup: Sequence[str] = (), init_from: Path | None = None) -> str | None:
+    """Why ``start_job`` with these arguments (or ``start_lineup`` of the ``lineup`` learners, all training at
+    once, each with its own model) would not fit this server's memory (the estimate's biggest part and the limit),
+    or its checkpoint could not be built: one line of Markdown-safe text; None when it may start."""
     try:
-        memory.training(scenario, agent, train, runs=side_by_side * members_at_once(seeds)).check()
+        memory.lineup(scenario, agent, train, lineup or [train.algo], runs=members_at_once(seeds)).check()
         if init_from is not None:
             model_files.check_size(init_from, train.algo, model_files.scene(scenario))
     except (memory.MemoryLimitError, CheckpointError) as e:

@@ -13,7 +13,7 @@ import torch
 
 from dqn_sim import memory
 from dqn_sim.agents.dqn import CheckpointError, checked_shapes
-from dqn_sim.config import Config, ScenarioConfig
+from dqn_sim.config import AgentConfig, Config, ScenarioConfig, TrainConfig
 
 VERSION = 1
 
@@ -65,9 +65,9 @@ class Packed(ABC):
 
     @classmethod
     @abstractmethod
-    def model_bytes(cls, dims: dict[str, int], config: Any) -> dict[str, float]:
-        """Bytes that building one of these checked sizes (``checked_shapes``) holds, by part, each part naming
-        the field that sizes it."""
+    def model_bytes(cls, dims: dict[str, int], config: Any, sizing: memory.Sizing = memory.LOADING) -> dict[str, float]:
+        """Bytes that one of these checked sizes (``checked_shapes``) holds, by part, each part naming the field that
+        sizes it: built from a checkpoint (``memory.LOADING``), or training (``memory.training_sizing``)."""
 
     @abstractmethod
     def copy_weights(self) -> dict[str, torch.Tensor]: ...
@@ -79,6 +79,15 @@ class Packed(ABC):
     def loading(cls, source: str, dims: dict[str, int], header: dict[str, Any]) -> memory.Estimate:
         return memory.loaded(source, cls.model_bytes(dims, cls.config_type.from_json(header["config"])),
                              dims["n_items"], dims["n_features"])
+
+    @classmethod
+    def training_bytes(cls, scenario: ScenarioConfig, agent: AgentConfig, train: TrainConfig) -> dict[str, float]:
+        """The same parts, sized by the run's config and counted as training holds them (one sizing for both, so
+        what a checkpoint may load and what a run may train stay the same model)."""
+        from dqn_sim.policies import label
+
+        return cls.model_bytes(memory.config_dims(scenario, train), getattr(train, cls.name),
+                               memory.training_sizing(label(cls.name)))
 
     def to_bytes(self, scenario: ScenarioConfig | None = None) -> bytes:
         return pack(self.name, config=self.config, scenario=scenario,

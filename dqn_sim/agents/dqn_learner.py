@@ -43,6 +43,10 @@ class DQNLearner(Learner):
         return memory.loaded_network(source, dims["obs_dim"], dims["n_items"], dims["n_features"],
                                      AgentConfig.from_json(header["agent_config"]), dims["n_candidates"])
 
+    @classmethod
+    def training_bytes(cls, scenario: ScenarioConfig, agent: AgentConfig, train: TrainConfig) -> dict[str, float]:
+        return memory.dqn_parts(scenario, agent)
+
     @property
     def policy(self) -> Policy:
         return self.agent

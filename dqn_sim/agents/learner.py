@@ -48,6 +48,12 @@ class Learner(ABC):
         it is built (``dqn_sim.model_files``)."""
 
     @classmethod
+    @abstractmethod
+    def training_bytes(cls, scenario: ScenarioConfig, agent: AgentConfig, train: TrainConfig) -> dict[str, float]:
+        """The memory this learner's own model takes while a run of this config trains it, by part, each naming
+        the field that sizes it (``memory.training`` adds the world and users): checked before anything is built."""
+
+    @classmethod
     def load(cls, path: str | Path) -> tuple[Policy, dict[str, Any] | None]:
         """The policy stored at ``path`` and its scenario dict."""
         from dqn_sim.agents.dqn import CheckpointError

@@ -174,8 +174,8 @@ class LinearBandit(checkpoint.Packed, Learner, Policy):
                    config=getattr(train, cls.name), seed=train.seed)
 
     @classmethod
-    def model_bytes(cls, dims: dict[str, int], config: Any) -> dict[str, float]:
-        return {"its per-item statistics (shapes.n_items x shapes.obs_dim squared)":
+    def model_bytes(cls, dims: dict[str, int], config: Any, sizing: memory.Sizing = memory.LOADING) -> dict[str, float]:
+        return {sizing.part("per-item statistics ({n_items} x {obs_dim} squared)"):
                 memory.bandit_statistics(dims["obs_dim"], dims["n_items"], dims["n_features"])}
 
     @property

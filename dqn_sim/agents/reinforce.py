@@ -28,6 +28,7 @@ from dqn_sim.sim.env import StepResult, VecRecEnv
 
 HORIZON_CAP = 512  # most rewards summed into one return (memory: horizon x users x observation)
 TRUNCATION = 0.01  # a return stops once gamma^steps falls below this
+LOGIT_COPIES = 8  # (batch x items) floats one update holds: logits, masked, log-softmax, exp, entropy, gradients
 
 
 def horizon(gamma: float, max_steps: int) -> int:
@@ -125,17 +126,22 @@ class ReinforceAgent(checkpoint.Packed, Learner, Policy):
                    n_envs=env.n_envs, max_steps=scenario.dynamics.max_steps, config=train.reinforce, seed=train.seed)
 
     @classmethod
-    def model_bytes(cls, dims: dict[str, int], config: ReinforceConfig) -> dict[str, float]:
-        """The policy network (its parameters; Adam's moments come with the first update), the ring of
-        recommendations to learn from, and the return window (``__init__`` allocates them)."""
+    def model_bytes(cls, dims: dict[str, int], config: ReinforceConfig,
+                    sizing: memory.Sizing = memory.LOADING) -> dict[str, float]:
+        """The policy network (its parameters; training adds gradients, Adam's moments, the kept best copy and a
+        batch's logits over the items), the ring of recommendations to learn from, and the return window
+        (``__init__`` allocates them)."""
         o, n, f = dims["obs_dim"], dims["n_items"], dims["n_features"]
         params = (memory.mlp_parameters([o, config.hidden, config.embedding_dim])
                   + memory.mlp_parameters([f, config.hidden, config.embedding_dim]) + n)
+        learning = config.batch_size * n * 4 * LOGIT_COPIES if sizing.learns else 0
         window = horizon(config.gamma, dims["max_steps"]) * (dims["n_envs"] * 9 + 8)  # pending flags, returns
         return {
-            "its policy network (reinforce.hidden, reinforce.embedding_dim)": params * 4 * memory.LOADED_COPIES,
-            "its recommendations kept (reinforce.buffer_size)": config.buffer_size * (4 * o + (n + 7) // 8 + 16),
-            "its return window (shapes.n_envs)": window,
+            sizing.part("policy network (reinforce.hidden, reinforce.embedding_dim)"):
+                params * 4 * sizing.network_copies + learning,
+            sizing.part("recommendations kept (reinforce.buffer_size)"):
+                config.buffer_size * (4 * o + (n + 7) // 8 + 16),
+            sizing.part("return window ({n_envs})"): window,
         }
 
     @property
