@@ -190,8 +190,7 @@ def training(scenario: ScenarioConfig, agent: AgentConfig, train: TrainConfig, r
 
     model = learner_class(train.algo).training_bytes(scenario, agent, train)
     parts = {**simulation_parts(scenario, train), **model}
-    what = "this training run" if runs == 1 else f"{runs} training runs at once"
-    return Estimate(what, {name: size * runs for name, size in parts.items()})
+    return Estimate(runs_label(runs), {name: size * runs for name, size in parts.items()})
 
 
 def lineup(scenario: ScenarioConfig, agent: AgentConfig, train: TrainConfig, learners: Sequence[str],
@@ -202,8 +201,12 @@ def lineup(scenario: ScenarioConfig, agent: AgentConfig, train: TrainConfig, lea
     for learner in learners:
         for name, size in training(scenario, agent, train.with_overrides({"algo": learner}), runs).parts.items():
             parts[name] = parts.get(name, 0.0) + size
-    total_runs = len(learners) * runs
-    return Estimate("this training run" if total_runs == 1 else f"{total_runs} training runs at once", parts)
+    return Estimate(runs_label(len(learners) * runs), parts)
+
+
+def runs_label(runs: int) -> str:
+    """What an estimate of ``runs`` training processes is said to be for."""
+    return "this training run" if runs == 1 else f"{runs} training runs at once"
 
 
 def evaluation(scenario: ScenarioConfig, episodes: int) -> Estimate:

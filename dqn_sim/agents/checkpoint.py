@@ -18,12 +18,17 @@ from dqn_sim.config import AgentConfig, Config, ScenarioConfig, TrainConfig
 VERSION = 1
 
 
+def format_of(kind: str) -> str:
+    """The ``format`` a ``kind`` learner's checkpoint carries (``"dqn_sim.linucb"``): written once, checked alike."""
+    return f"dqn_sim.{kind}"
+
+
 def pack(kind: str, *, config: Config, scenario: ScenarioConfig | None, shapes: dict[str, int], seed: int,
          item_features_IF: np.ndarray, state: dict[str, torch.Tensor]) -> bytes:
     """The content of a ``kind`` checkpoint (e.g. ``"linucb"``)."""
     buffer = io.BytesIO()
     torch.save({
-        "format": f"dqn_sim.{kind}", "format_version": VERSION, "config": config.to_json(),
+        "format": format_of(kind), "format_version": VERSION, "config": config.to_json(),
         "scenario": scenario.to_json() if scenario is not None else None, "shapes": dict(shapes), "seed": seed,
         "item_features_IF": torch.from_numpy(np.ascontiguousarray(item_features_IF, dtype=np.float32)),
         "state": state,
@@ -37,7 +42,7 @@ def unpack(content: bytes, kind: str, source: str) -> dict[str, Any]:
         data = torch.load(io.BytesIO(content), map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for bad files; all mean "not readable"
         raise CheckpointError(f"{source} is not a readable checkpoint ({type(e).__name__})") from None
-    if not isinstance(data, dict) or data.get("format") != f"dqn_sim.{kind}":
+    if not isinstance(data, dict) or data.get("format") != format_of(kind):
         raise CheckpointError(f"{source} is not a dqn_sim {kind} checkpoint")
     if data.get("format_version") != VERSION:
         raise CheckpointError(f"{source} has checkpoint format version {data.get('format_version')!r}; this version "

@@ -68,8 +68,6 @@ def base_config(spec: SweepSpec, sampled: dict[str, Any] | None = None, *, budge
     return assemble(spec.preset, spec.config, [*spec.overrides, *picked, *steps])
 
 
-
-
 def trial_bytes(spec: SweepSpec, sampled: dict[str, Any]) -> float | None:
     """The memory estimate of one seed of a trial of these sampled values; None when they clash with the rest of
     the configuration (such a trial fails before it trains)."""

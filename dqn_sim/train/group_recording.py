@@ -41,6 +41,7 @@ class StoreGroupRecorder(GroupRecorder):
         self._state: str | None = None  # a pause or resume not saved yet
         self._end: _GroupEnd | None = None
         self._lock = threading.Lock()
+        self._members: list[StoreObserver] = []  # the observers member() handed out, one per seed
         self._saver = Saver(self._write_pending, name="dqn-group-writer")
 
     # ------------------------------------------------------------------------------------- what the group calls
@@ -56,7 +57,10 @@ class StoreGroupRecorder(GroupRecorder):
         return group.id
 
     def member(self, group: GroupJob, seed: int) -> JobObserver:
-        return StoreObserver(self.store, source=self.source, started_by=self.started_by)
+        observer = StoreObserver(self.store, source=self.source, started_by=self.started_by)
+        with self._lock:
+            self._members.append(observer)
+        return observer
 
     def state_changed(self, group: GroupJob, state: str) -> None:
         with self._lock:
@@ -87,8 +91,8 @@ class StoreGroupRecorder(GroupRecorder):
         return self._saver.behind or any(observer.behind for observer in self._member_observers())
 
     def _member_observers(self) -> list[StoreObserver]:
-        members = self._group.members if self._group is not None else []
-        return [job.observer for job in members if isinstance(job.observer, StoreObserver)]
+        with self._lock:
+            return list(self._members)
 
     # ------------------------------------------------------------------------------------- the writer
 

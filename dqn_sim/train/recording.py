@@ -54,7 +54,7 @@ class Saver:
 
     @property
     def started(self) -> bool:
-        return self._thread.is_alive() or self._done.is_set()
+        return self._thread.ident is not None
 
     @property
     def behind(self) -> bool:
