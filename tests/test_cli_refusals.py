@@ -4,22 +4,17 @@ test_cli_fuzz.py covers generated inputs; these are the cases the issue names, p
 
 from __future__ import annotations
 
-import io
 import json
 import sqlite3
 import zipfile
 from pathlib import Path
 
 import pytest
-import torch
 
-from dqn_sim.agents.dqn import DQNAgent
 from dqn_sim.cli import main
-from dqn_sim.config import AgentConfig
 from dqn_sim.errors import MAX_ERROR_CHARS
-from dqn_sim.presets import get_preset
-from dqn_sim.sim.env import VecRecEnv
 from dqn_sim.store import SCHEMA_VERSION, RunStore
+from tests.test_memory import forged_checkpoint
 
 EVALUATE = ["evaluate", "--policy", "random", "--episodes", "2"]
 
@@ -86,18 +81,6 @@ def test_a_corrupt_store_is_moved_aside_with_a_warning(capsys, isolated_home: Pa
     assert out.err.count("\n") == 1 and out.out.startswith("no runs yet")
 
 
-def checkpoint(path: Path, **shapes: int) -> Path:
-    """A small DQN checkpoint of the video preset with ``shapes`` written over its stored ones."""
-    scenario = get_preset("video")
-    env = VecRecEnv(scenario, 1, 0)
-    agent = DQNAgent(obs_dim=env.obs_dim, n_items=env.n_items, item_features_IF=env.item_features_IF,
-                     slate_size=env.slate_size, config=AgentConfig(hidden_sizes=[8]), seed=0)
-    payload = torch.load(io.BytesIO(agent.to_bytes(scenario)), weights_only=True)
-    payload["shapes"].update(shapes)
-    torch.save(payload, path)
-    return path
-
-
 @pytest.mark.parametrize(("shapes", "says"), [
     # torch's error, then a traceback
     ({"obs_dim": -5}, "is a damaged checkpoint: shapes.obs_dim must be an integer in [1, 1000000000], got -5"),
@@ -106,6 +89,6 @@ def checkpoint(path: Path, **shapes: int) -> Path:
 ], ids=["negative obs_dim", "empty slate", "other slate size"])
 def test_a_checkpoint_with_odd_shapes_names_the_file_and_the_shape(capsys, tmp_path: Path, shapes: dict,
                                                                    says: str) -> None:
-    path = checkpoint(tmp_path / "model.pt", **shapes)
+    path = forged_checkpoint(tmp_path / "model.pt", **shapes)
     line = refusal(capsys, ["evaluate", "--policy", f"dqn:{path}", "--episodes", "5"])
     assert str(path) in line and says in line

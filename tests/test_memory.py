@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import gc
 import io
-import time
 import tracemalloc
 import weakref
 from pathlib import Path
@@ -149,13 +148,13 @@ def test_a_checkpoint_too_big_is_refused_without_building_it(monkeypatch, capsys
     assert "its Q-networks (agent.hidden_sizes)" in err
 
 
-def forged_rival(path: Path, learner: str, **shapes: int) -> Path:
+def forged_checkpoint(path: Path, learner: str = "dqn", **shapes: int) -> Path:
     """A small checkpoint of ``learner`` on the video preset whose stored sizes say ``shapes`` (its statistics
     and weights stay those of the small model)."""
     scenario = get_preset("video")
     env = VecRecEnv(scenario, 4, 0)
     cls = policies.learner_class(learner)
-    model = cls.build(env, scenario, AgentConfig(), TrainConfig(algo=learner))
+    model = cls.build(env, scenario, AgentConfig(hidden_sizes=[8]), TrainConfig(algo=learner))
     payload = torch.load(io.BytesIO(model.to_bytes(scenario)), weights_only=True)
     payload["shapes"].update(shapes)
     torch.save(payload, path)
@@ -171,7 +170,7 @@ def test_a_rival_checkpoint_naming_a_huge_model_is_refused_without_building_it(
         monkeypatch, tmp_path: Path, learner: str, shapes: dict, part: str) -> None:
     """A 2.9 MB LinUCB file naming obs_dim=1000 reached 1.9 GB before numpy refused: rivals were built from the
     sizes in their file before anything was checked."""
-    path = forged_rival(tmp_path / "model.pt", learner, **shapes)
+    path = forged_checkpoint(tmp_path / "model.pt", learner, **shapes)
     monkeypatch.setenv(memory.LIMIT_ENV, "1000")
 
     def never(*args, **kwargs):
@@ -179,21 +178,20 @@ def test_a_rival_checkpoint_naming_a_huge_model_is_refused_without_building_it(
 
     monkeypatch.setattr(policies.learner_class(learner), "__init__", never)
     tracemalloc.start()
-    started = time.perf_counter()
     try:
         with pytest.raises(memory.MemoryLimitError) as refused:
             model_files.load_learner(learner, path)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert time.perf_counter() - started < 5 and peak < 5 * memory.MB
+    assert peak < 5 * memory.MB
     assert f"loading {path} would need about" in str(refused.value) and "above the limit of 1,000 MB" in str(
         refused.value)
     assert f"the biggest part is {part}" in str(refused.value)
 
 
 def test_evaluate_refuses_a_forged_rival_checkpoint_in_one_line(monkeypatch, capsys, tmp_path: Path) -> None:
-    path = forged_rival(tmp_path / "model.pt", "linucb", obs_dim=2000)
+    path = forged_checkpoint(tmp_path / "model.pt", "linucb", obs_dim=2000)
     monkeypatch.setattr(policies.learner_class("linucb"), "__init__", lambda *a, **k: pytest.fail("built"))
     assert main(["evaluate", "--policy", f"linucb:{tmp_path}", "--episodes", "10"]) == 2
     err = one_error_line(capsys)
@@ -207,7 +205,7 @@ def test_evaluate_refuses_a_forged_rival_checkpoint_in_one_line(monkeypatch, cap
 ], ids=["negative", "beyond any world", "other than its item features"])
 def test_a_rival_checkpoint_with_odd_sizes_names_the_file_and_the_field(capsys, tmp_path: Path, shapes: dict,
                                                                          says: str) -> None:
-    path = forged_rival(tmp_path / "model.pt", "linucb", **shapes)
+    path = forged_checkpoint(tmp_path / "model.pt", "linucb", **shapes)
     assert main(["evaluate", "--policy", f"linucb:{path}", "--episodes", "10"]) == 2
     assert f"{path} is a damaged checkpoint: {says}" in one_error_line(capsys)
 

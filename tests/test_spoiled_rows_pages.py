@@ -15,12 +15,10 @@ from streamlit.testing.v1 import AppTest
 
 from dqn_sim.store import RunStore
 from tests.test_app import APP, TIMEOUT
-from tests.test_odd_runs import BASELINES, eval_rows, metric_rows
+from tests.test_odd_runs import BASELINES, PAGES, eval_rows, metric_rows
 from tests.test_store_listing import BAD_ROWS, SUMMARY, spoil
 from tests.test_store_recording import AGENT, SCENARIO, TRAIN
 from ui.state import registry
-
-PAGES = ["pages/runs.py", "pages/compare.py", "pages/train.py", "pages/inspect.py"]
 
 
 @pytest.fixture
@@ -64,7 +62,7 @@ def test_every_page_survives_every_spoiled_row(ids: dict[str, str]) -> None:
             at.switch_page(page).run()
             assert not at.exception, (name, page, at.exception)
             for key in ("runs:pick", "compare:run"):
-                if key in at.selectbox and run_id in at.selectbox(key=key).options:
+                if any(s.key == key for s in at.selectbox) and run_id in at.selectbox(key=key).options:
                     at.selectbox(key=key).select(run_id).run()
                     assert not at.exception, (name, page, key, at.exception)
 

@@ -156,28 +156,30 @@ def test_only_who_started_a_sweep_may_stop_it_and_a_queued_one_says_who_holds_th
     monkeypatch.setenv("DQN_SIM_MAX_JOBS", "1")
     st.cache_resource.clear()
     gate = threading.Event()
-    for name, owner in (("ann-sweep", "user:ann@example.com"), ("bob-sweep", "user:bob@example.com")):
-        job = _held_sweep(name, gate)
-        registry().admit(job, owner=owner)  # Ann's holds the one slot, Bob's waits for it
-        sweep_page.sweeps()[name] = job
-    app = tmp_path / "sweep_app.py"
-    app.write_text(APP)
+    try:
+        for name, owner in (("ann-sweep", "user:ann@example.com"), ("bob-sweep", "user:bob@example.com")):
+            job = _held_sweep(name, gate)
+            registry().admit(job, owner=owner)  # Ann's holds the one slot, Bob's waits for it
+            sweep_page.sweeps()[name] = job
+        app = tmp_path / "sweep_app.py"
+        app.write_text(APP)
 
-    def visit(user: dict, name: str) -> AppTest:
-        at = AppTest.from_file(str(app), default_timeout=TIMEOUT)
-        at.user = user
-        at.session_state["sweep:view"] = name
-        at.run()
-        assert not at.exception
-        return at
+        def visit(user: dict, name: str) -> AppTest:
+            at = AppTest.from_file(str(app), default_timeout=TIMEOUT)
+            at.user = user
+            at.session_state["sweep:view"] = name
+            at.run()
+            assert not at.exception
+            return at
 
-    ann = {"is_logged_in": True, "email": "ann@example.com"}
-    carl = {"is_logged_in": True, "email": "carl@example.com"}
-    assert [b.key for b in visit(ann, "ann-sweep").button if b.key == "sweep:stop"] == ["sweep:stop"]
-    watcher = visit(carl, "ann-sweep")
-    assert not [b for b in watcher.button if b.key == "sweep:stop"]
-    assert any("Started by ann@example.com: you can watch it, not steer it." in c.value for c in watcher.caption)
-    [note] = [i.value for i in visit(carl, "bob-sweep").info if "Queued" in i.value]
-    assert "**Queued, number 1**: the sweep needs 1 of this server's 1 training slots" in note
-    assert "held by sweep ann-sweep (ann@example.com, no estimate yet)" in note and "0 wait(s) before it." in note
-    gate.set()
+        ann = {"is_logged_in": True, "email": "ann@example.com"}
+        carl = {"is_logged_in": True, "email": "carl@example.com"}
+        assert [b.key for b in visit(ann, "ann-sweep").button if b.key == "sweep:stop"] == ["sweep:stop"]
+        watcher = visit(carl, "ann-sweep")
+        assert not [b for b in watcher.button if b.key == "sweep:stop"]
+        assert any("Started by ann@example.com: you can watch it, not steer it." in c.value for c in watcher.caption)
+        [note] = [i.value for i in visit(carl, "bob-sweep").info if "Queued" in i.value]
+        assert "**Queued, number 1**: the sweep needs 1 of this server's 1 training slots" in note
+        assert "held by sweep ann-sweep (ann@example.com, no estimate yet)" in note and "0 wait(s) before it." in note
+    finally:
+        gate.set()
