@@ -70,6 +70,15 @@ def on_delete(run_id: str, name: str) -> None:
     flash("pick", "success", f"Deleted **{plain(name)}**, its metrics and its model.")
 
 
+def delete_controls(run_id: str, name: str, live: bool = False, *, until_confirmed: bool = False) -> None:
+    """A run's "Yes, delete this run" tick and its Delete button, which acts once ticked (never while ``live``).
+    ``until_confirmed``: the button appears only once ticked, else it shows disabled until then."""
+    confirmed = st.checkbox("Yes, delete this run", key=f"runs:confirm:{run_id}", disabled=live)
+    if confirmed or not until_confirmed:
+        st.button("Delete run", on_click=on_delete, args=(run_id, name), disabled=live or not confirmed,
+                  icon=":material/delete:")
+
+
 def file_name(name: str) -> str:
     """A run name as a file name people recognise: ``video · fast lr`` -> ``video-fast-lr``."""
     return re.sub(r"[^\w]+", "-", name).strip("-") or "run"
@@ -134,8 +143,7 @@ except RunNotFound:  # deleted from another tab or by the CLI since the list was
 except StoreError as e:  # its settings do not load (written by hand, or by an older import): it can only go
     st.error(f"This run cannot be shown: {inert(one_line(e))}", icon=":material/error:")
     name = str(runs.set_index("id").at[run_id, "name"])
-    if st.checkbox("Yes, delete this run", key=f"runs:confirm:{run_id}"):
-        st.button("Delete run", on_click=on_delete, args=(run_id, name), icon=":material/delete:")
+    delete_controls(run_id, name, until_confirmed=True)
     st.stop()
 
 summary = run["summary"] or {}
@@ -240,6 +248,4 @@ with delete_col, st.container(border=True, height="stretch"):
     live = history.live(run)
     st.caption("Stop it on the Train page first: it is still training." if live else
                "The run goes for good, with its metrics and its model. Export it first to keep a copy.")
-    confirmed = st.checkbox("Yes, delete this run", key=f"runs:confirm:{run_id}", disabled=live)
-    st.button("Delete run", on_click=on_delete, args=(run_id, run["name"]), disabled=live or not confirmed,
-              icon=":material/delete:")
+    delete_controls(run_id, run["name"], live)

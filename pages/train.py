@@ -24,8 +24,8 @@ from ui.state import (
     agent_config,
     current_scenario,
     display_name,
-    holder,
     owns,
+    queue_text,
     registry,
     run_group,
     selected_lineup,
@@ -37,7 +37,6 @@ from ui.state import (
     train_config,
     view_to_url,
     view_value,
-    waiting,
 )
 from ui.status import POLL_S, progress_bar, state_badge
 
@@ -195,13 +194,8 @@ def queue_note(run_id: str) -> None:
     place = registry().queued(run_id)
     if place is None:
         return
-    holders = "; ".join(map(holder, place.holding))
-    before = "; ".join(map(waiting, place.waiting_before))
-    eta = f" A slot may free in about {duration(place.eta_s)}." if place.eta_s else ""
-    st.info(f"**Queued, number {place.position}**: all {registry().max_running} training slots of this server "
-            f"are taken ({holders}); {len(place.waiting_before)} run(s) wait before this one"
-            f"{f' ({before})' if before else ''}. It starts by itself when a slot frees.{eta}",
-            icon=":material/schedule:")
+    taken = f"all {registry().max_running} training slots of this server are taken ({{holders}})"
+    st.info(queue_text(place, taken, "run(s) wait before this one", "a slot frees"), icon=":material/schedule:")
 
 
 def headline(snap: JobSnapshot) -> None:

@@ -22,6 +22,8 @@ from ui.fmt import inert
 from ui.state import run_group, snapshot
 from ui.status import state_look
 
+ACTIVE_BY_LIVENESS = tuple(sorted(ACTIVE_STATES, key=lambda s: not STATES[s].live))  # live ones (running, paused) first
+
 
 @dataclass(frozen=True)
 class Learner:
@@ -63,7 +65,7 @@ def state(learners: list[Learner]) -> str:
     """The lineup's state: the first active one's (live ones, running before paused, before pending), else how
     they ended."""
     states = [entry.state for entry in learners]
-    for s in sorted(ACTIVE_STATES, key=lambda s: not STATES[s].live):
+    for s in ACTIVE_BY_LIVENESS:
         if s in states:
             return s
     return "finished" if set(states) == {"finished"} else "stopped" if "stopped" in states else states[0]

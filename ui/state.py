@@ -29,7 +29,7 @@ from dqn_sim.train.group_recording import StoreGroupRecorder
 from dqn_sim.train.groups import GroupJob, members_at_once, seed_range
 from dqn_sim.train.job import JobSnapshot, TrainingJob
 from dqn_sim.train.recording import StoreObserver
-from dqn_sim.train.registry import Ahead, JobRegistry
+from dqn_sim.train.registry import Ahead, JobRegistry, QueuePlace
 from ui import forms
 from ui.fmt import duration, inert, plain
 
@@ -217,6 +217,16 @@ def holder(ahead: Ahead) -> str:
 def waiting(ahead: Ahead) -> str:
     """A run (or sweep) waiting in the queue before another: its name and whose it is."""
     return f"{plain(ahead.name)} ({plain(display_name(ahead.owner))})"
+
+
+def queue_text(place: QueuePlace, slots: str, waits: str, frees: str, nobody: str = "") -> str:
+    """Where a waiting run or sweep stands: its place, who holds the slots (``slots`` says it, with ``{holders}``
+    where they go; ``nobody`` when none does), how many wait before it, and roughly when a slot frees."""
+    holders = "; ".join(map(holder, place.holding)) or nobody
+    before = "; ".join(map(waiting, place.waiting_before))
+    eta = f" A slot may free in about {duration(place.eta_s)}." if place.eta_s else ""
+    return (f"**Queued, number {place.position}**: {slots.format(holders=holders)}; {len(place.waiting_before)} "
+            f"{waits}{f' ({before})' if before else ''}. It starts by itself when {frees}.{eta}")
 
 
 def owns(run_id: str) -> bool:

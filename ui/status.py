@@ -17,9 +17,9 @@ SIDEBAR_POLL_S = 2.0  # the sidebar card: progress and ETA need no faster refres
 def state_look(state: str, run_id: str | None = None) -> tuple[str, str, str | None]:
     """A state's label, colour and icon. A run (group, sweep) waiting in the server's queue is still pending, but it
     reads "Queued (2nd)": "Starting" would say its process is starting, while it waits for a slot."""
-    place = registry().queued(run_id) if run_id and state == "pending" else None
-    if place is not None:
-        return f"{QUEUED.label} ({ordinal(place.position)})", QUEUED.color, QUEUED.icon
+    position = registry().position(run_id) if run_id and state == "pending" else None
+    if position is not None:
+        return f"{QUEUED.label} ({ordinal(position)})", QUEUED.color, QUEUED.icon
     look = STATES.get(state)
     return (look.label, look.color, look.icon) if look else (state, "gray", None)
 

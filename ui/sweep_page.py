@@ -24,8 +24,8 @@ from dqn_sim.sweep.spec import SweepSpec, base_config, check_memory
 from dqn_sim.train.groups import cores
 from dqn_sim.train.registry import QueuePlace
 from ui import forms
-from ui.fmt import duration, plain
-from ui.state import display_name, holder, owns, registry, store, waiting, who
+from ui.fmt import plain
+from ui.state import display_name, owns, queue_text, registry, store, who
 
 T = TypeVar("T")
 DEFAULT_KNOBS = ("agent.lr", "agent.gamma")
@@ -134,13 +134,8 @@ def started_by(job: SweepJob) -> str:
 def queue_note(job: SweepJob, place: QueuePlace) -> str:
     """Where a waiting sweep stands: its place, the runs holding the slots with their owners and ends, how many
     wait before it, and roughly when a slot frees (as the Train page says it of a run)."""
-    holders = "; ".join(map(holder, place.holding))
-    before = "; ".join(map(waiting, place.waiting_before))
-    eta = f" A slot may free in about {duration(place.eta_s)}." if place.eta_s else ""
-    return (f"**Queued, number {place.position}**: the sweep needs {job.slots} of this server's {max_parallel()} "
-            f"training slots (one per trial at once), held by {holders or 'nobody yet'}; "
-            f"{len(place.waiting_before)} wait(s) before it{f' ({before})' if before else ''}. It starts by itself "
-            f"when they are free.{eta}")
+    return queue_text(place, f"the sweep needs {job.slots} of this server's {max_parallel()} training slots (one per "
+                      "trial at once), held by {holders}", "wait(s) before it", "they are free", nobody="nobody yet")
 
 
 def running(name: str) -> SweepJob | None:

@@ -106,12 +106,13 @@ def _label_series(table: pd.DataFrame, values: list[str]) -> pd.DataFrame:
     for (policy, _), run in first.items():
         variant[policy, run] = seen[policy]
         seen[policy] += 1
-    keep = np.array([_learner(policy) or (policy, run) in variant
-                     for policy, run in zip(table["policy"], table["run"], strict=True)], dtype=bool)
-    table = table[keep]
+    mine = _learner_rows(table).to_numpy(dtype=bool)  # the learner rows, found once for the whole table
+    keep = mine | np.array([(policy, run) in variant
+                            for policy, run in zip(table["policy"], table["run"], strict=True)], dtype=bool)
+    table, mine = table[keep], mine[keep]
     pairs = list(zip(table["policy"], table["run"], strict=True))
-    series = [run if _learner(policy) else f"{policies.label(policy)} · {run}" if seen[policy] > 1
-              else policies.label(policy) for policy, run in pairs]
+    series = [run if learner else f"{policies.label(policy)} · {run}" if seen[policy] > 1
+              else policies.label(policy) for learner, (policy, run) in zip(mine, pairs, strict=True)]
     return table.assign(series=series, variant=[variant.get(pair, 0) for pair in pairs]).reset_index(drop=True)
 
 
