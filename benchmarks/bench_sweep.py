@@ -17,14 +17,19 @@ training in processes of their own), in a temporary ``DQN_SIM_HOME``, after a on
 server. ``--quick`` shrinks the budget for a smoke run. Measure on an otherwise idle machine: other work on the same
 cores takes a different share from one training process than from two.
 
-Measured 2026-12-02 at 10:55 on the 2-core machine, idle (load 0.03), worlds as drawn since the catalogue/audience
-split: 2 trials at once **0.53x** the sequential wall time (53.0 s -> 28.3 s; earlier runs under other sessions' load
-10-19 gave 0.80x). Pruning, with both pruners judging no trial before a third of its budget: successive halving
-(eta 4) 0.68x the steps, median 0.81x, each keeping the unpruned best (58.35, trial 3, gamma 0.90, within its
-[55.06, 61.65]). Ten of the 12 random trials end level near the myopic oracle (42-44) and the best is a late
-bloomer (22.9 at 10k steps, 54.1 at 15k): with halving's first rung at the first evaluation, as before, it was pruned
-at 5k and the sweep spent 0.41x the steps on a best of 44.2, outside that interval. Target <= 0.6: parallel met,
-pruning not (the early-rung setting that reached 0.41x loses the best here).
+Measured 2026-12-02 at 12:30 on the 2-core machine, idle (load 0.2-1.5), worlds as drawn since the catalogue/audience
+split: 2 trials at once **0.53x** the sequential wall time (54.4 s -> 29.1 s). Pruning, with both pruners judging no
+trial before a third of its budget and each trial's seeds holding at every evaluation until the pruner has judged it:
+successive halving (eta 4) **0.58x** the steps (8 of 12 pruned, each at 15,040 steps), median 0.75x (5 pruned),
+each keeping the unpruned best (58.35, trial 3, gamma 0.90, within its [55.06, 61.65]); halving reached a trial
+within that interval after 135,040 steps against 160,000 unpruned. Target <= 0.6: both met with successive
+halving; the median pruner, more careful, is not.
+
+Before the hold (10:55, same worlds): halving 0.68x, median 0.81x, because a pruned trial trained on for ~5k steps
+(19.3k-21.8k instead of 15,040) while its stop travelled from the pruner's verdict to the training process. Ten of
+the 12 random trials end level near the myopic oracle (42-44) and the best is a late bloomer (22.9 at 10k steps,
+54.1 at 15k): with halving's first rung at the first evaluation it was pruned at 5k and the sweep spent 0.41x the
+steps on a best of 44.2, outside that interval.
 """
 
 from __future__ import annotations

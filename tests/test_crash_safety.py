@@ -109,7 +109,7 @@ def checkpoint_steps(tmp_path: Path, **train: int) -> list[int]:
                        TrainConfig(total_steps=4800, n_envs=16, learning_starts=160, log_every=800, eval_episodes=8,
                                    **train),
                        Trainer, init_from=None, niceness=0, checkpoint=tmp_path / "model.pt")
-    worker.train(reports.append, worker.Controls(threading.Event(), go, threading.Event()), work)
+    worker.train(reports.append, worker.Controls(threading.Event(), go, threading.Event(), go), work)
     return [r.step for r in reports if isinstance(r, Checkpointed)]
 
 

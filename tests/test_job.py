@@ -50,6 +50,21 @@ def test_pause_freezes_the_step_counter_resume_continues_stop_keeps_metrics():
     assert snap.eta_s is None and snap.error is None
 
 
+def test_a_holding_job_waits_at_each_evaluation_until_told_to_go_on():
+    """A sweep's trial judges each evaluation before training goes on: the job holds at the step it evaluated,
+    with that evaluation already filed, and trains no further until ``go_on``; it never holds after the last."""
+    train = _train(total=1536).with_overrides({"eval_every": 512})
+    job = TrainingJob(SCENARIO, AGENT, train, hold_at_evaluations=True).start()
+    for step in (512, 1024):
+        _wait(lambda: job.holding is not None)
+        assert job.holding == step
+        time.sleep(0.3)
+        snap = job.snapshot()
+        assert snap.step == step and snap.evals[snap.evals.policy == "dqn"].step.max() == step
+        job.go_on()
+    assert job.join(timeout=60) and job.holding is None and job.snapshot().state == "finished"
+
+
 def test_snapshot_reports_progress_and_eta_while_running():
     job = TrainingJob(SCENARIO, AGENT, _train()).start()
     _wait(lambda: job.snapshot().step > 2000)

@@ -29,7 +29,8 @@ from dqn_sim.train.groups import GroupJob, seed_range
 from dqn_sim.train.job import JobObserver, TrainingJob
 from dqn_sim.train.recording import StoreObserver
 
-POLL_S = 0.5  # how often a trial reads its members' validation curves
+POLL_S = 0.5  # how often an unpruned trial reads its members' validation curves
+HOLD_POLL_S = 0.01  # how often a pruned trial looks whether its members wait at an evaluation (a cheap check)
 
 
 class TrialRecorder(StoreGroupRecorder):
@@ -91,16 +92,19 @@ def _run(study: optuna.Study, trial: optuna.Trial, spec: SweepSpec, task: TrialT
     except ConfigError as e:  # sampled values that clash with the rest of the configuration
         return _tell(study, trial, TrialState.FAIL, error=str(e))
     seeds = seed_range(spec.first_seed, spec.seeds)
+    hold = spec.pruner != "none"  # each seed waits at each evaluation for the pruner: a pruned trial ends there
     group = GroupJob(run.scenario, run.agent, run.train, seeds, name=f"{spec.name} · trial {trial.number}",
                      recorder=TrialRecorder(RunStore(task.store_home), f"sweep={spec.name} trial={trial.number}"),
-                     max_parallel=len(seeds)).start()  # every seed at once: the curve is judged over all of them
-    trial.set_user_attr("group_id", group.id)
+                     max_parallel=len(seeds), hold_at_evaluations=hold).start()  # all seeds at once: the
+    trial.set_user_attr("group_id", group.id)  # curve is judged over all of them
     trial.set_user_attr("run_ids", [job.id for job in group.members])
     curve = Curve(OBJECTIVES[spec.objective])
     try:
-        while not group.join(POLL_S):
+        while not group.join(HOLD_POLL_S if hold else POLL_S):
             if stop is not None and stop.is_set():
                 raise KeyboardInterrupt
+            if hold and any(job.holding is None and not job.join(0) for job in group.members):
+                continue  # a seed still trains towards the evaluation to judge
             for step, value in curve.new(group):
                 trial.report(value, step)
                 if trial.should_prune():
@@ -108,6 +112,8 @@ def _run(study: optuna.Study, trial: optuna.Trial, spec: SweepSpec, task: TrialT
                     group.join()
                     trial.set_user_attr("pruned_at", step)
                     return _tell(study, trial, TrialState.PRUNED)
+            for job in group.members:
+                job.go_on()  # judged (or, seeds evaluating at different steps, nothing in common to judge)
     except KeyboardInterrupt:
         group.stop()
         group.join()

@@ -110,9 +110,11 @@ class GroupJob:
         init_from: Mapping[int, Path] | None = None,
         trainer_factory: Callable[..., Trainer] = Trainer,
         niceness: int = 0,
+        hold_at_evaluations: bool = False,
     ) -> None:
         """``init_from``: a checkpoint per seed to start that member from (a group resumed from its stored
-        members); ``max_parallel``: members training at once (default: ``members_at_once``)."""
+        members); ``max_parallel``: members training at once (default: ``members_at_once``);
+        ``hold_at_evaluations``: each member waits after each validation evaluation (``TrainingJob``)."""
         if not seeds or len(set(seeds)) != len(seeds):
             raise ValueError(f"a group needs distinct seeds, got {list(seeds)}")
         self.id = new_job_id()
@@ -125,7 +127,8 @@ class GroupJob:
         self.members = [
             TrainingJob(scenario, agent_cfg, train_cfg.with_overrides({"seed": seed}),
                         name=f"{self.name} · seed {seed}", observer=self.recorder.member(self, seed),
-                        trainer_factory=trainer_factory, init_from=(init_from or {}).get(seed), niceness=niceness)
+                        trainer_factory=trainer_factory, init_from=(init_from or {}).get(seed), niceness=niceness,
+                        hold_at_evaluations=hold_at_evaluations)
             for seed in self.seeds
         ]
         self._started: list[TrainingJob] = []

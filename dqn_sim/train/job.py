@@ -26,7 +26,7 @@ from dqn_sim.agents.policy import Policy
 from dqn_sim.config import AgentConfig, ScenarioConfig, TrainConfig
 from dqn_sim.policies import learner_class
 from dqn_sim.train import worker
-from dqn_sim.train.reports import Checkpointed, Ended, Finished, PolicyCopy, Progress, Report, Started
+from dqn_sim.train.reports import Checkpointed, Ended, Finished, Holding, PolicyCopy, Progress, Report, Started
 from dqn_sim.train.trainer import Trainer
 from dqn_sim.vocab import ACTIVE_STATES, EVALUATION, LIVE_STATES, SEGMENTS, TRAINING
 
@@ -158,16 +158,21 @@ class TrainingJob:
         trainer_factory: Callable[..., Trainer] = Trainer,
         init_from: Path | None = None,
         niceness: int = 0,
+        hold_at_evaluations: bool = False,
     ) -> None:
+        """``hold_at_evaluations``: training waits after each validation evaluation until ``go_on`` or ``stop``
+        (``holding`` says where), so a pruner's verdict costs no steps past the evaluation it judged."""
         self.id = new_job_id()
         self.name = name or f"{scenario.name} · seed {train_cfg.seed} · {self.id[:4]}"
         self.scenario, self.agent_cfg, self.train_cfg = scenario, agent_cfg, train_cfg
         self.observer = observer or JobObserver()
         self.init_from = init_from  # checkpoint to resume from
-        self._work = worker.Work(scenario, agent_cfg, train_cfg, trainer_factory, init_from, niceness)
+        self._work = worker.Work(scenario, agent_cfg, train_cfg, trainer_factory, init_from, niceness,
+                                 hold_at_evaluations=hold_at_evaluations)
         self._controls = worker.Controls(stop=PROCESSES.Event(), resume=PROCESSES.Event(),
-                                         policy_wanted=PROCESSES.Event())
+                                         policy_wanted=PROCESSES.Event(), go_on=PROCESSES.Event())
         self._controls.resume.set()
+        self._controls.go_on.set()
         self._lock = threading.Lock()
         self._policy_ready = threading.Event()
         self._done = threading.Event()
@@ -177,6 +182,7 @@ class TrainingJob:
         self._error: str | None = None
         self._run_id: str | None = None
         self._step = 0
+        self._holding: int | None = None
         self._elapsed = 0.0
         self._metrics: list[dict] = []
         self._evals: list[dict] = []
@@ -214,6 +220,19 @@ class TrainingJob:
         """Ask the loop to end after the current step; recorded metrics are kept."""
         self._controls.stop.set()
         self._controls.resume.set()
+        self._controls.go_on.set()
+
+    def go_on(self) -> None:
+        """Let training go on past the evaluation it holds at (``hold_at_evaluations``)."""
+        with self._lock:
+            self._holding = None
+        self._controls.go_on.set()
+
+    @property
+    def holding(self) -> int | None:
+        """The user-step at which training waits for ``go_on`` or ``stop``; None while it trains or has ended."""
+        with self._lock:
+            return self._holding
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait until the job has ended and its end is recorded. (An event, not ``Thread.join``: a Ctrl+C that
@@ -310,6 +329,9 @@ class TrainingJob:
                 self._policy_ready.set()
             case Checkpointed(step=step):
                 self.observer.checkpointed(step)
+            case Holding(step=step):
+                with self._lock:
+                    self._holding = step
             case Finished(summary=summary, segments=segments):
                 with self._lock:
                     self._summary, self._segments = summary, segments
@@ -324,7 +346,7 @@ class TrainingJob:
             self._policy, _ = learner_class(self.train_cfg.algo).from_bytes(ended.payload)
             result = JobResult(self._policy, self._summary or ended.summary, list(self._segments))
         with self._lock:
-            self._state, self._error = ended.state, ended.error
+            self._state, self._error, self._holding = ended.state, ended.error, None
         self._policy_ready.set()
         try:
             self.observer.ended(self, result)

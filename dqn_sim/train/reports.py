@@ -39,6 +39,14 @@ class Checkpointed:
 
 
 @dataclass(frozen=True)
+class Holding:
+    """Training waits at user-step ``step``, just after a validation evaluation (reported before this), until the
+    job says go on or stop: a sweep's pruner judges each evaluation before another step is spent on the trial."""
+
+    step: int
+
+
+@dataclass(frozen=True)
 class Finished:
     """The final evaluation's summary and per-segment results."""
 
@@ -57,4 +65,4 @@ class Ended:
     summary: dict
 
 
-Report = Started | Progress | PolicyCopy | Checkpointed | Finished | Ended
+Report = Started | Progress | PolicyCopy | Checkpointed | Holding | Finished | Ended

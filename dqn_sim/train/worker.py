@@ -7,9 +7,10 @@ Train page open, a training thread in the server ran at ~0.66 of the headless tr
 process at ~0.96: it has an interpreter of its own.
 
 The protocol is one-way typed messages (``dqn_sim.train.reports``): ``Started``, ``Progress`` (new metric and
-evaluation rows, at most every ``PUBLISH_EVERY_S``), ``PolicyCopy`` (on request), ``Finished`` (summary and
-per-segment results) and ``Ended`` (the final state, an error, the agent). Requests go the other way as events
-(``Controls``), checked between batch steps, so a stop always ends on a clean step with everything recorded.
+evaluation rows, at most every ``PUBLISH_EVERY_S``), ``PolicyCopy`` (on request), ``Holding`` (waiting for a verdict
+on an evaluation, see ``Work.hold_at_evaluations``), ``Finished`` (summary and per-segment results) and ``Ended``
+(the final state, an error, the agent). Requests go the other way as events (``Controls``), checked between batch
+steps, so a stop always ends on a clean step with everything recorded.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from multiprocessing.synchronize import Event
 from pathlib import Path
 
 from dqn_sim.config import AgentConfig, ScenarioConfig, TrainConfig
-from dqn_sim.train.reports import Checkpointed, Ended, Finished, PolicyCopy, Progress, Report, Started
+from dqn_sim.train.reports import Checkpointed, Ended, Finished, Holding, PolicyCopy, Progress, Report, Started
 from dqn_sim.train.threads import one_thread
 from dqn_sim.train.trainer import Trainer
 
@@ -39,6 +40,7 @@ class Controls:
     stop: Event
     resume: Event  # cleared while paused
     policy_wanted: Event
+    go_on: Event  # cleared by the process while it holds at an evaluation, set by the job's verdict
 
 
 @dataclass
@@ -53,6 +55,7 @@ class Work:
     init_from: Path | None
     niceness: int
     checkpoint: Path | None = None  # where the model is saved every ``train.checkpoint_period`` user-steps
+    hold_at_evaluations: bool = False  # wait after each validation evaluation until the job says go on or stop
 
 
 @dataclass
@@ -108,7 +111,8 @@ def train(report: Callable[[Report], None], controls: Controls, work: Work) -> N
             if controls.stop.is_set():
                 final = "stopped"
                 break
-            if controls.resume.is_set():
+            if controls.resume.is_set() and controls.go_on.is_set():
+                evaluations = len(trainer.evals)
                 trainer.step()
                 if not math.isfinite(trainer.last_loss) and trainer.updates > 0:
                     final = "diverged"
@@ -116,8 +120,12 @@ def train(report: Callable[[Report], None], controls: Controls, work: Work) -> N
                              f"try a lower learning rate{' or reward_scale' if work.train.algo == 'dqn' else ''}")
                     break
                 checkpoints.save_if_due(report, trainer, work.scenario)
+                if work.hold_at_evaluations and len(trainer.evals) > evaluations and not trainer.done:
+                    controls.go_on.clear()
+                    sent = publish(report, trainer, sent)  # the evaluation to judge, at once
+                    report(Holding(trainer.step_count))
             else:
-                controls.resume.wait(0.05)
+                (controls.resume if not controls.resume.is_set() else controls.go_on).wait(0.05)
             serve_policy(report, controls, trainer)
             # also while paused: a report is the heartbeat that ends this process once the studio is gone
             if time.perf_counter() - last_publish > PUBLISH_EVERY_S:
