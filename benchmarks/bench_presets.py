@@ -21,9 +21,11 @@ The fixed baselines and oracles come from the DQN group's seed-0 member (same wo
 Measured 2026-12-02 on commit 83a0713 (2 shared CPU cores, another helper's work on the other core), full tables,
 commands and oddities in ``benchmarks/presets.md``. DQN IQM [95% CI] vs the best rival, test users, 5 seeds:
 video 70.6 [67.0, 73.2] vs oracle 43.4; news 20.3 [19.8, 21.4] vs greedy 12.4; live 89.9 [89.4, 91.7] vs oracle
-82.2; shop 901.4 [872.0, 945.7] vs oracle 1005.0 [969.6, 1021.3] (not apart: below); ads 22.7 [20.9, 23.6] vs
-oracle 13.6; recsim-ie 268.2 [262.7, 272.7] vs oracle 171.4; 62-89% of the ceiling. Groups took 160-869 s each,
-46 min in all; rival runs 16-304 s each; REINFORCE diverges at its first update on news and live (masked items).
+82.2; shop 901.4 [872.0, 945.7] vs oracle 1005.0 [969.6, 1021.3] (not apart: below; on shop's world since
+session 7, budget_refill 0.6: 1190.0 [1103.9, 1275.7] vs oracle 876.0 [849.2, 887.3], apart, 145 s);
+ads 22.7 [20.9, 23.6] vs oracle 13.6; recsim-ie 268.2 [262.7, 272.7] vs oracle 171.4; 62-90% of the ceiling.
+Groups took 160-869 s each, 46 min in all; rival runs 16-304 s each; REINFORCE diverges at its first update on
+news and live (masked items).
 """
 
 from __future__ import annotations

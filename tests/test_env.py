@@ -115,9 +115,11 @@ def test_truncation_at_step_cap_vs_termination_when_budget_runs_out():
     assert r.terminated_U.all() and not r.truncated_U.any()
 
 
-@pytest.mark.parametrize("name", ["video", "live", "ads"])
+@pytest.mark.parametrize("name", ["video", "live", "ads", "shop"])
 def test_myopic_oracle_is_not_the_best_long_term_policy(name):
-    """A simple non-myopic policy on the true model beats the myopic oracle, intervals apart."""
+    """A simple non-myopic policy on the true model beats the myopic oracle, intervals apart. Shop failed it
+    twice over: its patient oracle priced a minute of session at one unit of money (1049 vs 1040), and with
+    quality refilling sessions at 0.3 there was little to plan for (1081 vs 1040 with the minute priced right)."""
     scenario = get_preset(name)
     myopic = evaluate_policy(OraclePolicy(), scenario, 400, seed=11)
     patient = evaluate_policy(PatientOraclePolicy(), scenario, 400, seed=11)

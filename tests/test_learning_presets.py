@@ -3,7 +3,7 @@ agent settings at the default training settings (250k user-steps, the best valid
 the test users beside every baseline, as a run of the studio is.
 
 One training seed each (seed 0), so each test is one run of well under two minutes of CPU (about 45-75 s here);
-benchmarks/shop_diagnosis.md has the numbers over more seeds. The numbers are printed (``pytest -s``).
+benchmarks/presets.md has the numbers over 5 seeds. The numbers are printed (``pytest -s``).
 """
 
 import pytest
@@ -38,14 +38,13 @@ def best(rival: dict[str, Result]) -> tuple[str, Result]:
     return name, rival[name]
 
 
-def test_news_dqn_beats_every_rival_with_intervals_apart():
-    dqn, rival = train_and_judge("news")
-    name, (_, _, hi) = best(rival)
-    assert dqn[1] > hi, f"DQN {dqn} vs {name} {rival[name]}"
-
-
-def test_ads_dqn_beats_every_rival_with_intervals_apart():
-    dqn, rival = train_and_judge("ads")
+# Shop: good products keep a customer browsing (quality refills the session at 0.6 of a click's minutes), so the
+# myopic oracle, which sells the dearest item that fits, loses customers sooner than a planner. Seed 0: the DQN
+# 1279.6 [1200.3, 1359.0] against the oracle's 869.1. In the world before (refill 0.3) a planner earned only 4% more
+# than the oracle, and the DQN 91% of the oracle's (906 vs 994).
+@pytest.mark.parametrize("preset", ["news", "ads", "shop"])
+def test_dqn_beats_every_rival_with_intervals_apart(preset):
+    dqn, rival = train_and_judge(preset)
     name, (_, _, hi) = best(rival)
     assert dqn[1] > hi, f"DQN {dqn} vs {name} {rival[name]}"
 
@@ -56,15 +55,3 @@ def test_live_dqn_beats_every_rival_above_its_interval():
     dqn, rival = train_and_judge("live")
     name, (_, _, hi) = best(rival)
     assert dqn[0] > hi, f"DQN {dqn} vs {name} {rival[name]}"
-
-
-def test_shop_dqn_nears_the_myopic_oracle_and_beats_every_shippable_baseline_with_intervals_apart():
-    """Shop's myopic oracle earns 99% of the patient oracle's (the ceiling): what a session earns is nearly all in
-    the next purchase, so there is little long-term value to plan for, and the oracle reads the true purchase
-    model. The DQN is asserted to earn at least 85% of the oracle's mean (seed 0: 91%, 906 vs 994) and to beat the
-    baselines a product team could ship with intervals apart. Reaching the oracle is issue 17's open goal; before
-    PopArt it earned 69% of the oracle on this seed (in the world drawn before the catalogue/audience split)."""
-    dqn, rival = train_and_judge("shop")
-    assert dqn[0] >= 0.85 * rival["oracle"][0], f"DQN {dqn} vs oracle {rival['oracle']}"
-    for name in set(rival) - {"oracle"}:
-        assert dqn[1] > rival[name][2], f"DQN {dqn} vs {name} {rival[name]}"
