@@ -43,7 +43,6 @@ GROUP_TIMEOUT_S = 300  # three members on two shared cores
 OVER_SEEDS = re.compile(rf"over {SEEDS} training seeds, the DQN's interquartile mean return is")
 
 
-
 def members(page) -> dict[int, dict[str, str]]:
     """The group's members table as the page shows it: seed -> {column: cell}."""
     rows = table_rows(page)

@@ -48,7 +48,6 @@ RUN_TIMEOUT_S = 240  # two shared cores: a 6,000-step run takes ~30 s alone, mor
 OUTCOME = re.compile(r"(Finished|Stopped) after [\d,]+ steps in .+: the DQN earns")
 
 
-
 def live_grid_check(page) -> tuple[str, str | None]:
     """If the Train page draws its live view as a grid of four panels (or more), all four plot areas must be in the
     window with the page scrolled to the top. Returns what was found, and the problem if any (the story goes on,

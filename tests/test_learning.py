@@ -15,7 +15,6 @@ from dqn_sim.vocab import TRAINING
 pytestmark = [pytest.mark.learning, pytest.mark.usefixtures("one_torch_thread")]
 
 
-
 def train(preset: str, steps: int, seed: int = 0, **agent) -> Trainer:
     trainer = Trainer(get_preset(preset), preset_agent(preset).with_overrides(agent),
                       TrainConfig(total_steps=steps, eval_every=10**9, eval_episodes=500, seed=seed))

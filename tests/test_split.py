@@ -16,11 +16,10 @@ from dqn_sim.train import trainer as trainer_module
 from dqn_sim.train.evaluate import evaluate_policy
 from dqn_sim.train.trainer import Trainer
 
-SCENARIO = get_preset("video").with_overrides({"audience.n_users": 500})
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
+SCENARIO = get_preset("video").with_overrides({"audience.n_users": 500})
 AGENT = AgentConfig(hidden_sizes=[32], batch_size=32)
-
 
 
 def _trained(keep: str, steps: int = 2400) -> Trainer:
