@@ -18,6 +18,7 @@ from dqn_sim.calibrate.layouts import (
     ML100K_GENRES,
     ML100K_ITEM_FIELDS,
     first_line,
+    parquet_names,
     shown_columns,
     sniff_separator,
 )
@@ -69,15 +70,7 @@ def read_items(path: Path, fmt: str, mapping: dict[str, str]) -> ItemTable:
             raise DataError(path, "genre flags must be 0 or 1", int(np.argmax(bad)) + 1)
         table = ItemTable(pd.Index(frame.iloc[:, 0]), flags.astype(int).to_numpy(dtype=bool), list(ML100K_GENRES))
         return _checked(path, table, header_lines=0)
-    if path.suffix.lower() in (".parquet", ".pq"):
-        try:
-            import pyarrow.parquet as pq  # optional: only Parquet files need it
-        except ImportError:
-            raise DataError(path, "reading Parquet needs pyarrow (pip install pyarrow)") from None
-        try:
-            names = pq.read_schema(path).names
-        except Exception as e:  # pyarrow's own errors, which name no file
-            raise DataError(path, f"not a Parquet file ({e})") from None
+    if (names := parquet_names(path)) is not None:
         item, category = _item_columns(path, names, mapping, fmt)
         frame = pd.read_parquet(path, columns=[item, category])
         return _checked(path, genre_table(pd.Index(frame[item]), frame[category]), header_lines=0)

@@ -73,6 +73,21 @@ def sniff_separator(line: str) -> str:
     return max(SEPARATORS, key=line.count)
 
 
+def parquet_names(path: Path) -> list[str] | None:
+    """The column names in a Parquet file's schema (None for a file of another suffix); DataError when pyarrow is
+    missing or the file is not Parquet (pyarrow's own errors name no file)."""
+    if path.suffix.lower() not in (".parquet", ".pq"):
+        return None
+    try:
+        import pyarrow.parquet as pq  # optional: only Parquet files need it
+    except ImportError:
+        raise DataError(path, "reading Parquet needs pyarrow (pip install pyarrow)") from None
+    try:
+        return pq.read_schema(path).names
+    except Exception as e:  # pyarrow raises its own errors for files that are not Parquet
+        raise DataError(path, f"not a Parquet file ({e})") from None
+
+
 def detect(path: Path, fmt: str = "auto") -> str:
     """The format of a ratings file: by suffix (Parquet), by its first line, else a generic CSV."""
     if path.suffix.lower() in (".parquet", ".pq"):

@@ -17,7 +17,7 @@ import pandas as pd
 from dqn_sim.calibrate.errors import DataError
 from dqn_sim.calibrate.guard import GuardedFile
 from dqn_sim.calibrate.items import ItemTable, genre_table, read_items
-from dqn_sim.calibrate.layouts import Layout, parse_mapping, ratings_layout
+from dqn_sim.calibrate.layouts import Layout, parquet_names, parse_mapping, ratings_layout
 
 CHUNK_ROWS = 1_000_000
 MILLISECONDS = 1e11  # numeric timestamps beyond this (year 5138 in seconds) are read as milliseconds
@@ -101,7 +101,7 @@ def read_interactions(
     if not path.is_file():
         raise DataError(path, "no such file")
     mapping = parse_mapping(mapping) if isinstance(mapping, str) or mapping is None else mapping
-    layout = ratings_layout(path, fmt, mapping, _parquet_names(path), item_file=items is not None)
+    layout = ratings_layout(path, fmt, mapping, parquet_names(path), item_file=items is not None)
     items_path = Path(items) if items else _sibling(path, layout.format)
     if items_path is not None and not items_path.is_file():
         raise DataError(items_path, "no such file")
@@ -153,19 +153,6 @@ def _sibling(path: Path, fmt: str) -> Path | None:
 def _string_ids(layout: Layout) -> bool:
     """Generic files compare ids as text, so ``7`` in one file matches ``7`` in the other whatever the types."""
     return layout.format in ("csv", "parquet")
-
-
-def _parquet_names(path: Path) -> list[str] | None:
-    if path.suffix.lower() not in (".parquet", ".pq"):
-        return None
-    try:
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise DataError(path, "reading Parquet needs pyarrow (pip install pyarrow)") from None
-    try:
-        return pq.read_schema(path).names
-    except Exception as e:  # pyarrow raises its own errors for files that are not Parquet
-        raise DataError(path, f"not a Parquet file ({e})") from None
 
 
 def _chunks(path: Path, layout: Layout) -> Iterator[tuple[pd.DataFrame, int, float]]:
