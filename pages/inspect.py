@@ -186,11 +186,11 @@ else:
 world = build_world(scenario)
 aud = world.audience
 
-cols = st.columns(2)
+cols, kinds = st.columns(2), policy_help(options)
 left_policy = cols[0].selectbox("Policy A", options, format_func=policy_name, key="inspect:a",
-                                index=options.index(model.learner if model else "greedy"), help=policy_help(options))
+                                index=options.index(model.learner if model else "greedy"), help=kinds)
 right_policy = cols[1].selectbox("Policy B", options, format_func=policy_name, key="inspect:b",
-                                 index=options.index("oracle"), help=policy_help(options))
+                                 index=options.index("oracle"), help=kinds)
 cols = st.columns([1, 2, 1], vertical_alignment="bottom")
 by = cols[0].segmented_control("Pick a user", ["segment", "user"], default="segment", required=True,
                                key="inspect:by", format_func={"segment": "From a segment", "user": "By id"}.get)

@@ -13,7 +13,7 @@ from dqn_sim.sweep import views
 from dqn_sim.sweep.choices import OBJECTIVES, PRUNERS, SAMPLERS
 from ui import sweep_page as sp
 from ui.page import header
-from ui.state import agent_config, current_scenario, train_config, use_config
+from ui.state import agent_config, current_scenario, owns, train_config, use_config, watch_only
 from ui.status import POLL_S, state_badge
 
 SAMPLER_NAMES = {"tpe": "TPE (learns where good trials lie)", "random": "Random", "grid": "Grid"}
@@ -112,11 +112,11 @@ def live(name: str) -> None:
     mid.progress(min(1.0, tally.done / max(target, 1)), text=f"{tally.done} / {target} trials done · "
                  f"{tally.running} running · best {'—' if tally.best is None else f'{tally.best:.4g}'}")
     if job is not None:
-        if sp.steers(job):  # only who started it may stop it; everyone else watches
+        if owns(job.id):  # only who started it may stop it; everyone else watches, as with a run
             right.button("Stop", icon=":material/stop:", key="sweep:stop", on_click=sp.stop, args=(job,),
                          help="Running trials end and are queued again: resume picks them up.")
         else:
-            st.caption(f"Started by {sp.started_by(job)}: you can watch it, not steer it.")
+            st.caption(watch_only(job.id))
         if (place := sp.queued(job)) is not None:
             st.info(sp.queue_note(job, place), icon=":material/hourglass_top:")
     elif tally.done < target and right.button("Resume", icon=":material/play_arrow:", key="sweep:resume"):

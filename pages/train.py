@@ -23,7 +23,6 @@ from ui.page import header, require_entry_point
 from ui.state import (
     agent_config,
     current_scenario,
-    display_name,
     owns,
     queue_text,
     registry,
@@ -37,6 +36,7 @@ from ui.state import (
     train_config,
     view_to_url,
     view_value,
+    watch_only,
 )
 from ui.status import POLL_S, progress_bar, state_badge
 
@@ -165,7 +165,7 @@ def controls(run_id: str, state: str, *others: str) -> None:
     who started it."""
     if not owns(run_id):
         if state in ACTIVE_STATES:
-            st.caption(f"Started by {display_name(registry().owner(run_id))}: you can watch it, not steer it.")
+            st.caption(watch_only(run_id))
         return
     ids = (run_id, *others)
     if all(registry().get(i) is None and registry().group(i) is None for i in ids) or state not in ACTIVE_STATES:

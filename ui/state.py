@@ -229,6 +229,11 @@ def queue_text(place: QueuePlace, slots: str, waits: str, frees: str, nobody: st
             f"{waits}{f' ({before})' if before else ''}. It starts by itself when {frees}.{eta}")
 
 
+def watch_only(run_id: str) -> str:
+    """What someone who did not start a run (or sweep) is told: who did, and that they may watch it, not steer it."""
+    return f"Started by {plain(display_name(registry().owner(run_id)))}: you can watch it, not steer it."
+
+
 def owns(run_id: str) -> bool:
     """Whether this person started the run (or its group) here and may steer it; everyone else watches."""
     return registry().owner(run_id) == who()

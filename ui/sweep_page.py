@@ -24,8 +24,7 @@ from dqn_sim.sweep.spec import SweepSpec, base_config, check_memory
 from dqn_sim.train.groups import cores
 from dqn_sim.train.registry import QueuePlace
 from ui import forms
-from ui.fmt import plain
-from ui.state import display_name, owns, queue_text, registry, store, who
+from ui.state import queue_text, registry, store, who
 
 T = TypeVar("T")
 DEFAULT_KNOBS = ("agent.lr", "agent.gamma")
@@ -120,15 +119,6 @@ def stop(job: SweepJob) -> None:
 
 def queued(job: SweepJob) -> QueuePlace | None:
     return registry().queued(job.id)
-
-
-def steers(job: SweepJob) -> bool:
-    """Whether this person started the sweep here and may stop it; everyone else watches, as with a run."""
-    return owns(job.id)
-
-
-def started_by(job: SweepJob) -> str:
-    return plain(display_name(registry().owner(job.id)))
 
 
 def queue_note(job: SweepJob, place: QueuePlace) -> str:
