@@ -26,23 +26,10 @@ from dqn_sim.sweep.space import distributions
 from dqn_sim.sweep.spec import SweepSpec, TrialOutcome, TrialTask, base_config
 from dqn_sim.train.group_recording import StoreGroupRecorder
 from dqn_sim.train.groups import GroupJob, seed_range
-from dqn_sim.train.job import JobObserver, TrainingJob
-from dqn_sim.train.recording import StoreObserver
+from dqn_sim.train.job import TrainingJob
 
 POLL_S = 0.5  # how often an unpruned trial reads its members' validation curves
 HOLD_POLL_S = 0.01  # how often a pruned trial looks whether its members wait at an evaluation (a cheap check)
-
-
-class TrialRecorder(StoreGroupRecorder):
-    """Stores the trial as a run group, as ``train --seeds`` does, each seed a run whose notes name the sweep and
-    the trial (``sweep=NAME trial=N``: the run list can find them; the run's name carries them too)."""
-
-    def __init__(self, store: RunStore, notes: str) -> None:
-        super().__init__(store, source="cli")
-        self.notes = notes
-
-    def member(self, group: GroupJob, seed: int) -> JobObserver:
-        return StoreObserver(self.store, source=self.source, notes=self.notes)
 
 
 class Curve:
@@ -93,10 +80,14 @@ def _run(study: optuna.Study, trial: optuna.Trial, spec: SweepSpec, task: TrialT
         return _tell(study, trial, TrialState.FAIL, error=str(e))
     seeds = seed_range(spec.first_seed, spec.seeds)
     hold = spec.pruner != "none"  # each seed waits at each evaluation for the pruner: a pruned trial ends there
+    # stored as a run group, as ``train --seeds`` is, each seed a run whose notes name the sweep and the trial
+    # (``sweep=NAME trial=N``: the run list can find them; the run's name carries them too)
+    notes = f"sweep={spec.name} trial={trial.number}"
+    recorder = StoreGroupRecorder(RunStore(task.store_home), source="cli", notes=notes)
     group = GroupJob(run.scenario, run.agent, run.train, seeds, name=f"{spec.name} · trial {trial.number}",
-                     recorder=TrialRecorder(RunStore(task.store_home), f"sweep={spec.name} trial={trial.number}"),
-                     max_parallel=len(seeds), hold_at_evaluations=hold).start()  # all seeds at once: the
-    trial.set_user_attr("group_id", group.id)  # curve is judged over all of them
+                     recorder=recorder, max_parallel=len(seeds),  # all seeds at once: the curve is judged over all
+                     hold_at_evaluations=hold).start()
+    trial.set_user_attr("group_id", group.id)
     trial.set_user_attr("run_ids", [job.id for job in group.members])
     curve = Curve(OBJECTIVES[spec.objective])
     try:
@@ -112,8 +103,9 @@ def _run(study: optuna.Study, trial: optuna.Trial, spec: SweepSpec, task: TrialT
                     group.join()
                     trial.set_user_attr("pruned_at", step)
                     return _tell(study, trial, TrialState.PRUNED)
-            for job in group.members:
-                job.go_on()  # judged (or, seeds evaluating at different steps, nothing in common to judge)
+            if hold:
+                for job in group.members:
+                    job.go_on()  # judged (or, seeds evaluating at different steps, nothing in common to judge)
     except KeyboardInterrupt:
         group.stop()
         group.join()

@@ -30,11 +30,12 @@ class _GroupEnd:
 class StoreGroupRecorder(GroupRecorder):
     """Stores the group before any member starts if the store lets it (each seed linked to its member's run, which
     takes the member job's id; later if the store is busy), every member as a run as a single run is stored
-    (``StoreObserver``, each saying who started the group), pauses and resumes, and at the end the group's state
-    and summary."""
+    (``StoreObserver``, each saying who started the group, its notes starting with ``notes``: a sweep tags its
+    trials there), pauses and resumes, and at the end the group's state and summary."""
 
-    def __init__(self, store: RunStore, source: str = "app", started_by: str | None = None) -> None:
-        self.store, self.source, self.started_by = store, source, started_by
+    def __init__(self, store: RunStore, source: str = "app", started_by: str | None = None,
+                 notes: str | None = None) -> None:
+        self.store, self.source, self.started_by, self.notes = store, source, started_by, notes
         self.groups = GroupStore(store)
         self._group: GroupJob | None = None
         self._created = False
@@ -57,7 +58,7 @@ class StoreGroupRecorder(GroupRecorder):
         return group.id
 
     def member(self, group: GroupJob, seed: int) -> JobObserver:
-        observer = StoreObserver(self.store, source=self.source, started_by=self.started_by)
+        observer = StoreObserver(self.store, source=self.source, notes=self.notes, started_by=self.started_by)
         with self._lock:
             self._members.append(observer)
         return observer
