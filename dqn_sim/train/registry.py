@@ -283,10 +283,8 @@ class JobRegistry:
     def queued(self, run_id: str) -> QueuePlace | None:
         """Where a waiting start or resume stands; None when the run is not waiting."""
         with self._lock:
-            ids = [e.id for e, _ in self._queue]
-            if run_id not in ids:
+            if (position := self.position(run_id)) is None:
                 return None
-            position = ids.index(run_id) + 1
             holding = [self._ahead(e) for e in self._started if self._holds_slot(e)]
             before = [self._ahead(e) for e, _ in self._queue[:position - 1]]
         etas = sorted(a.eta_s for a in holding if a.eta_s is not None)
