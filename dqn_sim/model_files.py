@@ -17,8 +17,7 @@ from typing import Any, NamedTuple
 import torch
 
 from dqn_sim import policies
-from dqn_sim.agents import checkpoint
-from dqn_sim.agents.dqn import CheckpointError, checked_shapes
+from dqn_sim.agents.dqn import CheckpointError, checked_shapes, format_of
 from dqn_sim.agents.policy import Policy
 from dqn_sim.config import ScenarioConfig
 
@@ -51,7 +50,7 @@ def check_size(path: Path, learner: str = "dqn", acts_in: Scene | None = None) -
     or, given ``acts_in``, other than the scenario's; ``MemoryLimitError`` if building its model would pass the
     memory limit. Nothing the size of its model is allocated. A file of another learner passes: loading says so."""
     data = header(path)
-    if not isinstance(data, dict) or data.get("format") != checkpoint.format_of(learner):
+    if not isinstance(data, dict) or data.get("format") != format_of(learner):
         return
     cls = policies.learner_class(learner)
     try:

@@ -12,15 +12,10 @@ import numpy as np
 import torch
 
 from dqn_sim import memory
-from dqn_sim.agents.dqn import CheckpointError, checked_shapes
+from dqn_sim.agents.dqn import CheckpointError, checked_shapes, format_of
 from dqn_sim.config import AgentConfig, Config, ScenarioConfig, TrainConfig
 
 VERSION = 1
-
-
-def format_of(kind: str) -> str:
-    """The ``format`` a ``kind`` learner's checkpoint carries (``"dqn_sim.linucb"``): written once, checked alike."""
-    return f"dqn_sim.{kind}"
 
 
 def pack(kind: str, *, config: Config, scenario: ScenarioConfig | None, shapes: dict[str, int], seed: int,

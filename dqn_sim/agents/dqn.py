@@ -28,7 +28,13 @@ from dqn_sim.agents.replay import NStepAccumulator, PrioritizedReplayBuffer, Rep
 from dqn_sim.config import AgentConfig, ScenarioConfig
 from dqn_sim.sim.env import VecRecEnv
 
-CHECKPOINT_FORMAT = "dqn_sim.dqn"
+
+def format_of(kind: str) -> str:
+    """The ``format`` a ``kind`` learner's checkpoint carries ("dqn_sim.linucb"): written once, checked alike."""
+    return f"dqn_sim.{kind}"
+
+
+CHECKPOINT_FORMAT = format_of("dqn")
 CHECKPOINT_VERSION = 1
 LARGE_CATALOGUE = 1000  # network="auto" switches to the item-feature network above this many items
 POPART_STD_RANGE = (1e-3, 1e6)  # bounds of the target spread PopArt divides by (van Hasselt et al. 2016)
