@@ -19,7 +19,6 @@ pytestmark = [pytest.mark.learning, pytest.mark.usefixtures("one_torch_thread")]
 Result = tuple[float, float, float]  # mean, 95% interval
 
 
-
 def train_and_judge(preset: str, seed: int = 0) -> tuple[Result, dict[str, Result]]:
     """The DQN's and every rival's (mean, lo, hi) return on the test users after a default-length run."""
     trainer = Trainer(get_preset(preset), preset_agent(preset), TrainConfig(seed=seed))

@@ -73,7 +73,6 @@ def test_linucb_explores_the_uncertain_item_and_evaluates_on_the_mean() -> None:
     assert agent.act(env)[0, 0] == 0  # evaluated greedily on the predicted reward
 
 
-
 def test_the_spread_is_the_same_scored_over_all_items_or_over_the_allowed_ones_only() -> None:
     """RecSim allows 10 candidates of 500: the spread is then formed pair by pair, and must equal the full form."""
     rng = np.random.default_rng(3)
@@ -92,6 +91,7 @@ def test_the_spread_is_the_same_scored_over_all_items_or_over_the_allowed_ones_o
     for u, i in zip(*np.nonzero(sparse_mask[:5]), strict=True):  # against A^-1 itself
         x = np.concatenate([obs_NO[150 + u], features_IF[i], [1.0]])
         assert got_var[u, i] == pytest.approx(x @ np.linalg.solve(agent.model.A_IDD[i], x))
+
 
 # ------------------------------------------------------------------------------------------- Thompson
 
