@@ -288,11 +288,16 @@ def parse_override(text: str) -> tuple[str, Any]:
     if "=" not in text:
         raise ConfigError(f"--set expects key=value, got {text!r}")
     key, raw = text.split("=", 1)
+    return key.strip(), json_or_text(raw)
+
+
+def json_or_text(raw: str) -> Any:
+    """A value given on the command line, read as JSON when it parses, else kept as the text: a bare word, or a
+    number of thousands of digits (which Python refuses to read), that the field's check then refuses by name."""
     try:
-        value = json.loads(raw)
-    except ValueError:  # not JSON (a bare word), or a number of thousands of digits: the field's check refuses it
-        value = raw
-    return key.strip(), value
+        return json.loads(raw)
+    except ValueError:
+        return raw
 
 
 # --------------------------------------------------------------------------------------------- scenario

@@ -126,6 +126,7 @@ def test_a_sweep_of_the_same_name_with_other_settings_is_refused(capsys):
     (["--param", "agent.lr", "--trials", "0"], "--trials must be an integer >= 1"),
     (["--param", "agent.lr", "--set", "train.eval_every=5000"], "train.eval_every must be at most --steps (1024)"),
     (["--param", "agent.lr", "--sampler", "bayes"], "argument --sampler: invalid choice"),
+    (["--param", "agent.batch_size=32," + "9" * 5000], "--param agent.batch_size=32,999"),  # Python reads no such int
 ])
 def test_bad_sweep_input_exits_2_with_one_line(capsys, args, says):
     argv = ["sweep", "--trials", "2", "--steps", "1024", *args]

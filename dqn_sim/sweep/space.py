@@ -16,7 +16,15 @@ from typing import Any
 
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 
-from dqn_sim.config import AgentConfig, ConfigError, ScenarioConfig, TrainConfig, describe_allowed, leaf_fields
+from dqn_sim.config import (
+    AgentConfig,
+    ConfigError,
+    ScenarioConfig,
+    TrainConfig,
+    describe_allowed,
+    json_or_text,
+    leaf_fields,
+)
 
 LOG_SPAN = 100.0  # a knob whose allowed range covers this factor or more (and stays above 0) is searched in log
 GRID_POINTS = 3  # values a range contributes to a grid search
@@ -127,21 +135,13 @@ def parse_param(text: str) -> Param:
         return _whole(path, f, kind, where)
     if ":" in spec:
         return _range(path, f, kind, spec, where)
-    return Param(path, choices=tuple(_within(f, kind, _value(v), where) for v in spec.split(",")))
+    return Param(path, choices=tuple(_within(f, kind, json_or_text(v.strip()), where) for v in spec.split(",")))
 
 
 def _kind(f: dataclasses.Field) -> str | None:
     """``int``, ``float``, ``bool`` or ``str``; None for list fields."""
     t = (f.type if isinstance(f.type, str) else f.type.__name__).replace(" ", "")
     return t if t in ("int", "float", "bool", "str") else None
-
-
-def _value(raw: str) -> Any:
-    raw = raw.strip()
-    try:
-        return json.loads(raw)
-    except json.JSONDecodeError:
-        return raw
 
 
 def _within(f: dataclasses.Field, kind: str, value: Any, where: str) -> Choice:
@@ -190,7 +190,7 @@ def _range(path: str, f: dataclasses.Field, kind: str, spec: str, where: str) ->
         raise ConfigError(f"{where}: {path} takes choices ({describe_allowed(f)}), not a range")
     if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] not in ("log", "linear")):
         raise ConfigError(f"{where}: a range is LO:HI, LO:HI:log or LO:HI:linear")
-    lo, hi = (_within(f, kind, _value(v), where) for v in parts[:2])
+    lo, hi = (_within(f, kind, json_or_text(v.strip()), where) for v in parts[:2])
     if lo >= hi:
         raise ConfigError(f"{where}: the range's low end {lo!r} must be below its high end {hi!r}")
     log = parts[2] == "log" if len(parts) == 3 else _spans_decades(f)
