@@ -121,8 +121,11 @@ def live(name: str) -> None:
             st.info(sp.queue_note(job, place), icon=":material/hourglass_top:")
     elif tally.done < target and right.button("Resume", icon=":material/play_arrow:", key="sweep:resume"):
         before = sp.sweeps().get(name)
-        sp.start(spec, target, before.slots if before else sp.default_parallel(spec.seeds))
-        st.rerun()
+        try:
+            sp.start(spec, target, before.slots if before else sp.default_parallel(spec.seeds))
+            st.rerun()
+        except (ConfigError, MemoryLimitError) as e:  # refused up front, as Start is
+            st.error(str(e), icon=":material/error:")
     # sampled numbers to 4 significant digits, as the best trial's line says them (the table's default, 4
     # decimals, showed a learning rate of 0.0006182 as 0.0006)
     sampled = {p.path: st.column_config.NumberColumn(format="%.4g")

@@ -117,6 +117,22 @@ def test_a_sweep_too_big_for_memory_is_refused_and_nothing_starts(tmp_path, monk
     assert any("No sweeps yet" in i.value for i in at.info)  # nothing stored either
 
 
+def test_a_resume_too_big_for_memory_is_refused_with_its_reason(tmp_path, monkeypatch):
+    """Resume runs the same memory check as Start; it raised it as a traceback in the page."""
+    monkeypatch.setattr(trial, "run_trial", lambda *args: pytest.fail("a trial started"))
+    spec = SweepSpec(name="too-big", preset="video", config=None, overrides=(*TINY, "audience.n_users=1000000"),
+                     params=parse_params(["agent.lr=1e-4:1e-3"]), seeds=4, first_seed=0, steps=1024)
+    studies.create(spec, sweep_page.storage_url()).set_user_attr(studies.TRIALS_ATTR, 2)  # stopped at 0 of 2
+    monkeypatch.setenv(memory.LIMIT_ENV, "300")
+    app = tmp_path / "sweep_app.py"
+    app.write_text(APP)
+    at = AppTest.from_file(str(app), default_timeout=TIMEOUT).run()
+    at.button(key="sweep:resume").click().run()
+    assert not at.exception
+    assert any("above the limit of 300 MB" in e.value for e in at.error)
+    assert not sweep_page.sweeps() and registry().running_count() == 0
+
+
 def test_the_form_is_kept_when_another_page_is_shown_and_back(tmp_path):
     """Streamlit drops a widget's state when a run does not draw it (another page): the form comes back as it was."""
     other = tmp_path / "elsewhere.py"
