@@ -89,9 +89,11 @@ class DisjointRidge:
         pred_N = np.einsum("no,no->n", obs_NO, self.theta_IO[item_N]) + self.const_I[item_N]
         items_K, X_KMD, r_KM = by_item(item_N, x_ND, reward_N)
         Xt_KDM = X_KMD.transpose(0, 2, 1)
-        PXt_KDM = self.inv_IDD[items_K] @ Xt_KDM
+        inv_KDD = self.inv_IDD[items_K]  # gathered once: (items x d x d) is the bulk of what a step moves
+        PXt_KDM = inv_KDD @ Xt_KDM
         S_KMM = np.eye(X_KMD.shape[1]) + X_KMD @ PXt_KDM  # zero rows of the padding add an identity row each
-        self.inv_IDD[items_K] -= PXt_KDM @ np.linalg.solve(S_KMM, PXt_KDM.transpose(0, 2, 1))
+        inv_KDD -= PXt_KDM @ np.linalg.solve(S_KMM, PXt_KDM.transpose(0, 2, 1))
+        self.inv_IDD[items_K] = inv_KDD
         self.A_IDD[items_K] += Xt_KDM @ X_KMD
         self.b_ID[items_K] += (Xt_KDM @ r_KM[:, :, None])[:, :, 0]
         self.stale_I[items_K] = True
