@@ -202,7 +202,8 @@ def test_evaluate_refuses_a_forged_rival_checkpoint_in_one_line(monkeypatch, cap
     ({"obs_dim": -5}, "shapes.obs_dim must be an integer in [1, 1000000000], got -5"),
     ({"n_items": 10**30}, "shapes.n_items must be an integer in [1, 1000000000], got 1000000000000000000000000000000"),
     ({"n_items": 300}, "item_features_IF has 200 rows, not one per item (shapes.n_items=300)"),
-], ids=["negative", "beyond any world", "other than its item features"])
+    ({"slate_size": 201}, "shapes.slate_size must be at most n_items (200), got 201"),
+], ids=["negative", "beyond any world", "other than its item features", "a slate beyond the catalogue"])
 def test_a_rival_checkpoint_with_odd_sizes_names_the_file_and_the_field(capsys, tmp_path: Path, shapes: dict,
                                                                          says: str) -> None:
     path = forged_checkpoint(tmp_path / "model.pt", "linucb", **shapes)
